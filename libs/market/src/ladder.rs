@@ -1,0 +1,736 @@
+//! One side of an L2 book: a dense, tick-indexed window around the best price
+//! plus an ordered overflow map for every level the window cannot hold.
+//!
+//! This module owns the storage and the invariants of a book side; it knows
+//! nothing about events, instruments or display precision (see [`crate::book`]).
+//!
+//! # Layout
+//!
+//! * The **window** covers `window` consecutive price slots `base + i × tick`
+//!   (`i` in `0..window`). Quantities live in a flat `Vec<i64>` (0 = empty) and
+//!   a bitmap marks the occupied slots, so finding the next level after the best
+//!   is deleted scans 64 slots per instruction.
+//! * The **overflow** (`BTreeMap<i64, i64>`) holds every level whose price is
+//!   outside the window or not on its tick grid: junk far from the top, prices
+//!   off the inferred grid, absurdly large or small prices.
+//!
+//! Every level is in exactly one of the two. The window is an accelerator, the
+//! union is the truth: queries merge both, so the side is correct for any input,
+//! and fast when most updates land near the top (the real pattern).
+//!
+//! # Keeping the window useful
+//!
+//! * It is anchored on the first price inserted into an empty side, with that
+//!   price in the middle.
+//! * It is re-centred on the best price when the best drifts into the outer
+//!   eighth of the window, or when a price outside the window becomes the best.
+//!   Re-centring moves every level (O(n log n)) and is rare: the best has to
+//!   move by 3/8 of the window between two of them.
+//! * The tick is either fixed (the instrument's tick size) or inferred: the
+//!   largest power of ten (at most 1.0) dividing the first price, refined to the
+//!   greatest common divisor when a price inside the window falls between two
+//!   slots. Refinement only ever shrinks the tick, so it happens a handful of
+//!   times at most.
+
+use std::collections::{btree_map, BTreeMap};
+
+/// Smallest accepted window, in slots.
+pub(crate) const MIN_WINDOW: usize = 64;
+/// Largest accepted window, in slots.
+pub(crate) const MAX_WINDOW: usize = 1 << 24;
+/// Largest inferred starting tick: 1.0 in raw `10^-8` units.
+const MAX_INFERRED_TICK: u64 = 100_000_000;
+
+/// One side of a book. `BID` selects the ordering: for bids the best price is
+/// the highest, for asks the lowest.
+#[derive(Debug, Clone)]
+pub(crate) struct Ladder<const BID: bool> {
+    /// Slots in the window (a multiple of 64).
+    window: usize,
+    /// The tick is the instrument's and never changes.
+    fixed_tick: bool,
+    /// Grid step in raw units; 0 only while an inferred tick is still unknown.
+    tick: u64,
+    /// Price of slot 0.
+    base: i64,
+    /// `window × tick` while anchored, 0 while not (then every lookup misses).
+    /// Always `base + span <= 2^63`, so the wrapping range check is exact.
+    span: u64,
+    /// Has the window been pointed somewhere since the side was last empty?
+    /// (Until then the side holds no level at all.)
+    anchored: bool,
+    /// Quantity per slot, 0 = empty. Allocated on first anchoring.
+    qty: Vec<i64>,
+    /// Occupancy bitmap of `qty`.
+    bits: Vec<u64>,
+    /// Number of occupied slots.
+    dense_len: usize,
+    /// Slot of the best occupied slot; meaningful only when `dense_len > 0`.
+    best: usize,
+    /// Levels outside the window or off its grid.
+    overflow: BTreeMap<i64, i64>,
+    /// Best price in `overflow` (cached: best-price queries stay O(1)).
+    ovf_best: Option<i64>,
+}
+
+impl<const BID: bool> Ladder<BID> {
+    /// An empty side. `window` must already be validated (multiple of 64 in
+    /// `MIN_WINDOW..=MAX_WINDOW`); `tick`, if given, must be positive.
+    pub(crate) fn new(window: usize, tick: Option<u64>) -> Self {
+        Self {
+            window,
+            fixed_tick: tick.is_some(),
+            tick: tick.unwrap_or(0),
+            base: 0,
+            span: 0,
+            anchored: false,
+            qty: Vec::new(),
+            bits: Vec::new(),
+            dense_len: 0,
+            best: 0,
+            overflow: BTreeMap::new(),
+            ovf_best: None,
+        }
+    }
+
+    /// Is `a` a better price than `b` on this side?
+    #[inline(always)]
+    fn better(a: i64, b: i64) -> bool {
+        if BID {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// Is slot `a` better than slot `b`?
+    #[inline(always)]
+    fn better_slot(a: usize, b: usize) -> bool {
+        if BID {
+            a > b
+        } else {
+            a < b
+        }
+    }
+
+    /// Price of slot `i` (fits: `base + span <= 2^63`).
+    #[inline(always)]
+    fn price_of(&self, i: usize) -> i64 {
+        self.base
+            .wrapping_add((i as u64).wrapping_mul(self.tick) as i64)
+    }
+
+    /// The window slot of `price`, if it is inside the window and on its grid.
+    #[inline(always)]
+    fn slot_of(&self, price: i64) -> Option<usize> {
+        let off = price.wrapping_sub(self.base) as u64;
+        if off < self.span {
+            // span > 0 implies tick > 0.
+            let idx = off / self.tick;
+            if off - idx * self.tick == 0 {
+                return Some(idx as usize);
+            }
+        }
+        None
+    }
+
+    /// Is `price` inside the window's price range (on the grid or not)?
+    #[inline]
+    fn in_range(&self, price: i64) -> bool {
+        (price.wrapping_sub(self.base) as u64) < self.span
+    }
+
+    // ------------------------------------------------------------ updates
+
+    /// Sets the absolute quantity at `price` (`qty == 0` deletes; deleting an
+    /// absent level is a no-op). `qty` must be `>= 0` (checked by the book).
+    #[inline]
+    pub(crate) fn set(&mut self, price: i64, qty: i64) {
+        debug_assert!(qty >= 0);
+        match self.slot_of(price) {
+            Some(idx) => self.set_slot(idx, qty),
+            None => self.set_slow(price, qty),
+        }
+    }
+
+    #[inline(always)]
+    fn set_slot(&mut self, idx: usize, qty: i64) {
+        let old = std::mem::replace(&mut self.qty[idx], qty);
+        if qty != 0 {
+            if old == 0 {
+                self.bits[idx >> 6] |= 1u64 << (idx & 63);
+                self.dense_len += 1;
+                if self.dense_len == 1 || Self::better_slot(idx, self.best) {
+                    self.best = idx;
+                    self.check_edges();
+                }
+            }
+        } else if old != 0 {
+            self.bits[idx >> 6] &= !(1u64 << (idx & 63));
+            self.dense_len -= 1;
+            if idx == self.best {
+                self.best_deleted(idx);
+            }
+        }
+    }
+
+    /// The best slot was just emptied: find the next one, or fall back to the
+    /// overflow.
+    #[cold]
+    #[inline(never)]
+    fn best_deleted(&mut self, idx: usize) {
+        let next = if BID {
+            prev_set(&self.bits, idx)
+        } else {
+            next_set(&self.bits, self.window, idx)
+        };
+        match next {
+            Some(n) => {
+                self.best = n;
+                self.check_edges();
+            }
+            None => {
+                // The window is empty; if levels remain outside it, move the
+                // window onto the best of them.
+                if let Some(p) = self.ovf_best {
+                    self.recenter(self.tick, p);
+                }
+            }
+        }
+    }
+
+    /// Re-centres when the best slot has drifted into the outer eighth.
+    #[inline(always)]
+    fn check_edges(&mut self) {
+        let margin = self.window >> 3;
+        if self.best < margin || self.best >= self.window - margin {
+            self.edge_recenter();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn edge_recenter(&mut self) {
+        let p = self.price_of(self.best);
+        self.recenter(self.tick, p);
+    }
+
+    /// Everything that does not hit a window slot.
+    #[cold]
+    #[inline(never)]
+    fn set_slow(&mut self, price: i64, qty: i64) {
+        if !self.anchored {
+            // Not anchored: the side is empty (the overflow is only used while
+            // anchored), so there is nothing to delete.
+            if qty != 0 {
+                if self.tick == 0 {
+                    self.tick = inferred_tick(price);
+                }
+                self.anchor(price);
+                self.place(price, qty);
+            }
+            return;
+        }
+        if !self.fixed_tick && self.in_range(price) && qty != 0 {
+            // Inside the window but between two slots: the inferred tick was too
+            // coarse. Refine it and rebuild around the current best.
+            let off = price.wrapping_sub(self.base) as u64;
+            let tick = gcd(self.tick, off);
+            let centre = self.best_price().map_or(price, |(p, _)| p);
+            self.recenter(tick, centre);
+            self.place(price, qty);
+            self.after_overflow_insert(price);
+            return;
+        }
+        if qty == 0 {
+            if self.overflow.remove(&price).is_some() && self.ovf_best == Some(price) {
+                self.ovf_best = self.overflow_extreme();
+            }
+            return;
+        }
+        if self.overflow.insert(price, qty).is_none()
+            && self.ovf_best.is_none_or(|b| Self::better(price, b))
+        {
+            self.ovf_best = Some(price);
+        }
+        self.after_overflow_insert(price);
+    }
+
+    /// After `price` may have landed in the overflow: if it is now the best
+    /// price of the side and lies outside the window, move the window onto it.
+    fn after_overflow_insert(&mut self, price: i64) {
+        if self.slot_of(price).is_some() || self.in_range(price) {
+            return;
+        }
+        let beats_window = self.dense_len == 0 || Self::better(price, self.price_of(self.best));
+        if beats_window && self.ovf_best == Some(price) {
+            self.recenter(self.tick, price);
+        }
+    }
+
+    /// Inserts a positive quantity without any re-centring (rebuild helper).
+    fn place(&mut self, price: i64, qty: i64) {
+        debug_assert!(qty > 0);
+        match self.slot_of(price) {
+            Some(idx) => {
+                let old = std::mem::replace(&mut self.qty[idx], qty);
+                if old == 0 {
+                    self.bits[idx >> 6] |= 1u64 << (idx & 63);
+                    self.dense_len += 1;
+                    if self.dense_len == 1 || Self::better_slot(idx, self.best) {
+                        self.best = idx;
+                    }
+                }
+            }
+            None => {
+                if self.overflow.insert(price, qty).is_none()
+                    && self.ovf_best.is_none_or(|b| Self::better(price, b))
+                {
+                    self.ovf_best = Some(price);
+                }
+            }
+        }
+    }
+
+    /// Points the window at `centre` with the current tick (allocating it on
+    /// first use). The window must be empty.
+    fn anchor(&mut self, centre: i64) {
+        debug_assert_eq!(self.dense_len, 0);
+        if self.qty.is_empty() {
+            self.qty = vec![0; self.window];
+            self.bits = vec![0; self.window / 64];
+        }
+        let (base, span) = window_bounds(centre, self.tick, self.window);
+        self.base = base;
+        self.span = span;
+        self.anchored = true;
+    }
+
+    /// Moves every level out, re-anchors on `centre` with `tick`, and puts
+    /// every level back.
+    fn recenter(&mut self, tick: u64, centre: i64) {
+        let mut levels: Vec<(i64, i64)> = Vec::with_capacity(self.len());
+        self.drain_window(&mut levels);
+        levels.extend(self.overflow.iter().map(|(&p, &q)| (p, q)));
+        self.overflow.clear();
+        self.ovf_best = None;
+        self.tick = tick;
+        self.anchor(centre);
+        for (p, q) in levels {
+            self.place(p, q);
+        }
+    }
+
+    /// Empties the window, pushing its levels into `out` (if given).
+    fn drain_window(&mut self, out: &mut Vec<(i64, i64)>) {
+        for w in 0..self.bits.len() {
+            let mut word = std::mem::take(&mut self.bits[w]);
+            while word != 0 {
+                let i = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let q = std::mem::take(&mut self.qty[i]);
+                out.push((self.price_of(i), q));
+            }
+        }
+        self.dense_len = 0;
+    }
+
+    /// Removes every level. The window is released from its anchor; an
+    /// inferred tick is kept as the starting guess for the next prices.
+    pub(crate) fn clear(&mut self) {
+        if self.dense_len > 0 {
+            for w in 0..self.bits.len() {
+                let mut word = std::mem::take(&mut self.bits[w]);
+                while word != 0 {
+                    let i = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    self.qty[i] = 0;
+                }
+            }
+        }
+        self.dense_len = 0;
+        self.span = 0;
+        self.anchored = false;
+        self.overflow.clear();
+        self.ovf_best = None;
+    }
+
+    // ------------------------------------------------------------ queries
+
+    /// Number of levels.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.dense_len + self.overflow.len()
+    }
+
+    /// Best `(price, qty)`.
+    #[inline]
+    pub(crate) fn best_price(&self) -> Option<(i64, i64)> {
+        let dense = (self.dense_len > 0).then_some(self.best);
+        match (dense, self.ovf_best) {
+            (Some(i), None) => Some((self.price_of(i), self.qty[i])),
+            (None, None) => None,
+            (d, Some(o)) => {
+                let dp = d.map(|i| (self.price_of(i), self.qty[i]));
+                match dp {
+                    Some((p, q)) if Self::better(p, o) => Some((p, q)),
+                    _ => self.overflow.get(&o).map(|&q| (o, q)),
+                }
+            }
+        }
+    }
+
+    /// Quantity at `price` (0 if absent).
+    #[inline]
+    pub(crate) fn qty_at(&self, price: i64) -> i64 {
+        match self.slot_of(price) {
+            Some(i) => self.qty[i],
+            None => self.overflow.get(&price).copied().unwrap_or(0),
+        }
+    }
+
+    /// Levels best first.
+    pub(crate) fn iter(&self) -> RawLevels<'_> {
+        let mut ovf = self.overflow.iter();
+        let ovf_next = if BID { ovf.next_back() } else { ovf.next() };
+        RawLevels {
+            bid: BID,
+            qty: &self.qty,
+            bits: &self.bits,
+            window: self.window,
+            base: self.base,
+            tick: self.tick,
+            dense_next: (self.dense_len > 0).then_some(self.best),
+            ovf,
+            ovf_next: ovf_next.map(|(&p, &q)| (p, q)),
+        }
+    }
+
+    fn overflow_extreme(&self) -> Option<i64> {
+        if BID {
+            self.overflow.last_key_value().map(|(&p, _)| p)
+        } else {
+            self.overflow.first_key_value().map(|(&p, _)| p)
+        }
+    }
+
+    /// Checks every internal invariant; returns what is broken.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let side = if BID { "bid" } else { "ask" };
+        if self.span != 0 {
+            let end = i128::from(self.base) + i128::from(self.span);
+            if end > i128::from(i64::MAX) + 1 {
+                return Err(format!("{side}: window end {end} beyond 2^63"));
+            }
+            if self.span != self.window as u64 * self.tick {
+                return Err(format!("{side}: span {} != window × tick", self.span));
+            }
+        }
+        let mut count = 0;
+        let mut best: Option<usize> = None;
+        for (i, &q) in self.qty.iter().enumerate() {
+            let bit = self.bits[i >> 6] >> (i & 63) & 1 == 1;
+            if bit != (q != 0) {
+                return Err(format!("{side}: slot {i} qty {q} but bit {bit}"));
+            }
+            if q < 0 {
+                return Err(format!("{side}: slot {i} negative qty {q}"));
+            }
+            if q != 0 {
+                if !self.anchored {
+                    return Err(format!("{side}: slot {i} occupied while unanchored"));
+                }
+                count += 1;
+                if best.is_none_or(|b| Self::better_slot(i, b)) {
+                    best = Some(i);
+                }
+            }
+        }
+        if count != self.dense_len {
+            return Err(format!(
+                "{side}: dense_len {} but {count} slots",
+                self.dense_len
+            ));
+        }
+        if count > 0 && best != Some(self.best) {
+            return Err(format!(
+                "{side}: best slot {} but real best {best:?}",
+                self.best
+            ));
+        }
+        for (&p, &q) in &self.overflow {
+            if q <= 0 {
+                return Err(format!("{side}: overflow level {p} has qty {q}"));
+            }
+            if self.slot_of(p).is_some() {
+                return Err(format!("{side}: overflow price {p} belongs in the window"));
+            }
+        }
+        if self.ovf_best != self.overflow_extreme() {
+            return Err(format!(
+                "{side}: cached overflow best {:?} != {:?}",
+                self.ovf_best,
+                self.overflow_extreme()
+            ));
+        }
+        if !self.anchored && !self.overflow.is_empty() {
+            return Err(format!("{side}: overflow used while unanchored"));
+        }
+        Ok(())
+    }
+}
+
+/// Levels of one side, best first, as raw `(price, qty)` pairs.
+#[derive(Debug, Clone)]
+pub struct RawLevels<'a> {
+    bid: bool,
+    qty: &'a [i64],
+    bits: &'a [u64],
+    window: usize,
+    base: i64,
+    tick: u64,
+    dense_next: Option<usize>,
+    ovf: btree_map::Iter<'a, i64, i64>,
+    ovf_next: Option<(i64, i64)>,
+}
+
+impl RawLevels<'_> {
+    fn advance_dense(&mut self, i: usize) {
+        self.dense_next = if self.bid {
+            prev_set(self.bits, i)
+        } else {
+            next_set(self.bits, self.window, i)
+        };
+    }
+
+    fn advance_ovf(&mut self) {
+        let n = if self.bid {
+            self.ovf.next_back()
+        } else {
+            self.ovf.next()
+        };
+        self.ovf_next = n.map(|(&p, &q)| (p, q));
+    }
+}
+
+impl Iterator for RawLevels<'_> {
+    type Item = (i64, i64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, i64)> {
+        let dense = self.dense_next.map(|i| {
+            let p = self
+                .base
+                .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
+            (i, p, self.qty[i])
+        });
+        match (dense, self.ovf_next) {
+            (None, None) => None,
+            (Some((i, p, q)), None) => {
+                self.advance_dense(i);
+                Some((p, q))
+            }
+            (None, Some(o)) => {
+                self.advance_ovf();
+                Some(o)
+            }
+            (Some((i, p, q)), Some(o)) => {
+                let dense_first = if self.bid { p > o.0 } else { p < o.0 };
+                if dense_first {
+                    self.advance_dense(i);
+                    Some((p, q))
+                } else {
+                    self.advance_ovf();
+                    Some(o)
+                }
+            }
+        }
+    }
+}
+
+/// Highest set bit strictly below `idx`.
+#[inline]
+fn prev_set(bits: &[u64], idx: usize) -> Option<usize> {
+    if idx == 0 {
+        return None;
+    }
+    let i = idx - 1;
+    let mut w = i >> 6;
+    let mut word = bits[w] & (u64::MAX >> (63 - (i & 63)));
+    loop {
+        if word != 0 {
+            return Some(w * 64 + 63 - word.leading_zeros() as usize);
+        }
+        if w == 0 {
+            return None;
+        }
+        w -= 1;
+        word = bits[w];
+    }
+}
+
+/// Lowest set bit strictly above `idx` (and below `window`).
+#[inline]
+fn next_set(bits: &[u64], window: usize, idx: usize) -> Option<usize> {
+    let i = idx + 1;
+    if i >= window {
+        return None;
+    }
+    let mut w = i >> 6;
+    let mut word = bits[w] & (u64::MAX << (i & 63));
+    loop {
+        if word != 0 {
+            return Some(w * 64 + word.trailing_zeros() as usize);
+        }
+        w += 1;
+        if w == bits.len() {
+            return None;
+        }
+        word = bits[w];
+    }
+}
+
+/// The starting tick guess for an inferred grid: the largest power of ten,
+/// at most `MAX_INFERRED_TICK`, that divides `price`.
+fn inferred_tick(price: i64) -> u64 {
+    let mut p = price.unsigned_abs();
+    if p == 0 {
+        return MAX_INFERRED_TICK;
+    }
+    let mut tick = 1;
+    while tick < MAX_INFERRED_TICK && p % 10 == 0 {
+        p /= 10;
+        tick *= 10;
+    }
+    tick
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `(base, span)` of a window of `window` slots of `tick` that contains
+/// `centre` on its grid, as near the middle as the i64 range allows, with
+/// `base + span <= 2^63`. If the tick is so large that no such window holds
+/// `centre`, the returned window simply does not contain it (the level then
+/// lives in the overflow).
+fn window_bounds(centre: i64, tick: u64, window: usize) -> (i64, u64) {
+    let t = i128::from(tick);
+    let span = window as i128 * t;
+    let min = i128::from(i64::MIN);
+    let max_base = i128::from(i64::MAX) + 1 - span; // base + span <= 2^63
+    let mut base = i128::from(centre) - (window as i128 / 2) * t;
+    if base < min {
+        // Move up by whole ticks.
+        base += (min - base + t - 1) / t * t;
+    }
+    if base > max_base {
+        base -= (base - max_base + t - 1) / t * t;
+    }
+    if base < min || span > i128::from(u64::MAX) {
+        // A tick so large the window cannot fit the i64 range: degrade to a
+        // window that matches nothing, everything goes to the overflow.
+        return (0, 0);
+    }
+    // In range: min <= base <= max_base < 2^63.
+    (base as i64, span as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels<const B: bool>(l: &Ladder<B>) -> Vec<(i64, i64)> {
+        l.iter().collect()
+    }
+
+    #[test]
+    fn bid_side_orders_and_finds_next_best() {
+        let mut l = Ladder::<true>::new(64, Some(10));
+        for (p, q) in [(1000, 1), (990, 2), (1010, 3), (5, 4), (1_000_000, 5)] {
+            l.set(p, q);
+            l.check().unwrap();
+        }
+        assert_eq!(
+            levels(&l),
+            vec![(1_000_000, 5), (1010, 3), (1000, 1), (990, 2), (5, 4)]
+        );
+        l.set(1_000_000, 0);
+        l.check().unwrap();
+        assert_eq!(l.best_price(), Some((1010, 3)));
+        l.set(1010, 0);
+        l.set(1000, 0);
+        l.check().unwrap();
+        assert_eq!(l.best_price(), Some((990, 2)));
+        l.set(777, 0); // absent
+        assert_eq!(l.len(), 2);
+        l.set(990, 0);
+        l.check().unwrap();
+        assert_eq!(l.best_price(), Some((5, 4)));
+        assert_eq!(l.qty_at(5), 4);
+    }
+
+    #[test]
+    fn ask_side_recentres_when_price_moves() {
+        let mut l = Ladder::<false>::new(64, None);
+        for k in 0..500 {
+            l.set(100_000 - k * 7, 1 + k);
+            l.check().unwrap();
+            assert_eq!(l.best_price(), Some((100_000 - k * 7, 1 + k)));
+        }
+        assert_eq!(l.len(), 500);
+        let all = levels(&l);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn inferred_tick_refines() {
+        let mut l = Ladder::<true>::new(64, None);
+        l.set(6_180_000_000_000, 1); // 61800.00 -> tick 1.0
+        assert_eq!(l.tick, 100_000_000);
+        l.set(6_180_010_000_000, 2); // 61800.10 -> tick 0.1
+        assert_eq!(l.tick, 10_000_000);
+        l.check().unwrap();
+        assert_eq!(l.dense_len, 2);
+        assert_eq!(l.best_price(), Some((6_180_010_000_000, 2)));
+    }
+
+    #[test]
+    fn extreme_prices_are_kept() {
+        let mut l = Ladder::<false>::new(64, None);
+        for p in [i64::MAX, i64::MIN, 0, -1, 1, i64::MAX - 1, i64::MIN + 1] {
+            l.set(p, 3);
+            l.check().unwrap();
+        }
+        assert_eq!(l.len(), 7);
+        assert_eq!(l.best_price(), Some((i64::MIN, 3)));
+        let all = levels(&l);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "{all:?}");
+        for p in [i64::MIN, 0, i64::MAX] {
+            l.set(p, 0);
+            l.check().unwrap();
+        }
+        assert_eq!(l.len(), 4);
+        assert_eq!(l.best_price(), Some((i64::MIN + 1, 3)));
+    }
+
+    #[test]
+    fn window_bounds_respect_i64_range() {
+        for (c, t) in [
+            (i64::MAX, 1),
+            (i64::MAX, 7),
+            (i64::MIN, 3),
+            (0, u64::MAX / 64),
+        ] {
+            let (b, s) = window_bounds(c, t, 64);
+            assert!(i128::from(b) + i128::from(s) <= i128::from(i64::MAX) + 1);
+        }
+        assert_eq!(inferred_tick(6_180_020_000_000), 10_000_000);
+        assert_eq!(inferred_tick(0), MAX_INFERRED_TICK);
+        assert_eq!(inferred_tick(-30), 10);
+        assert_eq!(gcd(100, 30), 10);
+    }
+}
