@@ -2,6 +2,16 @@
 //!
 //! * [`capture`]: reading recorded WebSocket captures (`<local ns> <json>` lines, gzip'd).
 //! * [`stream`]: market-data stream messages into normalised events.
+//! * [`config`]: environments, base URLs, credentials (secrets never printed).
+//! * [`signing`]: HMAC / Ed25519 / RSA request signing and server-time tracking.
+//! * [`rest`]: REST request builders (spot, USD-M, COIN-M) and typed answers.
+//! * [`error`]: Binance errors with retry classes.
+//! * [`ratelimit`]: rate-limit accounting and the client-side limiter.
 
 pub mod capture;
+pub mod config;
+pub mod error;
+pub mod ratelimit;
+pub mod rest;
+pub mod signing;
 pub mod stream;
