@@ -1,0 +1,382 @@
+//! Property tests: the L2 book against a plain `BTreeMap` reference model.
+//!
+//! Random streams of single updates, delta batches, snapshots and clears, with
+//! prices near a moving top, far from it, off any tick grid, tiny, negative and
+//! at the ends of the i64 range; quantities of 0 (deletes, often of absent
+//! levels) and up to `i64::MAX`. After every step every query is compared with
+//! the reference: best bid/ask, every level of both sides in order, top N,
+//! depth at several prices, cost and VWAP of fills of several sizes, spread,
+//! mid, crossed, level counts, and the top-of-book view. Several storage
+//! configurations are used, including tiny windows that force the book through
+//! its overflow and re-centring paths all the time.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use veloz_core::events::{BookDelta, BookDeltas, BookSnapshot, EventTimes, Level};
+use veloz_core::{InstrumentId, MarketKind, Price, Quantity, Rounding, Side};
+use veloz_market::{BookConfig, L2Book};
+
+/// The reference: one ordered map per side, queries written the obvious way.
+#[derive(Default, Debug)]
+struct RefBook {
+    bids: BTreeMap<i64, i64>,
+    asks: BTreeMap<i64, i64>,
+}
+
+impl RefBook {
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<i64, i64> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    fn set(&mut self, side: Side, p: i64, q: i64) {
+        if q == 0 {
+            self.side_mut(side).remove(&p);
+        } else {
+            self.side_mut(side).insert(p, q);
+        }
+    }
+
+    /// Levels best first.
+    fn levels(&self, side: Side) -> Vec<(i64, i64)> {
+        match side {
+            Side::Buy => self.bids.iter().rev().map(|(&p, &q)| (p, q)).collect(),
+            Side::Sell => self.asks.iter().map(|(&p, &q)| (p, q)).collect(),
+        }
+    }
+
+    fn best(&self, side: Side) -> Option<(i64, i64)> {
+        self.levels(side).first().copied()
+    }
+
+    fn depth(&self, side: Side, p: i64) -> i64 {
+        match side {
+            Side::Buy => self.bids.get(&p).copied().unwrap_or(0),
+            Side::Sell => self.asks.get(&p).copied().unwrap_or(0),
+        }
+    }
+
+    /// (filled, notional e16, levels touched, worst price) of a taker order.
+    fn cost(&self, taker: Side, qty: i64) -> (i64, i128, usize, Option<i64>) {
+        let mut left = qty;
+        let mut notional = 0i128;
+        let mut n = 0;
+        let mut worst = None;
+        for (p, q) in self.levels(taker.opposite()) {
+            if left == 0 {
+                break;
+            }
+            let take = q.min(left);
+            left -= take;
+            notional += i128::from(p) * i128::from(take);
+            n += 1;
+            worst = Some(p);
+        }
+        (qty - left, notional, n, worst)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// One `update_raw`.
+    Raw(Side, i64, i64),
+    /// One `update` with typed values.
+    Typed(Side, i64, i64),
+    /// One `apply_deltas` message.
+    Deltas(Vec<(Side, i64, i64)>),
+    /// A full snapshot (may contain duplicates and zero quantities).
+    Snapshot(Vec<(i64, i64)>, Vec<(i64, i64)>),
+    /// Clear the book.
+    Clear,
+}
+
+const CENTRE: i64 = 6_180_000_000_000; // 61800.00
+const TICK: i64 = 10_000_000; // 0.1
+
+fn price() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        // Near the top, on the grid, from a small pool: lots of hits and deletes.
+        6 => (-40i64..40).prop_map(|k| CENTRE + k * TICK),
+        // Farther away on the grid (leaves small windows, triggers re-centring).
+        3 => (-20_000i64..20_000).prop_map(|k| CENTRE + k * TICK),
+        // Off the grid.
+        2 => (-1_000_000_000i64..1_000_000_000).prop_map(|d| CENTRE + d),
+        // Tiny and negative prices.
+        1 => 0i64..1_000,
+        1 => -1_000_000i64..1,
+        // Huge prices, the ends of the range, anything.
+        1 => prop_oneof![
+            Just(i64::MAX),
+            Just(i64::MIN),
+            (0i64..1_000).prop_map(|d| i64::MAX - d),
+            (0i64..1_000).prop_map(|d| i64::MIN + d),
+            any::<i64>(),
+        ],
+    ]
+}
+
+fn qty() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        4 => Just(0i64),
+        6 => 1i64..10_000_000_000,
+        1 => Just(i64::MAX),
+        1 => 1i64..i64::MAX,
+    ]
+}
+
+fn side() -> impl Strategy<Value = Side> {
+    prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let level = || (side(), price(), qty());
+    prop_oneof![
+        20 => level().prop_map(|(s, p, q)| Op::Raw(s, p, q)),
+        5 => level().prop_map(|(s, p, q)| Op::Typed(s, p, q)),
+        8 => prop::collection::vec(level(), 0..20).prop_map(Op::Deltas),
+        1 => (
+            prop::collection::vec((price(), qty()), 0..40),
+            prop::collection::vec((price(), qty()), 0..40)
+        )
+            .prop_map(|(b, a)| Op::Snapshot(b, a)),
+        1 => Just(Op::Clear),
+    ]
+}
+
+fn config() -> impl Strategy<Value = BookConfig> {
+    let tick = |raw: i64| Some(Price::from_raw(raw, 8));
+    prop_oneof![
+        Just(BookConfig::default()),
+        Just(BookConfig::default().with_window(64)),
+        Just(BookConfig::default().with_window(200)),
+        Just(BookConfig {
+            tick_size: tick(TICK),
+            window_ticks: 64
+        }),
+        Just(BookConfig {
+            tick_size: tick(1),
+            window_ticks: 128
+        }),
+        Just(BookConfig {
+            tick_size: tick(3),
+            window_ticks: 64
+        }),
+    ]
+}
+
+fn id() -> InstrumentId {
+    InstrumentId::binance(MarketKind::UsdM, "BTCUSDT").unwrap()
+}
+
+fn lvl(p: i64, q: i64) -> Level {
+    Level {
+        price: Price::from_raw(p, 8),
+        qty: Quantity::from_raw(q, 8),
+    }
+}
+
+fn apply(book: &mut L2Book, model: &mut RefBook, op: &Op, seq: u64) {
+    match op {
+        Op::Raw(s, p, q) => {
+            book.update_raw(*s, *p, *q).unwrap();
+            model.set(*s, *p, *q);
+        }
+        Op::Typed(s, p, q) => {
+            book.update(*s, Price::from_raw(*p, 2), Quantity::from_raw(*q, 3))
+                .unwrap();
+            model.set(*s, *p, *q);
+        }
+        Op::Deltas(v) => {
+            let d = BookDeltas {
+                instrument: id(),
+                first_update_id: seq,
+                last_update_id: seq,
+                prev_last_update_id: None,
+                deltas: v
+                    .iter()
+                    .map(|&(side, p, q)| BookDelta {
+                        side,
+                        level: lvl(p, q),
+                    })
+                    .collect(),
+                times: EventTimes::default(),
+            };
+            book.apply_deltas(&d).unwrap();
+            assert_eq!(book.last_update_id(), seq);
+            for &(s, p, q) in v {
+                model.set(s, p, q);
+            }
+        }
+        Op::Snapshot(b, a) => {
+            let s = BookSnapshot {
+                instrument: id(),
+                last_update_id: seq,
+                bids: b.iter().map(|&(p, q)| lvl(p, q)).collect(),
+                asks: a.iter().map(|&(p, q)| lvl(p, q)).collect(),
+                times: EventTimes::default(),
+            };
+            book.apply_snapshot(&s).unwrap();
+            *model = RefBook::default();
+            for &(p, q) in b {
+                model.set(Side::Buy, p, q);
+            }
+            for &(p, q) in a {
+                model.set(Side::Sell, p, q);
+            }
+        }
+        Op::Clear => {
+            book.clear();
+            *model = RefBook::default();
+        }
+    }
+}
+
+/// Every query, book against model.
+fn compare(
+    book: &L2Book,
+    model: &RefBook,
+    probes: &[i64],
+    fills: &[i64],
+    n: usize,
+) -> Result<(), TestCaseError> {
+    for side in [Side::Buy, Side::Sell] {
+        let want = model.levels(side);
+        let got: Vec<(i64, i64)> = book.levels_raw(side).collect();
+        prop_assert_eq!(&got, &want, "levels of {:?}", side);
+        prop_assert_eq!(book.len(side), want.len());
+        let top: Vec<(i64, i64)> = book
+            .top(side, n)
+            .iter()
+            .map(|l| (l.price.raw(), l.qty.raw()))
+            .collect();
+        prop_assert_eq!(&top[..], &want[..n.min(want.len())]);
+        let mut raw_top = Vec::new();
+        book.top_raw_into(side, n, &mut raw_top);
+        prop_assert_eq!(&raw_top[..], &want[..n.min(want.len())]);
+        prop_assert_eq!(
+            book.best(side).map(|l| (l.price.raw(), l.qty.raw())),
+            model.best(side)
+        );
+        for &p in probes {
+            prop_assert_eq!(book.depth_at_raw(side, p), model.depth(side, p));
+            prop_assert_eq!(
+                book.depth_at(side, Price::from_raw(p, 8)).raw(),
+                model.depth(side, p)
+            );
+        }
+        for &f in fills {
+            let c = book
+                .cost_to_fill(side, Quantity::from_raw(f, 8))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (filled, notional, levels, worst) = model.cost(side, f);
+            prop_assert_eq!(c.filled.raw(), filled);
+            prop_assert_eq!(c.notional_raw_e16, notional);
+            prop_assert_eq!(c.levels, levels);
+            prop_assert_eq!(c.worst_price.map(|p| p.raw()), worst);
+            prop_assert_eq!(c.is_complete(), filled == f);
+            match c.vwap() {
+                None => prop_assert_eq!(filled, 0),
+                Some(v) => {
+                    prop_assert_eq!(v.notional_raw_e16(), notional);
+                    prop_assert_eq!(v.qty_raw(), filled);
+                    let down = notional.div_euclid(i128::from(filled));
+                    prop_assert_eq!(i128::from(v.to_price(Rounding::Down).raw()), down);
+                }
+            }
+        }
+    }
+    let (bb, ba) = (model.best(Side::Buy), model.best(Side::Sell));
+    prop_assert_eq!(book.best_bid_raw(), bb);
+    prop_assert_eq!(book.best_ask_raw(), ba);
+    let crossed = matches!((bb, ba), (Some((b, _)), Some((a, _))) if b >= a);
+    prop_assert_eq!(book.is_crossed(), crossed);
+    let spread = match (bb, ba) {
+        (Some((b, _)), Some((a, _))) => Some(i128::from(a) - i128::from(b)),
+        _ => None,
+    };
+    prop_assert_eq!(book.spread_raw(), spread);
+    prop_assert_eq!(
+        book.spread().map(|p| i128::from(p.raw())),
+        spread.filter(|s| i64::try_from(*s).is_ok())
+    );
+    let mid2 = match (bb, ba) {
+        (Some((b, _)), Some((a, _))) => Some(i128::from(a) + i128::from(b)),
+        _ => None,
+    };
+    prop_assert_eq!(book.mid_x2_raw(), mid2);
+    prop_assert_eq!(
+        book.mid(Rounding::Down).map(|p| i128::from(p.raw())),
+        mid2.map(|m| m.div_euclid(2))
+    );
+    let tob = book.top_of_book();
+    prop_assert_eq!(tob.bid.map(|l| (l.price.raw(), l.qty.raw())), bb);
+    prop_assert_eq!(tob.ask.map(|l| (l.price.raw(), l.qty.raw())), ba);
+    prop_assert_eq!(tob.is_crossed(), crossed);
+    prop_assert_eq!(book.is_empty(), bb.is_none() && ba.is_none());
+    Ok(())
+}
+
+fn run(
+    config: BookConfig,
+    ops: &[Op],
+    probes: &[i64],
+    fills: &[i64],
+    n: usize,
+) -> Result<(), TestCaseError> {
+    let mut book = L2Book::with_config(id(), config).unwrap();
+    let mut model = RefBook::default();
+    let cheap_checks = config.window_ticks <= 1024;
+    for (i, op) in ops.iter().enumerate() {
+        apply(&mut book, &mut model, op, i as u64 + 1);
+        if cheap_checks {
+            book.check_invariants().map_err(TestCaseError::fail)?;
+        }
+        let mut p = probes.to_vec();
+        if let Op::Raw(_, price, _) | Op::Typed(_, price, _) = op {
+            p.push(*price);
+        }
+        compare(&book, &model, &p, fills, n)?;
+    }
+    book.check_invariants().map_err(TestCaseError::fail)?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn book_matches_btreemap_reference(
+        config in config(),
+        ops in prop::collection::vec(op(), 1..120),
+        probes in prop::collection::vec(price(), 0..6),
+        fills in prop::collection::vec(
+            prop_oneof![Just(0i64), 1i64..5_000_000_000, 1i64..i64::MAX, Just(i64::MAX)],
+            1..4,
+        ),
+        n in 0usize..30,
+    ) {
+        run(config, &ops, &probes, &fills, n)?;
+    }
+
+    /// A drifting market: the top walks far in one direction, so every window
+    /// size has to re-centre many times while deletes chase the old levels.
+    #[test]
+    fn drifting_top_matches_reference(
+        config in config(),
+        steps in prop::collection::vec((side(), -30i64..30, qty(), 0i64..40), 1..300),
+    ) {
+        let mut book = L2Book::with_config(id(), config).unwrap();
+        let mut model = RefBook::default();
+        for (i, &(s, k, q, drift)) in steps.iter().enumerate() {
+            let centre = CENTRE + (i as i64) * drift * TICK;
+            let p = centre + k * TICK;
+            book.update_raw(s, p, q).unwrap();
+            model.set(s, p, q);
+            compare(&book, &model, &[p, centre], &[100_000_000], 5)?;
+        }
+        book.check_invariants().map_err(TestCaseError::fail)?;
+    }
+}
