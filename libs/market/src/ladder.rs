@@ -32,7 +32,7 @@
 //!   slots. Refinement only ever shrinks the tick, so it happens a handful of
 //!   times at most.
 
-use std::collections::{btree_map, BTreeMap};
+use std::collections::BTreeMap;
 
 /// Smallest accepted window, in slots.
 pub(crate) const MIN_WINDOW: usize = 64;
@@ -51,6 +51,9 @@ pub(crate) struct Ladder<const BID: bool> {
     fixed_tick: bool,
     /// Grid step in raw units; 0 only while an inferred tick is still unknown.
     tick: u64,
+    /// `floor(2^128 / tick) + 1` (0 for a tick of 1): division by the tick as
+    /// two multiplications, exact for every 64-bit dividend.
+    magic: u128,
     /// Price of slot 0.
     base: i64,
     /// `window × tick` while anchored, 0 while not (then every lookup misses).
@@ -65,8 +68,9 @@ pub(crate) struct Ladder<const BID: bool> {
     bits: Vec<u64>,
     /// Number of occupied slots.
     dense_len: usize,
-    /// Slot of the best occupied slot; meaningful only when `dense_len > 0`.
-    best: usize,
+    /// Slot of the best occupied slot; when the window is empty, a sentinel
+    /// every slot beats (-1 for bids, `window` for asks).
+    best: isize,
     /// Levels outside the window or off its grid.
     overflow: BTreeMap<i64, i64>,
     /// Best price in `overflow` (cached: best-price queries stay O(1)).
@@ -81,13 +85,14 @@ impl<const BID: bool> Ladder<BID> {
             window,
             fixed_tick: tick.is_some(),
             tick: tick.unwrap_or(0),
+            magic: 0,
             base: 0,
             span: 0,
             anchored: false,
             qty: Vec::new(),
             bits: Vec::new(),
             dense_len: 0,
-            best: 0,
+            best: Self::empty_best(window),
             overflow: BTreeMap::new(),
             ovf_best: None,
         }
@@ -103,9 +108,19 @@ impl<const BID: bool> Ladder<BID> {
         }
     }
 
+    /// The `best` sentinel of an empty window.
+    #[inline(always)]
+    fn empty_best(window: usize) -> isize {
+        if BID {
+            -1
+        } else {
+            window as isize
+        }
+    }
+
     /// Is slot `a` better than slot `b`?
     #[inline(always)]
-    fn better_slot(a: usize, b: usize) -> bool {
+    fn better_slot(a: isize, b: isize) -> bool {
         if BID {
             a > b
         } else {
@@ -126,12 +141,25 @@ impl<const BID: bool> Ladder<BID> {
         let off = price.wrapping_sub(self.base) as u64;
         if off < self.span {
             // span > 0 implies tick > 0.
-            let idx = off / self.tick;
+            let idx = self.div_tick(off);
             if off - idx * self.tick == 0 {
                 return Some(idx as usize);
             }
         }
         None
+    }
+
+    /// `off / tick`, without a division instruction.
+    #[inline(always)]
+    fn div_tick(&self, off: u64) -> u64 {
+        if self.magic == 0 {
+            return off; // tick == 1
+        }
+        // High 64 bits of the 192-bit product off × magic, divided by 2^64.
+        let (hi, lo) = ((self.magic >> 64) as u64, self.magic as u64);
+        let a = u128::from(off) * u128::from(hi);
+        let b = (u128::from(off) * u128::from(lo)) >> 64;
+        ((a + b) >> 64) as u64
     }
 
     /// Is `price` inside the window's price range (on the grid or not)?
@@ -153,32 +181,34 @@ impl<const BID: bool> Ladder<BID> {
         }
     }
 
+    /// The hot path. Written without data-dependent branches except the one
+    /// taken when the best slot changes: whether an update inserts, modifies or
+    /// deletes is random in real feeds, so branching on it would mispredict.
     #[inline(always)]
     fn set_slot(&mut self, idx: usize, qty: i64) {
         let old = std::mem::replace(&mut self.qty[idx], qty);
-        if qty != 0 {
-            if old == 0 {
-                self.bits[idx >> 6] |= 1u64 << (idx & 63);
-                self.dense_len += 1;
-                if self.dense_len == 1 || Self::better_slot(idx, self.best) {
-                    self.best = idx;
-                    self.check_edges();
-                }
-            }
-        } else if old != 0 {
-            self.bits[idx >> 6] &= !(1u64 << (idx & 63));
-            self.dense_len -= 1;
-            if idx == self.best {
-                self.best_deleted(idx);
-            }
+        let (has, had) = (qty != 0, old != 0);
+        let word = &mut self.bits[idx >> 6];
+        let mask = 1u64 << (idx & 63);
+        *word = (*word & !mask) | (mask & u64::from(has).wrapping_neg());
+        self.dense_len = self.dense_len + usize::from(has) - usize::from(had);
+        let i = idx as isize;
+        let improves = has & Self::better_slot(i, self.best);
+        let removes_best = !has & (i == self.best);
+        if improves | removes_best {
+            self.best_changed(i, has);
         }
     }
 
-    /// The best slot was just emptied: find the next one, or fall back to the
-    /// overflow.
-    #[cold]
+    /// Slot `i` became the best (`has`), or the best slot `i` was emptied.
     #[inline(never)]
-    fn best_deleted(&mut self, idx: usize) {
+    fn best_changed(&mut self, i: isize, has: bool) {
+        if has {
+            self.best = i;
+            self.check_edges();
+            return;
+        }
+        let idx = i as usize;
         let next = if BID {
             prev_set(&self.bits, idx)
         } else {
@@ -186,10 +216,11 @@ impl<const BID: bool> Ladder<BID> {
         };
         match next {
             Some(n) => {
-                self.best = n;
+                self.best = n as isize;
                 self.check_edges();
             }
             None => {
+                self.best = Self::empty_best(self.window);
                 // The window is empty; if levels remain outside it, move the
                 // window onto the best of them.
                 if let Some(p) = self.ovf_best {
@@ -202,8 +233,8 @@ impl<const BID: bool> Ladder<BID> {
     /// Re-centres when the best slot has drifted into the outer eighth.
     #[inline(always)]
     fn check_edges(&mut self) {
-        let margin = self.window >> 3;
-        if self.best < margin || self.best >= self.window - margin {
+        let margin = (self.window >> 3) as isize;
+        if self.best < margin || self.best >= self.window as isize - margin {
             self.edge_recenter();
         }
     }
@@ -211,7 +242,7 @@ impl<const BID: bool> Ladder<BID> {
     #[cold]
     #[inline(never)]
     fn edge_recenter(&mut self) {
-        let p = self.price_of(self.best);
+        let p = self.price_of(self.best as usize);
         self.recenter(self.tick, p);
     }
 
@@ -262,7 +293,8 @@ impl<const BID: bool> Ladder<BID> {
         if self.slot_of(price).is_some() || self.in_range(price) {
             return;
         }
-        let beats_window = self.dense_len == 0 || Self::better(price, self.price_of(self.best));
+        let beats_window =
+            self.dense_len == 0 || Self::better(price, self.price_of(self.best as usize));
         if beats_window && self.ovf_best == Some(price) {
             self.recenter(self.tick, price);
         }
@@ -277,8 +309,8 @@ impl<const BID: bool> Ladder<BID> {
                 if old == 0 {
                     self.bits[idx >> 6] |= 1u64 << (idx & 63);
                     self.dense_len += 1;
-                    if self.dense_len == 1 || Self::better_slot(idx, self.best) {
-                        self.best = idx;
+                    if Self::better_slot(idx as isize, self.best) {
+                        self.best = idx as isize;
                     }
                 }
             }
@@ -300,6 +332,7 @@ impl<const BID: bool> Ladder<BID> {
             self.qty = vec![0; self.window];
             self.bits = vec![0; self.window / 64];
         }
+        self.magic = div_magic(self.tick);
         let (base, span) = window_bounds(centre, self.tick, self.window);
         self.base = base;
         self.span = span;
@@ -333,6 +366,7 @@ impl<const BID: bool> Ladder<BID> {
             }
         }
         self.dense_len = 0;
+        self.best = Self::empty_best(self.window);
     }
 
     /// Removes every level. The window is released from its anchor; an
@@ -349,6 +383,7 @@ impl<const BID: bool> Ladder<BID> {
             }
         }
         self.dense_len = 0;
+        self.best = Self::empty_best(self.window);
         self.span = 0;
         self.anchored = false;
         self.overflow.clear();
@@ -366,7 +401,7 @@ impl<const BID: bool> Ladder<BID> {
     /// Best `(price, qty)`.
     #[inline]
     pub(crate) fn best_price(&self) -> Option<(i64, i64)> {
-        let dense = (self.dense_len > 0).then_some(self.best);
+        let dense = (self.dense_len > 0).then_some(self.best as usize);
         match (dense, self.ovf_best) {
             (Some(i), None) => Some((self.price_of(i), self.qty[i])),
             (None, None) => None,
@@ -391,8 +426,6 @@ impl<const BID: bool> Ladder<BID> {
 
     /// Levels best first.
     pub(crate) fn iter(&self) -> RawLevels<'_> {
-        let mut ovf = self.overflow.iter();
-        let ovf_next = if BID { ovf.next_back() } else { ovf.next() };
         RawLevels {
             bid: BID,
             qty: &self.qty,
@@ -400,9 +433,9 @@ impl<const BID: bool> Ladder<BID> {
             window: self.window,
             base: self.base,
             tick: self.tick,
-            dense_next: (self.dense_len > 0).then_some(self.best),
-            ovf,
-            ovf_next: ovf_next.map(|(&p, &q)| (p, q)),
+            dense_next: (self.dense_len > 0).then_some(self.best as usize),
+            overflow: &self.overflow,
+            ovf_next: self.ovf_best,
         }
     }
 
@@ -427,7 +460,7 @@ impl<const BID: bool> Ladder<BID> {
             }
         }
         let mut count = 0;
-        let mut best: Option<usize> = None;
+        let mut best: Option<isize> = None;
         for (i, &q) in self.qty.iter().enumerate() {
             let bit = self.bits[i >> 6] >> (i & 63) & 1 == 1;
             if bit != (q != 0) {
@@ -441,8 +474,8 @@ impl<const BID: bool> Ladder<BID> {
                     return Err(format!("{side}: slot {i} occupied while unanchored"));
                 }
                 count += 1;
-                if best.is_none_or(|b| Self::better_slot(i, b)) {
-                    best = Some(i);
+                if best.is_none_or(|b| Self::better_slot(i as isize, b)) {
+                    best = Some(i as isize);
                 }
             }
         }
@@ -452,7 +485,7 @@ impl<const BID: bool> Ladder<BID> {
                 self.dense_len
             ));
         }
-        if count > 0 && best != Some(self.best) {
+        if best.unwrap_or(Self::empty_best(self.window)) != self.best {
             return Err(format!(
                 "{side}: best slot {} but real best {best:?}",
                 self.best
@@ -481,6 +514,10 @@ impl<const BID: bool> Ladder<BID> {
 }
 
 /// Levels of one side, best first, as raw `(price, qty)` pairs.
+///
+/// Merges the window (walked through its bitmap) with the overflow, which is
+/// only searched when one of its levels is next, so reading the top of the
+/// book never touches the overflow tree.
 #[derive(Debug, Clone)]
 pub struct RawLevels<'a> {
     bid: bool,
@@ -489,27 +526,38 @@ pub struct RawLevels<'a> {
     window: usize,
     base: i64,
     tick: u64,
+    /// Next window slot to yield.
     dense_next: Option<usize>,
-    ovf: btree_map::Iter<'a, i64, i64>,
-    ovf_next: Option<(i64, i64)>,
+    overflow: &'a BTreeMap<i64, i64>,
+    /// Price of the next overflow level to yield.
+    ovf_next: Option<i64>,
 }
 
 impl RawLevels<'_> {
-    fn advance_dense(&mut self, i: usize) {
+    /// Yields the overflow level at `p` and finds the one after it.
+    fn take_ovf(&mut self, p: i64) -> Option<(i64, i64)> {
+        let (this, next) = if self.bid {
+            let mut r = self.overflow.range(..=p);
+            (r.next_back(), r.next_back())
+        } else {
+            let mut r = self.overflow.range(p..);
+            (r.next(), r.next())
+        };
+        self.ovf_next = next.map(|(&k, _)| k);
+        this.map(|(&k, &q)| (k, q))
+    }
+
+    fn take_dense(&mut self, i: usize) -> Option<(i64, i64)> {
+        let p = self
+            .base
+            .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
+        let q = self.qty[i];
         self.dense_next = if self.bid {
             prev_set(self.bits, i)
         } else {
             next_set(self.bits, self.window, i)
         };
-    }
-
-    fn advance_ovf(&mut self) {
-        let n = if self.bid {
-            self.ovf.next_back()
-        } else {
-            self.ovf.next()
-        };
-        self.ovf_next = n.map(|(&p, &q)| (p, q));
+        Some((p, q))
     }
 }
 
@@ -518,30 +566,19 @@ impl Iterator for RawLevels<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, i64)> {
-        let dense = self.dense_next.map(|i| {
-            let p = self
-                .base
-                .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
-            (i, p, self.qty[i])
-        });
-        match (dense, self.ovf_next) {
+        match (self.dense_next, self.ovf_next) {
             (None, None) => None,
-            (Some((i, p, q)), None) => {
-                self.advance_dense(i);
-                Some((p, q))
-            }
-            (None, Some(o)) => {
-                self.advance_ovf();
-                Some(o)
-            }
-            (Some((i, p, q)), Some(o)) => {
-                let dense_first = if self.bid { p > o.0 } else { p < o.0 };
+            (Some(i), None) => self.take_dense(i),
+            (None, Some(o)) => self.take_ovf(o),
+            (Some(i), Some(o)) => {
+                let p = self
+                    .base
+                    .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
+                let dense_first = if self.bid { p > o } else { p < o };
                 if dense_first {
-                    self.advance_dense(i);
-                    Some((p, q))
+                    self.take_dense(i)
                 } else {
-                    self.advance_ovf();
-                    Some(o)
+                    self.take_ovf(o)
                 }
             }
         }
@@ -603,6 +640,18 @@ fn inferred_tick(price: i64) -> u64 {
         tick *= 10;
     }
     tick
+}
+
+/// The multiplier of [`Ladder::div_tick`]: `floor(2^128 / d) + 1`, or 0 for
+/// `d <= 1`. With `e = magic × d - 2^128` in `(0, d]`, the error of
+/// `floor(n × magic / 2^128)` is below `n × e / (d × 2^128) < 1 / d` for any
+/// `n < 2^64`, so the quotient is exact.
+fn div_magic(d: u64) -> u128 {
+    if d <= 1 {
+        0
+    } else {
+        u128::MAX / u128::from(d) + 1
+    }
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -732,5 +781,45 @@ mod tests {
         assert_eq!(inferred_tick(0), MAX_INFERRED_TICK);
         assert_eq!(inferred_tick(-30), 10);
         assert_eq!(gcd(100, 30), 10);
+    }
+
+    #[test]
+    fn magic_division_is_exact() {
+        let mut l = Ladder::<true>::new(64, Some(1));
+        let ds = [
+            1u64,
+            2,
+            3,
+            7,
+            10,
+            1 << 20,
+            10_000_000,
+            100_000_000,
+            999_999_937,
+            u64::MAX / 64,
+        ];
+        let mut ns = vec![0u64, 1, 2, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ns.push(x);
+            ns.push(x >> (x % 64));
+        }
+        for d in ds {
+            l.tick = d;
+            l.magic = div_magic(d);
+            for &n in &ns {
+                assert_eq!(l.div_tick(n), n / d, "{n} / {d}");
+                for k in [n / d, (n / d).saturating_sub(1)] {
+                    let m = k.wrapping_mul(d);
+                    if m / d == k {
+                        assert_eq!(l.div_tick(m), k, "{m} / {d}");
+                        assert_eq!(l.div_tick(m.wrapping_sub(1)), m.wrapping_sub(1) / d);
+                    }
+                }
+            }
+        }
     }
 }
