@@ -16,7 +16,10 @@
 //!
 //! Weights follow the futures docs (`shared/docs/binance-protocol.md` §3.2-3.3).
 
-use veloz_core::{ClientOrderId, Instrument, MarketKind, Price, Quantity, Side, Symbol};
+use veloz_core::events::SubmitOrder;
+use veloz_core::{
+    ClientOrderId, Instrument, MarketKind, OrderFlags, Price, Quantity, Side, Symbol,
+};
 
 use super::format::{plain_price, price_param, qty_param, NumberPolicy, PriceRole};
 use super::spot::{check_limit, push_range, Range};
@@ -286,6 +289,101 @@ pub struct FuturesModify {
     pub price: Option<Price>,
     /// a price match instead.
     pub price_match: Option<PriceMatch>,
+}
+
+impl FuturesOrder {
+    /// The futures order for a strategy's [`SubmitOrder`]: market, limit
+    /// (`GTX` when post-only), stop and take-profit (market or limit),
+    /// trailing stop; reduce-only, close-position, hedge-mode position side,
+    /// mark-price triggers and GTD expiry are carried over.
+    pub fn from_submit(cmd: &SubmitOrder) -> Result<Self, BuildError> {
+        use veloz_core::OrderType as T;
+        let flags = cmd.flags;
+        let price = || {
+            cmd.price.ok_or(BuildError::Missing {
+                param: "price",
+                order_type: "limit",
+            })
+        };
+        let trigger = || {
+            cmd.trigger_price.ok_or(BuildError::Missing {
+                param: "triggerPrice",
+                order_type: "conditional",
+            })
+        };
+        let close = flags.contains(OrderFlags::CLOSE_POSITION);
+        let mut o = match cmd.order_type {
+            T::Market => Self::market(cmd.side, cmd.quantity),
+            T::Limit => Self::limit(cmd.side, cmd.quantity, price()?),
+            T::StopMarket if close => {
+                Self::close_position(cmd.side, OrderType::StopMarket, trigger()?)
+            }
+            T::StopMarket => Self::stop_market(cmd.side, cmd.quantity, trigger()?),
+            T::StopLimit => Self::stop(cmd.side, cmd.quantity, price()?, trigger()?),
+            T::TakeProfitMarket if close => {
+                Self::close_position(cmd.side, OrderType::TakeProfitMarket, trigger()?)
+            }
+            T::TakeProfitMarket => Self::take_profit_market(cmd.side, cmd.quantity, trigger()?),
+            T::TakeProfitLimit => Self::take_profit(cmd.side, cmd.quantity, price()?, trigger()?),
+            T::TrailingStopMarket => {
+                let t = cmd.trailing.ok_or(BuildError::Missing {
+                    param: "callbackRate",
+                    order_type: "TRAILING_STOP_MARKET",
+                })?;
+                let mut o = Self::trailing_stop_market(cmd.side, cmd.quantity, t.callback_rate);
+                o.activation_price = t.activation_price;
+                if cmd.trigger_price.is_some() {
+                    o.activation_price = o.activation_price.or(cmd.trigger_price);
+                }
+                o
+            }
+        };
+        if close && !matches!(cmd.order_type, T::StopMarket | T::TakeProfitMarket) {
+            return Err(not_allowed(
+                "closePosition",
+                "closePosition works with STOP_MARKET and TAKE_PROFIT_MARKET only",
+            ));
+        }
+        if cmd.order_type.has_limit_price() {
+            o.time_in_force = Some(match cmd.time_in_force {
+                veloz_core::TimeInForce::Gtc => TimeInForce::Gtc,
+                veloz_core::TimeInForce::Ioc => TimeInForce::Ioc,
+                veloz_core::TimeInForce::Fok => TimeInForce::Fok,
+                veloz_core::TimeInForce::Gtx => TimeInForce::Gtx,
+                veloz_core::TimeInForce::Gtd => TimeInForce::Gtd,
+            });
+            if flags.contains(OrderFlags::POST_ONLY) {
+                o.time_in_force = Some(TimeInForce::Gtx);
+            }
+            if o.time_in_force == Some(TimeInForce::Gtd) {
+                o.good_till_date_ms = Some(
+                    cmd.expire_time
+                        .ok_or(BuildError::Missing {
+                            param: "goodTillDate",
+                            order_type: "GTD",
+                        })?
+                        .as_millis(),
+                );
+            }
+        } else if flags.contains(OrderFlags::POST_ONLY) {
+            return Err(not_allowed("postOnly", "post-only needs a limit price"));
+        }
+        if flags.contains(OrderFlags::REDUCE_ONLY) && !close {
+            o.reduce_only = true;
+        }
+        o.position_side = match cmd.position_side {
+            veloz_core::PositionSide::Both => None,
+            ps => Some(ps.into()),
+        };
+        if o.is_conditional() {
+            o.working_type = Some(match cmd.trigger_type {
+                veloz_core::TriggerPriceType::Last => WorkingType::ContractPrice,
+                veloz_core::TriggerPriceType::Mark => WorkingType::MarkPrice,
+            });
+        }
+        o.client_order_id = Some(cmd.client_order_id);
+        Ok(o)
+    }
 }
 
 fn missing(param: &'static str, t: OrderType) -> BuildError {
@@ -1613,6 +1711,92 @@ mod tests {
         let mut lm = FuturesOrder::limit(Side::Buy, q("1"), p("1"));
         lm.order_type = OrderType::LimitMaker;
         assert!(matches!(b(lm), Err(BuildError::Unsupported { .. })));
+    }
+
+    #[test]
+    fn strategy_commands_map_to_orders() {
+        use veloz_core::events::{SubmitOrder, Trailing};
+        use veloz_core::{StrategyId, TriggerPriceType, UnixNanos};
+        let i = btcusdt();
+        let base = SubmitOrder {
+            strategy: StrategyId::new("s1").unwrap(),
+            instrument: i.id,
+            client_order_id: ClientOrderId::new("s1.x.1").unwrap(),
+            side: Side::Sell,
+            order_type: veloz_core::OrderType::Limit,
+            quantity: q("0.010"),
+            price: Some(p("61000")),
+            trigger_price: None,
+            trigger_type: TriggerPriceType::Last,
+            time_in_force: veloz_core::TimeInForce::Gtc,
+            expire_time: None,
+            flags: OrderFlags::POST_ONLY | OrderFlags::REDUCE_ONLY,
+            position_side: veloz_core::PositionSide::Both,
+            trailing: None,
+            ts_init: UnixNanos(0),
+        };
+        let r = FuturesApi::USDM
+            .new_order(
+                &i,
+                &FuturesOrder::from_submit(&base).unwrap(),
+                NumberPolicy::Exact,
+            )
+            .unwrap();
+        assert_eq!(r.get("timeInForce"), Some("GTX"));
+        assert_eq!(r.get("reduceOnly"), Some("true"));
+        assert_eq!(r.get("newClientOrderId"), Some("s1.x.1"));
+        assert_eq!(r.get("positionSide"), None);
+        let trail = SubmitOrder {
+            order_type: veloz_core::OrderType::TrailingStopMarket,
+            price: None,
+            flags: OrderFlags::NONE,
+            trigger_type: TriggerPriceType::Mark,
+            position_side: veloz_core::PositionSide::Long,
+            trailing: Some(Trailing {
+                callback_rate: p("1.5"),
+                activation_price: Some(p("62000")),
+            }),
+            ..base.clone()
+        };
+        let r = FuturesApi::USDM
+            .new_order(
+                &i,
+                &FuturesOrder::from_submit(&trail).unwrap(),
+                NumberPolicy::Exact,
+            )
+            .unwrap();
+        assert_eq!(r.endpoint, Endpoint::NewAlgoOrder);
+        assert_eq!(r.get("callbackRate"), Some("1.5"));
+        assert_eq!(r.get("activationPrice"), Some("62000"));
+        assert_eq!(r.get("workingType"), Some("MARK_PRICE"));
+        assert_eq!(r.get("positionSide"), Some("LONG"));
+        assert_eq!(r.get("clientAlgoId"), Some("s1.x.1"));
+        let gtd = SubmitOrder {
+            flags: OrderFlags::NONE,
+            time_in_force: veloz_core::TimeInForce::Gtd,
+            ..base.clone()
+        };
+        assert!(FuturesOrder::from_submit(&gtd).is_err());
+        let gtd = SubmitOrder {
+            expire_time: Some(UnixNanos::from_millis(1_900_000_000_000)),
+            ..gtd
+        };
+        assert_eq!(
+            FuturesOrder::from_submit(&gtd).unwrap().good_till_date_ms,
+            Some(1_900_000_000_000)
+        );
+        // Spot: post-only limit is LIMIT_MAKER; reduce-only is refused.
+        let spot = SubmitOrder {
+            flags: OrderFlags::POST_ONLY,
+            ..base.clone()
+        };
+        assert_eq!(
+            super::super::spot::SpotOrder::from_submit(&spot)
+                .unwrap()
+                .order_type,
+            OrderType::LimitMaker
+        );
+        assert!(super::super::spot::SpotOrder::from_submit(&base).is_err());
     }
 
     #[test]

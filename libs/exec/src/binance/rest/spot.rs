@@ -13,7 +13,10 @@
 //! The legacy spot listenKey endpoints were retired on 2026-02-20 and are not
 //! built here (spot user data goes through the WebSocket API).
 
-use veloz_core::{ClientOrderId, Instrument, MarketKind, Price, Quantity, Side, Symbol};
+use veloz_core::events::SubmitOrder;
+use veloz_core::{
+    ClientOrderId, Instrument, MarketKind, OrderFlags, Price, Quantity, Side, Symbol,
+};
 
 use super::format::{plain_price, price_param, qty_param, NumberPolicy, PriceRole};
 use super::types::{
@@ -380,6 +383,74 @@ impl SpotOrder {
     pub fn peg(mut self, peg: Peg) -> Self {
         self.peg = Some(peg);
         self
+    }
+}
+
+impl SpotOrder {
+    /// The spot order for a strategy's [`SubmitOrder`]: market, limit
+    /// (`LIMIT_MAKER` when post-only), stop-loss and take-profit (market or
+    /// limit). Futures-only features (reduce-only, close-position, trailing
+    /// stops, GTX/GTD) are refused with a typed error.
+    pub fn from_submit(cmd: &SubmitOrder) -> Result<Self, BuildError> {
+        use veloz_core::OrderType as T;
+        let flags = cmd.flags;
+        if flags.contains(OrderFlags::REDUCE_ONLY) || flags.contains(OrderFlags::CLOSE_POSITION) {
+            return Err(not_allowed(
+                "reduceOnly",
+                "spot has no reduce-only or close-position orders",
+            ));
+        }
+        let price = || {
+            cmd.price.ok_or(BuildError::Missing {
+                param: "price",
+                order_type: "limit",
+            })
+        };
+        let trigger = || {
+            cmd.trigger_price.ok_or(BuildError::Missing {
+                param: "stopPrice",
+                order_type: "stop",
+            })
+        };
+        let post_only = flags.contains(OrderFlags::POST_ONLY);
+        let mut o = match cmd.order_type {
+            T::Market => Self::market(cmd.side, cmd.quantity),
+            T::Limit if post_only => Self::limit_maker(cmd.side, cmd.quantity, price()?),
+            T::Limit => Self::limit(cmd.side, cmd.quantity, price()?),
+            T::StopMarket => Self::stop_loss(cmd.side, cmd.quantity, trigger()?),
+            T::StopLimit => Self::stop_loss_limit(cmd.side, cmd.quantity, price()?, trigger()?),
+            T::TakeProfitMarket => Self::take_profit(cmd.side, cmd.quantity, trigger()?),
+            T::TakeProfitLimit => {
+                Self::take_profit_limit(cmd.side, cmd.quantity, price()?, trigger()?)
+            }
+            T::TrailingStopMarket => {
+                return Err(BuildError::Unsupported {
+                    what: "TRAILING_STOP_MARKET (use a trailing delta on STOP_LOSS*)",
+                    product: MarketKind::Spot,
+                })
+            }
+        };
+        if post_only && cmd.order_type != T::Limit {
+            return Err(not_allowed(
+                "postOnly",
+                "spot post-only is LIMIT_MAKER, a plain limit order",
+            ));
+        }
+        if o.time_in_force.is_some() {
+            o.time_in_force = Some(match cmd.time_in_force {
+                veloz_core::TimeInForce::Gtc => TimeInForce::Gtc,
+                veloz_core::TimeInForce::Ioc => TimeInForce::Ioc,
+                veloz_core::TimeInForce::Fok => TimeInForce::Fok,
+                veloz_core::TimeInForce::Gtx | veloz_core::TimeInForce::Gtd => {
+                    return Err(not_allowed(
+                        "timeInForce",
+                        "spot accepts GTC, IOC and FOK only",
+                    ))
+                }
+            });
+        }
+        o.client_order_id = Some(cmd.client_order_id);
+        Ok(o)
     }
 }
 
