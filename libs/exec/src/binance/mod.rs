@@ -2,12 +2,15 @@
 //!
 //! * [`capture`]: reading recorded WebSocket captures (`<local ns> <json>` lines, gzip'd).
 //! * [`stream`]: market-data stream messages into normalised events.
+//! * [`user_data`]: user-data stream events into order and account events.
+//! * [`book_sync`]: keeping a local L2 book in sync with diff-depth streams.
 //! * [`config`]: environments, base URLs, credentials (secrets never printed).
 //! * [`signing`]: HMAC / Ed25519 / RSA request signing and server-time tracking.
 //! * [`rest`]: REST request builders (spot, USD-M, COIN-M) and typed answers.
 //! * [`error`]: Binance errors with retry classes.
 //! * [`ratelimit`]: rate-limit accounting and the client-side limiter.
 
+pub mod book_sync;
 pub mod capture;
 pub mod config;
 pub mod error;
@@ -15,3 +18,4 @@ pub mod ratelimit;
 pub mod rest;
 pub mod signing;
 pub mod stream;
+pub mod user_data;
