@@ -141,6 +141,12 @@ impl CaptureReader {
         (&self.path, self.line_no)
     }
 
+    /// Abandons the current file (after an unreadable stretch, e.g. a truncated
+    /// gzip member) so the next call continues with the next file.
+    pub fn skip_rest_of_file(&mut self) {
+        self.current = None;
+    }
+
     /// The next non-empty line, or `None` at the end of the last file.
     pub fn next_line(&mut self) -> Result<Option<CaptureLine<'_>>, CaptureError> {
         loop {

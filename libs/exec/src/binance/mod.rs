@@ -4,6 +4,7 @@
 //! * [`stream`]: market-data stream messages into normalised events.
 //! * [`user_data`]: user-data stream events into order and account events.
 //! * [`book_sync`]: keeping a local L2 book in sync with diff-depth streams.
+//! * [`verify`]: replaying a recorded capture through the book sync (`veloz data verify-book`).
 //! * [`config`]: environments, base URLs, credentials (secrets never printed).
 //! * [`signing`]: HMAC / Ed25519 / RSA request signing and server-time tracking.
 //! * [`rest`]: REST request builders (spot, USD-M, COIN-M) and typed answers.
@@ -19,3 +20,4 @@ pub mod rest;
 pub mod signing;
 pub mod stream;
 pub mod user_data;
+pub mod verify;
