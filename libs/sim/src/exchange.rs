@@ -1,0 +1,1436 @@
+//! [`SimExchange`]: the simulated venue. It owns the instruments (market book,
+//! user book, orders), the accounts and the venue's own ledgers, takes
+//! commands, market events and time, and queues [`SimReport`]s for the caller
+//! to [`take`](SimExchange::take_reports).
+//!
+//! # Calls and time
+//!
+//! Every call carries the time it happens at (`now`, or the event's exchange
+//! time for market events). Time never goes backwards: an earlier time is
+//! treated as the current one. Before handling a call the venue catches up to
+//! its time: good-till-date orders due by then expire, and funding due by then
+//! is settled (see [`crate::futures`] and `docs/SIMULATION.md`). After the
+//! call, conditional orders whose trigger price was reached are triggered (and
+//! placed, which may trigger more), and futures accounts whose margin balance
+//! fell below their maintenance margin are liquidated.
+//!
+//! Commands return `Ok` with the venue order id (or nothing) or a
+//! [`VenueError`] worded as Binance words it; everything that happened is in
+//! the reports. The same inputs in the same order always give the same
+//! reports: there is no wall clock, no global state, no hash-ordered
+//! iteration, and the only randomness is the queue model's own seeded RNG.
+
+use std::collections::BTreeMap;
+
+use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder};
+use veloz_core::{
+    ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
+    OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
+    TriggerPriceType, UnixNanos, VenueOrderId, Violation,
+};
+
+use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
+use crate::engine::{
+    add, margin_summary, position_view, symbol_config, Book, Ctx, InstrumentSettings, Ledgers,
+    Meta, Origin,
+};
+use crate::error::{SimError, VenueError};
+use crate::futures::maintenance_margin;
+use crate::market::MarketBook;
+use crate::order::{AccountId, SimOrder, SimOrderStatus, StpMode, TrailingState};
+use crate::queue::{ConservativeQueue, QueueModel};
+use crate::report::{FundingPayment, LiquidatedPosition, LiquidationReport, SimReport};
+use crate::trigger::{stop_triggers, trailing_level, trailing_update};
+
+/// Leverage of a symbol an account never set (Binance's default is 20×).
+pub const DEFAULT_LEVERAGE: u32 = 20;
+
+/// Venue-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Self-trade prevention mode of orders that do not name one.
+    pub default_stp: StpMode,
+    /// A GTD order's expiry must be at least this far in the future
+    /// (nanoseconds; Binance: 600 s). Zero disables the check.
+    pub gtd_min_horizon_nanos: u64,
+    /// How many closed orders per instrument stay queryable.
+    pub closed_orders_kept: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            default_stp: StpMode::ExpireMaker,
+            gtd_min_horizon_nanos: 600_000_000_000,
+            closed_orders_kept: 10_000,
+        }
+    }
+}
+
+/// Which order a cancel or modify means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderRef {
+    /// By venue order id.
+    Venue(VenueOrderId),
+    /// By client order id (among the account's open orders).
+    Client(ClientOrderId),
+}
+
+/// The simulated venue (see the module docs).
+#[derive(Debug)]
+pub struct SimExchange {
+    config: SimConfig,
+    queue: Box<dyn QueueModel>,
+    metas: BTreeMap<InstrumentId, Meta>,
+    books: BTreeMap<InstrumentId, Book>,
+    accounts: BTreeMap<AccountId, Account>,
+    ledgers: Ledgers,
+    now: UnixNanos,
+    out: Vec<SimReport>,
+}
+
+impl Default for SimExchange {
+    fn default() -> Self {
+        Self::new(SimConfig::default(), Box::new(ConservativeQueue))
+    }
+}
+
+fn first_violation(kind: MarketKind, side: Side, market: bool, v: &Violation) -> VenueError {
+    let futures = kind.is_futures();
+    if !futures {
+        let filter = match v {
+            Violation::NonPositivePrice { .. }
+            | Violation::PriceBelowMin { .. }
+            | Violation::PriceAboveMax { .. }
+            | Violation::PriceNotOnTick { .. } => "PRICE_FILTER",
+            Violation::NonPositiveQuantity { .. }
+            | Violation::QuantityBelowMin { .. }
+            | Violation::QuantityAboveMax { .. }
+            | Violation::QuantityNotOnStep { .. } => {
+                if market {
+                    "MARKET_LOT_SIZE"
+                } else {
+                    "LOT_SIZE"
+                }
+            }
+            Violation::NotionalBelowMin { .. } | Violation::NotionalAboveMax { .. } => "NOTIONAL",
+            Violation::PriceOutsideBand { .. } => "PERCENT_PRICE_BY_SIDE",
+            Violation::MissingPrice { .. } => return VenueError::missing_param("price"),
+            Violation::MissingTriggerPrice { .. } => return VenueError::missing_param("stopPrice"),
+            Violation::FlagNotSupported { flag, .. } => {
+                return VenueError::param_not_required(flag)
+            }
+            Violation::TypeNotSupported { .. } | Violation::PostOnlyNotAllowed { .. } => {
+                return VenueError::invalid_order_type()
+            }
+            Violation::MissingReferencePrice | Violation::Arithmetic(_) => {
+                return VenueError::new(-1013, format!("Filter failure: {v}"))
+            }
+        };
+        return VenueError::new(-1013, format!("Filter failure: {filter}"));
+    }
+    match v {
+        Violation::NonPositivePrice { .. } => VenueError::new(-4001, "Price less than 0."),
+        Violation::PriceBelowMin { .. } => VenueError::new(-4013, "Price less than min price."),
+        Violation::PriceAboveMax { .. } => VenueError::new(-4002, "Price greater than max price."),
+        Violation::PriceNotOnTick { .. } => {
+            VenueError::new(-4014, "Price not increased by tick size.")
+        }
+        Violation::NonPositiveQuantity { .. } => {
+            VenueError::new(-4003, "Quantity less than or equal to zero.")
+        }
+        Violation::QuantityBelowMin { .. } => {
+            VenueError::new(-4004, "Quantity less than min quantity.")
+        }
+        Violation::QuantityAboveMax { .. } => {
+            VenueError::new(-4005, "Quantity greater than max quantity.")
+        }
+        Violation::QuantityNotOnStep { .. } => {
+            VenueError::new(-4023, "Qty not increased by step size.")
+        }
+        Violation::NotionalBelowMin { min, .. } => VenueError::new(
+            -4164,
+            format!(
+                "Order's notional must be no smaller than {min} (unless you choose reduce only)."
+            ),
+        ),
+        Violation::NotionalAboveMax { .. } => VenueError::new(
+            -2027,
+            "Exceeded the maximum allowable position at current leverage.",
+        ),
+        Violation::PriceOutsideBand { .. } => match side {
+            Side::Buy => VenueError::new(-4016, "Price is higher than mark price multiplier cap."),
+            Side::Sell => {
+                VenueError::new(-4024, "Price is lower than mark price multiplier floor.")
+            }
+        },
+        Violation::MissingPrice { .. } => VenueError::missing_param("price"),
+        Violation::MissingTriggerPrice { .. } => VenueError::missing_param("stopPrice"),
+        Violation::FlagNotSupported { flag, .. } => VenueError::param_not_required(flag),
+        Violation::TypeNotSupported { .. } | Violation::PostOnlyNotAllowed { .. } => {
+            VenueError::invalid_order_type()
+        }
+        Violation::MissingReferencePrice | Violation::Arithmetic(_) => VenueError::new(
+            -1111,
+            format!("Precision is over the maximum defined for this asset: {v}"),
+        ),
+    }
+}
+
+impl SimExchange {
+    /// A venue with `config` and a queue model.
+    pub fn new(config: SimConfig, queue: Box<dyn QueueModel>) -> Self {
+        Self {
+            config,
+            queue,
+            metas: BTreeMap::new(),
+            books: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            ledgers: Ledgers::default(),
+            now: UnixNanos::ZERO,
+            out: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The queue model.
+    pub fn queue_model(&self) -> &dyn QueueModel {
+        &*self.queue
+    }
+
+    /// The venue's current time (the latest time it was given).
+    pub fn now(&self) -> UnixNanos {
+        self.now
+    }
+
+    /// Takes every report queued since the last call.
+    pub fn take_reports(&mut self) -> Vec<SimReport> {
+        std::mem::take(&mut self.out)
+    }
+
+    // ------------------------------------------------------------ setup
+
+    /// Adds an instrument to simulate.
+    pub fn add_instrument(
+        &mut self,
+        spec: Instrument,
+        settings: InstrumentSettings,
+    ) -> Result<(), SimError> {
+        let id = spec.id;
+        if self.metas.contains_key(&id) {
+            return Err(SimError::DuplicateInstrument(id));
+        }
+        if settings.fee_precision > veloz_core::FIXED_PRECISION {
+            return Err(SimError::InvalidParameter(format!(
+                "fee_precision {} is above 8 decimals",
+                settings.fee_precision
+            )));
+        }
+        if spec.id.kind.is_futures() && settings.margin_tiers.is_empty() {
+            return Err(SimError::InvalidParameter(format!(
+                "{id}: a futures instrument needs at least one margin tier"
+            )));
+        }
+        self.books.insert(id, Book::new(&spec, &settings));
+        self.metas.insert(id, Meta::new(spec, settings));
+        Ok(())
+    }
+
+    /// The trading rules of a simulated instrument.
+    pub fn instrument(&self, id: InstrumentId) -> Option<&Instrument> {
+        self.metas.get(&id).map(|m| &m.spec)
+    }
+
+    /// Every simulated instrument id, in order.
+    pub fn instruments(&self) -> impl Iterator<Item = InstrumentId> + '_ {
+        self.metas.keys().copied()
+    }
+
+    /// Opens an account (no-op if it exists).
+    pub fn open_account(&mut self, id: AccountId) {
+        self.accounts.entry(id).or_default();
+    }
+
+    /// Credits (or, negative, debits) the spot wallet.
+    pub fn deposit_spot(&mut self, account: AccountId, amount: Money) -> Result<(), SimError> {
+        let acct = self
+            .accounts
+            .get_mut(&account)
+            .ok_or(SimError::UnknownAccount(account))?;
+        let b = acct.spot.entry(amount.currency()).or_default();
+        if b.free + amount.raw() < 0 {
+            return Err(SimError::InvalidParameter(format!(
+                "cannot withdraw {amount}: only {} free",
+                Money::from_raw(b.free, amount.currency())
+            )));
+        }
+        b.free += amount.raw();
+        let (free, locked) = (b.free, b.locked);
+        self.out.push(SimReport::Account {
+            account,
+            event: veloz_core::events::AccountEvent::Balance(veloz_core::events::Balance {
+                asset: amount.currency(),
+                free: Money::from_raw(free, amount.currency()),
+                locked: Money::from_raw(locked, amount.currency()),
+                times: veloz_core::events::EventTimes::new(self.now, self.now),
+            }),
+        });
+        Ok(())
+    }
+
+    /// Credits (or, negative, debits) the futures wallet of a margin asset.
+    pub fn deposit_futures(&mut self, account: AccountId, amount: Money) -> Result<(), SimError> {
+        let acct = self
+            .accounts
+            .get_mut(&account)
+            .ok_or(SimError::UnknownAccount(account))?;
+        add(&mut acct.wallets, amount.currency(), amount.raw());
+        Ok(())
+    }
+
+    /// Sets the leverage of a symbol (`-4028` outside 1..=the first tier's maximum).
+    pub fn set_leverage(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        leverage: u32,
+    ) -> Result<(), VenueError> {
+        let meta = self
+            .metas
+            .get(&instrument)
+            .filter(|m| m.is_futures())
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let max = meta
+            .settings
+            .margin_tiers
+            .first()
+            .map_or(125, |t| t.max_leverage);
+        if leverage == 0 || leverage > max {
+            return Err(VenueError::invalid_leverage(leverage));
+        }
+        let acct = self
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(VenueError::unknown_account)?;
+        let cfg = symbol_config(acct, instrument, DEFAULT_LEVERAGE);
+        acct.symbols.insert(
+            instrument,
+            SymbolConfig {
+                leverage,
+                margin_mode: cfg.margin_mode,
+            },
+        );
+        Ok(())
+    }
+
+    /// Sets cross or isolated margin for a symbol (`-4046` no change, `-4047`
+    /// open orders, `-4048` open position).
+    pub fn set_margin_mode(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        mode: MarginMode,
+    ) -> Result<(), VenueError> {
+        if !self.metas.get(&instrument).is_some_and(Meta::is_futures) {
+            return Err(VenueError::invalid_symbol());
+        }
+        let has_orders = self
+            .books
+            .get(&instrument)
+            .is_some_and(|b| b.orders.values().any(|o| o.account == account));
+        let acct = self
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(VenueError::unknown_account)?;
+        let cfg = symbol_config(acct, instrument, DEFAULT_LEVERAGE);
+        if cfg.margin_mode == mode {
+            return Err(VenueError::new(-4046, "No need to change margin type."));
+        }
+        if has_orders {
+            return Err(VenueError::new(
+                -4047,
+                "Margin type cannot be changed if there exists open orders.",
+            ));
+        }
+        if acct
+            .positions
+            .iter()
+            .any(|((i, _), p)| i == instrument && p.qty != 0)
+        {
+            return Err(VenueError::new(
+                -4048,
+                "Margin type cannot be changed if there exists position.",
+            ));
+        }
+        acct.symbols.insert(
+            instrument,
+            SymbolConfig {
+                leverage: cfg.leverage,
+                margin_mode: mode,
+            },
+        );
+        Ok(())
+    }
+
+    /// Switches one-way (`false`) or hedge (`true`) position mode (`-4059`
+    /// no change, `-4067` open orders, `-4068` open positions).
+    pub fn set_hedge_mode(&mut self, account: AccountId, hedge: bool) -> Result<(), VenueError> {
+        let futures_orders = self
+            .books
+            .iter()
+            .any(|(id, b)| id.kind.is_futures() && b.orders.values().any(|o| o.account == account));
+        let acct = self
+            .accounts
+            .get_mut(&account)
+            .ok_or_else(VenueError::unknown_account)?;
+        if acct.hedge_mode == hedge {
+            return Err(VenueError::new(-4059, "No need to change position side."));
+        }
+        if futures_orders {
+            return Err(VenueError::new(
+                -4067,
+                "Position side cannot be changed if there exists open orders.",
+            ));
+        }
+        if acct.has_positions() {
+            return Err(VenueError::new(
+                -4068,
+                "Position side cannot be changed if there exists position.",
+            ));
+        }
+        acct.hedge_mode = hedge;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ queries
+
+    /// An account.
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    /// Every account id, in order.
+    pub fn account_ids(&self) -> impl Iterator<Item = AccountId> + '_ {
+        self.accounts.keys().copied()
+    }
+
+    /// An order (open, or among the kept closed ones).
+    pub fn order(&self, instrument: InstrumentId, id: VenueOrderId) -> Option<&SimOrder> {
+        self.books.get(&instrument)?.find(id)
+    }
+
+    /// An open order by client order id.
+    pub fn open_order_by_client_id(
+        &self,
+        account: AccountId,
+        instrument: InstrumentId,
+        client_order_id: ClientOrderId,
+    ) -> Option<&SimOrder> {
+        let b = self.books.get(&instrument)?;
+        let id = b.client_ids.get(&(account, client_order_id))?;
+        b.orders.get(id)
+    }
+
+    /// Open orders of an account on an instrument, by venue order id.
+    pub fn open_orders(&self, account: AccountId, instrument: InstrumentId) -> Vec<&SimOrder> {
+        self.books.get(&instrument).map_or_else(Vec::new, |b| {
+            b.orders.values().filter(|o| o.account == account).collect()
+        })
+    }
+
+    /// The replayed market book of an instrument.
+    pub fn market_book(&self, instrument: InstrumentId) -> Option<&MarketBook> {
+        self.books.get(&instrument).map(|b| &b.market)
+    }
+
+    /// Last trade price (public or simulated).
+    pub fn last_price(&self, instrument: InstrumentId) -> Option<Price> {
+        let m = self.metas.get(&instrument)?;
+        m.last.map(|p| m.price(p))
+    }
+
+    /// Last mark price received.
+    pub fn mark_price(&self, instrument: InstrumentId) -> Option<Price> {
+        let m = self.metas.get(&instrument)?;
+        m.mark.map(|p| m.price(p))
+    }
+
+    /// A futures position (zero quantity if flat).
+    pub fn position(
+        &self,
+        account: AccountId,
+        instrument: InstrumentId,
+        position_side: PositionSide,
+    ) -> Option<PositionView> {
+        let meta = self.metas.get(&instrument)?;
+        let acct = self.accounts.get(&account)?;
+        position_view(meta, acct, (instrument, position_side), DEFAULT_LEVERAGE)
+    }
+
+    /// Every open futures position of an account.
+    pub fn positions(&self, account: AccountId) -> Vec<PositionView> {
+        let Some(acct) = self.accounts.get(&account) else {
+            return Vec::new();
+        };
+        acct.positions
+            .keys()
+            .filter_map(|k| {
+                let meta = self.metas.get(&k.0)?;
+                position_view(meta, acct, k, DEFAULT_LEVERAGE)
+            })
+            .collect()
+    }
+
+    /// The margin summary of a futures account in one margin asset.
+    pub fn margin(&self, account: AccountId, asset: Currency) -> Option<MarginSummary> {
+        let acct = self.accounts.get(&account)?;
+        margin_summary(&self.metas, acct, asset, DEFAULT_LEVERAGE)
+    }
+
+    /// Trading fees the venue collected, per asset (negative = net rebates).
+    pub fn fees_collected(&self) -> Vec<Money> {
+        self.ledgers
+            .fees
+            .iter()
+            .map(|(c, v)| Money::from_raw(*v, *c))
+            .collect()
+    }
+
+    /// Fees collected in one asset.
+    pub fn fees_in(&self, asset: Currency) -> Money {
+        Money::from_raw(self.ledgers.fees.get(&asset).copied().unwrap_or(0), asset)
+    }
+
+    /// Liquidation clearance fees collected in one asset.
+    pub fn clearance_fees_in(&self, asset: Currency) -> Money {
+        Money::from_raw(
+            self.ledgers.clearance.get(&asset).copied().unwrap_or(0),
+            asset,
+        )
+    }
+
+    /// Losses beyond margin the insurance fund covered, in one asset.
+    pub fn insurance_paid_in(&self, asset: Currency) -> Money {
+        Money::from_raw(
+            self.ledgers.insurance.get(&asset).copied().unwrap_or(0),
+            asset,
+        )
+    }
+
+    /// Net funding credited to accounts in one asset.
+    pub fn funding_net_in(&self, asset: Currency) -> Money {
+        Money::from_raw(
+            self.ledgers.funding.get(&asset).copied().unwrap_or(0),
+            asset,
+        )
+    }
+
+    // ------------------------------------------------------------ internals
+
+    fn with_ctx<R>(&mut self, iid: InstrumentId, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+        let meta = self.metas.get(&iid)?;
+        let book = self.books.get_mut(&iid)?;
+        let mut ctx = Ctx {
+            iid,
+            meta,
+            metas: &self.metas,
+            book,
+            accounts: &mut self.accounts,
+            ledgers: &mut self.ledgers,
+            queue: &mut *self.queue,
+            out: &mut self.out,
+            closed_kept: self.config.closed_orders_kept,
+            now: self.now,
+            last: None,
+            flat: Vec::new(),
+        };
+        let r = f(&mut ctx);
+        let last = ctx.last;
+        if let (Some(l), Some(m)) = (last, self.metas.get_mut(&iid)) {
+            m.last = Some(l);
+        }
+        Some(r)
+    }
+
+    /// Catches up to `now`: GTD expiry and funding due by then.
+    fn advance_to(&mut self, now: UnixNanos) {
+        if now > self.now {
+            self.now = now;
+        }
+        let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
+        let mut funded = false;
+        for iid in ids {
+            self.with_ctx(iid, |c| c.expire_gtd());
+            let due = self.metas.get(&iid).and_then(|m| {
+                let t = m.next_funding?;
+                (m.is_futures() && t <= self.now && m.last_funding.is_none_or(|l| l < t))
+                    .then_some((t, m.funding_rate.unwrap_or(0)))
+            });
+            if let Some((t, rate)) = due {
+                self.settle_funding_at(iid, rate, t);
+                funded = true;
+            }
+        }
+        if funded {
+            self.check_liquidations();
+        }
+    }
+
+    /// Moves the venue's clock to `now` (GTD expiry, funding, triggers).
+    pub fn advance_time(&mut self, now: UnixNanos) {
+        self.advance_to(now);
+        self.after_call(None);
+    }
+
+    /// Settles funding for every position of `instrument` at `rate` and the
+    /// current mark price (use this to drive funding from historical funding
+    /// data instead of `MarkPrice` events).
+    pub fn settle_funding(
+        &mut self,
+        instrument: InstrumentId,
+        rate: Price,
+        now: UnixNanos,
+    ) -> Result<(), SimError> {
+        if !self.metas.get(&instrument).is_some_and(Meta::is_futures) {
+            return Err(SimError::UnknownInstrument(instrument));
+        }
+        self.advance_to(now);
+        let t = self.now;
+        self.settle_funding_at(instrument, rate.raw(), t);
+        self.check_liquidations();
+        Ok(())
+    }
+
+    fn settle_funding_at(&mut self, iid: InstrumentId, rate: i64, time: UnixNanos) {
+        let Some(meta) = self.metas.get(&iid) else {
+            return;
+        };
+        let (contract, asset) = (meta.contract, meta.spec.margin_asset);
+        let Some(mark) = meta.mark_or_last() else {
+            if let Some(m) = self.metas.get_mut(&iid) {
+                m.last_funding = Some(time);
+            }
+            return;
+        };
+        let (mark_p, rate_p) = (meta.price(mark), Price::from_raw(rate, 8));
+        let mut touched = Vec::new();
+        for (aid, acct) in self.accounts.iter_mut() {
+            for ((i, leg), pos) in acct.positions.iter_mut() {
+                if i != iid || pos.qty == 0 {
+                    continue;
+                }
+                let amount = contract.funding(pos.qty, mark, rate).unwrap_or(0);
+                if pos.mode == MarginMode::Isolated {
+                    pos.isolated += amount;
+                } else {
+                    add(&mut acct.wallets, asset, amount);
+                }
+                add(&mut self.ledgers.funding, asset, amount);
+                self.out.push(SimReport::Funding(FundingPayment {
+                    account: *aid,
+                    instrument: iid,
+                    position_side: leg,
+                    position_qty: Quantity::from_raw(pos.qty, meta.spec.qty_precision),
+                    mark: mark_p,
+                    rate: rate_p,
+                    amount: Money::from_raw(amount, asset),
+                    time,
+                }));
+                touched.push((*aid, leg));
+            }
+        }
+        if let Some(m) = self.metas.get_mut(&iid) {
+            m.last_funding = Some(time);
+        }
+        for (aid, leg) in touched {
+            self.with_ctx(iid, |c| c.emit_futures(aid, leg));
+        }
+    }
+
+    /// After a call: triggers (repeatedly, as placing may move the last
+    /// price) and liquidations.
+    fn after_call(&mut self, only: Option<InstrumentId>) {
+        let ids: Vec<InstrumentId> = match only {
+            Some(i) => vec![i],
+            None => self.metas.keys().copied().collect(),
+        };
+        for iid in ids {
+            self.process_triggers(iid);
+        }
+        self.check_liquidations();
+    }
+
+    fn process_triggers(&mut self, iid: InstrumentId) {
+        let limit = self.books.get(&iid).map_or(0, |b| b.waiting.len()) + 1;
+        for _ in 0..limit {
+            let Some(meta) = self.metas.get(&iid) else {
+                return;
+            };
+            let (last, mark) = (
+                meta.last.map(|p| meta.price(p)),
+                meta.mark.map(|p| meta.price(p)),
+            );
+            let Some(book) = self.books.get_mut(&iid) else {
+                return;
+            };
+            let mut fired = Vec::new();
+            let waiting: Vec<VenueOrderId> = book.waiting.iter().copied().collect();
+            for id in waiting {
+                let Some(o) = book.orders.get_mut(&id) else {
+                    continue;
+                };
+                let price = match o.trigger_type {
+                    TriggerPriceType::Last => last,
+                    TriggerPriceType::Mark => mark,
+                };
+                let Some(price) = price else { continue };
+                let fire = if let Some(t) = o.trailing.as_mut() {
+                    let f = trailing_update(t, o.side, price);
+                    o.trigger_price = trailing_level(t, o.side);
+                    f
+                } else {
+                    o.trigger_price
+                        .is_some_and(|s| stop_triggers(o.order_type, o.side, s, price))
+                };
+                if fire {
+                    fired.push(id);
+                }
+            }
+            if fired.is_empty() {
+                return;
+            }
+            for id in fired {
+                self.with_ctx(iid, |c| {
+                    c.book.waiting.remove(&id);
+                    let Some(o) = c.book.orders.get_mut(&id) else {
+                        return;
+                    };
+                    o.triggered = true;
+                    o.updated = c.now;
+                    let order = o.clone();
+                    c.emit_open(id, OrderEventKind::Triggered);
+                    let _ = c.place(order, Origin::Triggered);
+                });
+            }
+        }
+    }
+
+    /// Liquidates every futures account whose margin fell below maintenance.
+    fn check_liquidations(&mut self) {
+        let accounts: Vec<AccountId> = self
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.has_positions())
+            .map(|(id, _)| *id)
+            .collect();
+        for aid in accounts {
+            let Some(acct) = self.accounts.get(&aid) else {
+                continue;
+            };
+            let mut cross_assets: Vec<Currency> = Vec::new();
+            let mut isolated = Vec::new();
+            for ((iid, leg), pos) in acct.positions.iter() {
+                let Some(meta) = self.metas.get(&iid) else {
+                    continue;
+                };
+                if pos.qty == 0 {
+                    continue;
+                }
+                match pos.mode {
+                    MarginMode::Cross => {
+                        if !cross_assets.contains(&meta.spec.margin_asset) {
+                            cross_assets.push(meta.spec.margin_asset);
+                        }
+                    }
+                    MarginMode::Isolated => {
+                        let mark = meta.mark_or_last().unwrap_or(pos.entry);
+                        let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
+                        let notional = meta
+                            .contract
+                            .notional(mark, pos.qty, Rounding::HalfEven)
+                            .unwrap_or(0);
+                        let mm =
+                            maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
+                        if pos.isolated + upnl < mm {
+                            isolated.push((iid, leg));
+                        }
+                    }
+                }
+            }
+            let mut liquidate_cross = Vec::new();
+            for asset in cross_assets {
+                if let Some(s) = margin_summary(&self.metas, acct, asset, DEFAULT_LEVERAGE) {
+                    if s.margin_balance.raw() < s.maint_margin.raw() {
+                        liquidate_cross.push(asset);
+                    }
+                }
+            }
+            for asset in liquidate_cross {
+                self.liquidate(aid, asset, None);
+            }
+            for (iid, leg) in isolated {
+                let asset = self.metas.get(&iid).map(|m| m.spec.margin_asset);
+                if let Some(asset) = asset {
+                    self.liquidate(aid, asset, Some((iid, leg)));
+                }
+            }
+        }
+    }
+
+    /// Closes positions at the mark price: every cross position of `asset`
+    /// (`which` = `None`), or one isolated position.
+    fn liquidate(
+        &mut self,
+        aid: AccountId,
+        asset: Currency,
+        which: Option<(InstrumentId, PositionSide)>,
+    ) {
+        // Cancel the account's open orders on the instruments concerned.
+        let iids: Vec<InstrumentId> = match which {
+            Some((iid, _)) => vec![iid],
+            None => self
+                .metas
+                .iter()
+                .filter(|(_, m)| m.is_futures() && m.spec.margin_asset == asset)
+                .map(|(i, _)| *i)
+                .collect(),
+        };
+        for iid in &iids {
+            self.with_ctx(*iid, |c| c.cancel_all(aid, None));
+        }
+        let Some(acct) = self.accounts.get_mut(&aid) else {
+            return;
+        };
+        let keys: Vec<(InstrumentId, PositionSide)> = acct
+            .positions
+            .iter()
+            .filter(|((iid, leg), p)| {
+                p.qty != 0
+                    && match which {
+                        Some(w) => w == (*iid, *leg),
+                        None => {
+                            p.mode == MarginMode::Cross
+                                && self
+                                    .metas
+                                    .get(iid)
+                                    .is_some_and(|m| m.spec.margin_asset == asset)
+                        }
+                    }
+            })
+            .map(|(k, _)| k)
+            .collect();
+        let mut closed = Vec::new();
+        let mut remaining = 0i128;
+        for key in &keys {
+            let Some(meta) = self.metas.get(&key.0) else {
+                continue;
+            };
+            let Some(pos) = acct.positions.remove(key) else {
+                continue;
+            };
+            let mark = meta.mark_or_last().unwrap_or(pos.entry);
+            let realized = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
+            if which.is_some() {
+                remaining += pos.isolated + realized;
+            } else {
+                add(&mut acct.wallets, asset, realized);
+            }
+            closed.push(LiquidatedPosition {
+                instrument: key.0,
+                position_side: key.1,
+                qty: Quantity::from_raw(pos.qty, meta.spec.qty_precision),
+                price: meta.price(mark),
+                realized_pnl: Money::from_raw(realized, asset),
+            });
+        }
+        if which.is_none() {
+            remaining = acct.wallets.get(&asset).copied().unwrap_or(0);
+            acct.wallets.insert(asset, 0);
+        }
+        let (fee, cover) = if remaining >= 0 {
+            (remaining, 0)
+        } else {
+            (0, -remaining)
+        };
+        add(&mut self.ledgers.clearance, asset, fee);
+        add(&mut self.ledgers.insurance, asset, cover);
+        self.out.push(SimReport::Liquidation(LiquidationReport {
+            account: aid,
+            margin_asset: asset,
+            positions: closed,
+            clearance_fee: Money::from_raw(fee, asset),
+            insurance_cover: Money::from_raw(cover, asset),
+            time: self.now,
+        }));
+        for key in keys {
+            self.with_ctx(key.0, |c| c.emit_futures(aid, key.1));
+        }
+    }
+
+    // ------------------------------------------------------------ market data
+
+    /// Applies one market event at its exchange time.
+    pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
+        let iid = ev.instrument();
+        if !self.metas.contains_key(&iid) {
+            return Err(SimError::UnknownInstrument(iid));
+        }
+        self.advance_to(ev.times().exchange);
+        match ev {
+            MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
+                let r = self.with_ctx(iid, |c| {
+                    let before: Vec<((Side, i64), i64)> = c
+                        .book
+                        .resting_levels()
+                        .into_iter()
+                        .map(|(s, p)| ((s, p), c.book.market.effective(s, p)))
+                        .collect();
+                    let applied = match ev {
+                        MarketEvent::BookSnapshot(s) => c.book.market.apply_snapshot(s),
+                        MarketEvent::BookDeltas(d) => c.book.market.apply_deltas(d),
+                        MarketEvent::Quote(q) => c.book.market.apply_quote(q).map(|_| ()),
+                        _ => Ok(()),
+                    };
+                    if applied.is_ok() {
+                        c.on_book_change(&before);
+                    }
+                    applied
+                });
+                if let Some(Err(e)) = r {
+                    return Err(SimError::Market(e.to_string()));
+                }
+            }
+            MarketEvent::Trade(t) => {
+                if t.qty.is_positive() && t.price.is_positive() {
+                    self.with_ctx(iid, |c| {
+                        c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
+                    });
+                    if let Some(m) = self.metas.get_mut(&iid) {
+                        m.last = Some(t.price.raw());
+                    }
+                }
+            }
+            MarketEvent::MarkPrice(mp) => {
+                if let Some(m) = self.metas.get_mut(&iid) {
+                    if mp.mark.is_positive() {
+                        m.mark = Some(mp.mark.raw());
+                    }
+                    if let Some(r) = mp.funding_rate {
+                        m.funding_rate = Some(r.raw());
+                    }
+                    if let Some(t) = mp.next_funding_time {
+                        if t > self.now && m.last_funding.is_none_or(|l| l < t) {
+                            m.next_funding = Some(t);
+                        }
+                    }
+                }
+            }
+            MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
+        }
+        self.after_call(Some(iid));
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ commands
+
+    /// Submits an order for `account` at time `now`. `stp` overrides the
+    /// venue's default self-trade prevention mode.
+    pub fn submit(
+        &mut self,
+        account: AccountId,
+        order: &SubmitOrder,
+        stp: Option<StpMode>,
+        now: UnixNanos,
+    ) -> Result<VenueOrderId, VenueError> {
+        self.advance_to(now);
+        let iid = order.instrument;
+        let r = self.submit_inner(account, order, stp);
+        self.after_call(Some(iid));
+        r
+    }
+
+    fn validate_submit(&self, account: AccountId, o: &SubmitOrder) -> Result<(), VenueError> {
+        let meta = self
+            .metas
+            .get(&o.instrument)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let acct = self
+            .accounts
+            .get(&account)
+            .ok_or_else(VenueError::unknown_account)?;
+        let book = self
+            .books
+            .get(&o.instrument)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let kind = o.instrument.kind;
+        let futures = meta.is_futures();
+        if book.client_ids.contains_key(&(account, o.client_order_id)) {
+            return Err(VenueError::duplicate_order(kind));
+        }
+        let post_only =
+            o.flags.contains(OrderFlags::POST_ONLY) || o.time_in_force == TimeInForce::Gtx;
+        if !futures {
+            if matches!(o.time_in_force, TimeInForce::Gtx | TimeInForce::Gtd) {
+                return Err(VenueError::invalid_tif());
+            }
+            if o.order_type == OrderType::TrailingStopMarket {
+                return Err(VenueError::invalid_order_type());
+            }
+            if o.flags.contains(OrderFlags::REDUCE_ONLY) {
+                return Err(VenueError::param_not_required("reduceOnly"));
+            }
+            if o.flags.contains(OrderFlags::CLOSE_POSITION) {
+                return Err(VenueError::param_not_required("closePosition"));
+            }
+            if o.position_side != PositionSide::Both {
+                return Err(VenueError::param_not_required("positionSide"));
+            }
+        } else {
+            if acct.hedge_mode {
+                if o.position_side == PositionSide::Both {
+                    return Err(VenueError::position_side_mismatch());
+                }
+                if o.flags.contains(OrderFlags::REDUCE_ONLY) {
+                    return Err(VenueError::param_not_required("reduceOnly"));
+                }
+            } else if o.position_side != PositionSide::Both {
+                return Err(VenueError::position_side_mismatch());
+            }
+            if o.flags.contains(OrderFlags::CLOSE_POSITION)
+                && !matches!(
+                    o.order_type,
+                    OrderType::StopMarket | OrderType::TakeProfitMarket
+                )
+            {
+                return Err(VenueError::invalid_param("closePosition"));
+            }
+            if o.order_type == OrderType::TrailingStopMarket {
+                let Some(t) = o.trailing else {
+                    return Err(VenueError::missing_param("callbackRate"));
+                };
+                let r = t.callback_rate.raw();
+                if !(10_000_000..=1_000_000_000).contains(&r) {
+                    return Err(VenueError::invalid_param("callbackRate"));
+                }
+            }
+        }
+        if post_only && o.order_type != OrderType::Limit {
+            return Err(VenueError::invalid_order_type());
+        }
+        if o.time_in_force == TimeInForce::Gtd && o.order_type.has_limit_price() {
+            let Some(t) = o.expire_time else {
+                return Err(VenueError::missing_param("goodTillDate"));
+            };
+            if t <= self.now.add_nanos(self.config.gtd_min_horizon_nanos) {
+                return Err(VenueError::bad_good_till_date());
+            }
+        }
+        let reference = if futures {
+            meta.mark_or_last()
+        } else {
+            meta.last
+        }
+        .map(|p| meta.price(p));
+        let mut flags = o.flags;
+        if post_only {
+            flags = flags | OrderFlags::POST_ONLY;
+        }
+        let violations = meta.spec.validate(&OrderCheck {
+            side: o.side,
+            order_type: o.order_type,
+            quantity: o.quantity,
+            price: o.price,
+            trigger_price: o.trigger_price,
+            flags,
+            reference_price: reference,
+        });
+        if let Some(v) = violations
+            .iter()
+            .find(|v| !matches!(v, Violation::MissingReferencePrice))
+        {
+            return Err(first_violation(
+                kind,
+                o.side,
+                !o.order_type.has_limit_price(),
+                v,
+            ));
+        }
+        if o.order_type.is_conditional() && o.order_type != OrderType::TrailingStopMarket {
+            let price = match o.trigger_type {
+                TriggerPriceType::Last => meta.last,
+                TriggerPriceType::Mark => meta.mark,
+            };
+            if let (Some(p), Some(stop)) = (price, o.trigger_price) {
+                if stop_triggers(o.order_type, o.side, stop, meta.price(p)) {
+                    return Err(VenueError::would_trigger(kind));
+                }
+            }
+        }
+        if futures && o.flags.contains(OrderFlags::REDUCE_ONLY) && !o.order_type.is_conditional() {
+            let pos = acct
+                .positions
+                .get(&(o.instrument, PositionSide::Both))
+                .map_or(0, |p| p.qty);
+            let ok = match o.side {
+                Side::Sell => pos > 0,
+                Side::Buy => pos < 0,
+            };
+            if !ok {
+                return Err(VenueError::reduce_only_rejected());
+            }
+        }
+        Ok(())
+    }
+
+    fn submit_inner(
+        &mut self,
+        account: AccountId,
+        o: &SubmitOrder,
+        stp: Option<StpMode>,
+    ) -> Result<VenueOrderId, VenueError> {
+        self.validate_submit(account, o)?;
+        let iid = o.instrument;
+        let meta = self
+            .metas
+            .get(&iid)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let book = self
+            .books
+            .get_mut(&iid)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let id = VenueOrderId(book.next_order_id);
+        book.next_order_id += 1;
+        let conditional = o.order_type.is_conditional();
+        let trailing = o.trailing.map(|t| {
+            let reference = match o.trigger_type {
+                TriggerPriceType::Last => meta.last,
+                TriggerPriceType::Mark => meta.mark,
+            }
+            .map(|p| meta.price(p));
+            let mut s = TrailingState {
+                callback_rate: t.callback_rate,
+                activation_price: t.activation_price,
+                activated: false,
+                extreme: None,
+            };
+            if t.activation_price.is_none() {
+                if let Some(r) = reference {
+                    s.activated = true;
+                    s.extreme = Some(r);
+                }
+            }
+            s
+        });
+        let post_only =
+            o.flags.contains(OrderFlags::POST_ONLY) || o.time_in_force == TimeInForce::Gtx;
+        let close_position = o.flags.contains(OrderFlags::CLOSE_POSITION);
+        let order = SimOrder {
+            account,
+            instrument: iid,
+            venue_order_id: id,
+            client_order_id: o.client_order_id,
+            strategy: o.strategy,
+            side: o.side,
+            order_type: o.order_type,
+            time_in_force: o.time_in_force,
+            post_only,
+            price: if o.order_type.has_limit_price() {
+                o.price
+            } else {
+                None
+            },
+            trigger_price: match trailing.as_ref() {
+                Some(t) => trailing_level(t, o.side),
+                None => o.trigger_price,
+            },
+            trigger_type: o.trigger_type,
+            trailing,
+            quantity: if close_position {
+                Quantity::from_raw(0, meta.spec.qty_precision)
+            } else {
+                o.quantity
+            },
+            filled: Quantity::from_raw(0, o.quantity.precision()),
+            cum_notional_e16: 0,
+            flags: if close_position {
+                o.flags | OrderFlags::REDUCE_ONLY
+            } else {
+                o.flags
+            },
+            position_side: o.position_side,
+            expire_time: if o.time_in_force == TimeInForce::Gtd {
+                o.expire_time
+            } else {
+                None
+            },
+            stp: stp.unwrap_or(self.config.default_stp),
+            status: SimOrderStatus::New,
+            triggered: !conditional,
+            created: self.now,
+            updated: self.now,
+            queue_ahead: 0,
+            seq: 0,
+            locked: 0,
+        };
+        let r = self
+            .with_ctx(iid, |c| {
+                if conditional {
+                    // Spot conditionals lock at placement (sells: base; limit
+                    // buys: price × qty); market buys are checked at trigger.
+                    if !c.is_futures() {
+                        let needed = match (order.side, order.price) {
+                            (Side::Sell, _) => i128::from(order.quantity.raw()),
+                            (Side::Buy, Some(l)) => crate::arith::linear_notional(
+                                l.raw(),
+                                order.quantity.raw(),
+                                Rounding::Up,
+                            )
+                            .ok_or_else(VenueError::overflow)?,
+                            (Side::Buy, None) => 0,
+                        };
+                        let asset = c.lock_asset(order.side);
+                        let free = c
+                            .accounts
+                            .get(&account)
+                            .map_or(0, |a| a.spot_balance(asset).free);
+                        if needed > free {
+                            return Err(VenueError::insufficient_balance());
+                        }
+                        c.accept_waiting(order.clone());
+                        c.set_spot_lock(id, order.side, account, 0, needed)?;
+                    } else {
+                        c.accept_waiting(order.clone());
+                    }
+                    Ok(())
+                } else {
+                    c.place(order.clone(), Origin::New)
+                }
+            })
+            .ok_or_else(VenueError::invalid_symbol)?;
+        r.map(|()| id)
+    }
+
+    fn resolve(
+        &self,
+        account: AccountId,
+        instrument: InstrumentId,
+        r: OrderRef,
+    ) -> Option<VenueOrderId> {
+        let b = self.books.get(&instrument)?;
+        match r {
+            OrderRef::Venue(id) => b
+                .orders
+                .get(&id)
+                .filter(|o| o.account == account)
+                .map(|o| o.venue_order_id),
+            OrderRef::Client(c) => b.client_ids.get(&(account, c)).copied(),
+        }
+    }
+
+    /// Cancels one open order (`-2011 Unknown order sent.` if it is not open).
+    pub fn cancel(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        order: OrderRef,
+        now: UnixNanos,
+    ) -> Result<(), VenueError> {
+        self.advance_to(now);
+        if !self.metas.contains_key(&instrument) {
+            return Err(VenueError::invalid_symbol());
+        }
+        let id = self
+            .resolve(account, instrument, order)
+            .ok_or_else(VenueError::unknown_order_cancel)?;
+        self.with_ctx(instrument, |c| {
+            c.close_order(
+                id,
+                SimOrderStatus::Canceled,
+                Some(OrderEventKind::Canceled),
+                None,
+            );
+        });
+        self.after_call(Some(instrument));
+        Ok(())
+    }
+
+    /// Cancels every open order of `account` on `instrument` (optionally one
+    /// side); returns how many.
+    pub fn cancel_all(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        side: Option<Side>,
+        now: UnixNanos,
+    ) -> Result<usize, VenueError> {
+        self.advance_to(now);
+        if !self.accounts.contains_key(&account) {
+            return Err(VenueError::unknown_account());
+        }
+        let n = self
+            .with_ctx(instrument, |c| c.cancel_all(account, side))
+            .ok_or_else(VenueError::invalid_symbol)?;
+        self.after_call(Some(instrument));
+        Ok(n)
+    }
+
+    /// Amends an open order: quantity, limit price and/or trigger price.
+    ///
+    /// A resting order keeps its queue priority only when its price is
+    /// unchanged and its quantity goes down; otherwise it is taken off the
+    /// book and placed again (it may then match; a post-only order that would
+    /// take is canceled, as Binance does for GTX).
+    pub fn modify(
+        &mut self,
+        account: AccountId,
+        m: &ModifyOrder,
+        now: UnixNanos,
+    ) -> Result<(), VenueError> {
+        self.advance_to(now);
+        let iid = m.instrument;
+        let r = self.modify_inner(account, m);
+        self.after_call(Some(iid));
+        r
+    }
+
+    fn modify_inner(&mut self, account: AccountId, m: &ModifyOrder) -> Result<(), VenueError> {
+        let iid = m.instrument;
+        let meta = self
+            .metas
+            .get(&iid)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let oref = match m.venue_order_id {
+            Some(v) => OrderRef::Venue(v),
+            None => OrderRef::Client(m.client_order_id),
+        };
+        let id = self
+            .resolve(account, iid, oref)
+            .ok_or_else(VenueError::no_such_order)?;
+        let book = self
+            .books
+            .get(&iid)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        let o = book
+            .orders
+            .get(&id)
+            .ok_or_else(VenueError::no_such_order)?
+            .clone();
+        let new_qty = m.quantity.unwrap_or(o.quantity);
+        let new_price = m.price.or(o.price);
+        let new_trigger = m.trigger_price.or(o.trigger_price);
+        if new_qty == o.quantity && new_price == o.price && new_trigger == o.trigger_price {
+            return Err(VenueError::same_order());
+        }
+        if m.price.is_some() && !o.order_type.has_limit_price() {
+            return Err(VenueError::param_not_required("price"));
+        }
+        if m.trigger_price.is_some() && (!o.order_type.is_conditional() || o.triggered) {
+            return Err(VenueError::param_not_required("stopPrice"));
+        }
+        if new_qty <= o.filled {
+            return Err(VenueError::new(
+                -4003,
+                "Quantity less than or equal to the executed quantity.",
+            ));
+        }
+        let kind = iid.kind;
+        let reference = if meta.is_futures() {
+            meta.mark_or_last()
+        } else {
+            meta.last
+        }
+        .map(|p| meta.price(p));
+        let violations = meta.spec.validate(&OrderCheck {
+            side: o.side,
+            order_type: o.order_type,
+            quantity: new_qty,
+            price: new_price,
+            trigger_price: new_trigger,
+            flags: o.flags,
+            reference_price: reference,
+        });
+        if let Some(v) = violations.iter().find(|v| {
+            let close_qty = o.flags.contains(OrderFlags::CLOSE_POSITION)
+                && matches!(v, Violation::NonPositiveQuantity { .. });
+            !(close_qty || matches!(v, Violation::MissingReferencePrice))
+        }) {
+            return Err(first_violation(
+                kind,
+                o.side,
+                !o.order_type.has_limit_price(),
+                v,
+            ));
+        }
+        if !o.triggered {
+            if let Some(stop) = new_trigger {
+                let price = match o.trigger_type {
+                    TriggerPriceType::Last => meta.last,
+                    TriggerPriceType::Mark => meta.mark,
+                };
+                if price.is_some_and(|p| stop_triggers(o.order_type, o.side, stop, meta.price(p))) {
+                    return Err(VenueError::would_trigger(kind));
+                }
+            }
+        }
+        let futures = meta.is_futures();
+        let keep_priority = new_price == o.price && new_qty < o.quantity;
+        self.with_ctx(iid, |c| {
+            // Spot: the new lock must be affordable before anything changes.
+            let mut updated = o.clone();
+            updated.quantity = new_qty;
+            updated.price = new_price;
+            updated.trigger_price = new_trigger;
+            if !futures {
+                let rem = updated.remaining().raw();
+                let needed = match (o.side, updated.price) {
+                    (Side::Sell, _) => i128::from(rem),
+                    (Side::Buy, Some(l)) => {
+                        crate::arith::linear_notional(l.raw(), rem, Rounding::Up)
+                            .ok_or_else(VenueError::overflow)?
+                    }
+                    (Side::Buy, None) => o.locked,
+                };
+                c.set_spot_lock(id, o.side, account, o.locked, needed)?;
+            }
+            if !o.triggered || keep_priority {
+                if let Some(x) = c.book.orders.get_mut(&id) {
+                    x.quantity = new_qty;
+                    x.price = new_price;
+                    x.trigger_price = new_trigger;
+                    x.updated = c.now;
+                }
+                c.emit_open(
+                    id,
+                    OrderEventKind::Updated {
+                        quantity: new_qty,
+                        price: new_price,
+                        trigger_price: new_trigger,
+                    },
+                );
+                return Ok(());
+            }
+            c.unrest(id);
+            let Some(x) = c.book.orders.get_mut(&id) else {
+                return Err(VenueError::no_such_order());
+            };
+            x.quantity = new_qty;
+            x.price = new_price;
+            x.updated = c.now;
+            let placed = x.clone();
+            c.emit_open(
+                id,
+                OrderEventKind::Updated {
+                    quantity: new_qty,
+                    price: new_price,
+                    trigger_price: new_trigger,
+                },
+            );
+            c.place(placed, Origin::Amended)
+        })
+        .ok_or_else(VenueError::invalid_symbol)?
+    }
+}
