@@ -1218,6 +1218,17 @@ impl Ctx<'_> {
                 Side::Sell => i128::from(qty).min(o.locked),
             };
             o.locked -= lock_take;
+            // A limit buy keeps exactly price × remaining locked: a fill at a
+            // better price releases the difference at once.
+            let mut release = 0i128;
+            if side == Side::Buy && o.working_type() == OrderType::Limit {
+                if let Some(l) = o.price {
+                    let needed = linear_notional(l.raw(), o.remaining().raw(), Rounding::Up)
+                        .unwrap_or(o.locked);
+                    release = (o.locked - needed).max(0);
+                    o.locked -= release;
+                }
+            }
             let acct = self.accounts.entry(account).or_default();
             match side {
                 Side::Buy => {
@@ -1227,8 +1238,8 @@ impl Ctx<'_> {
                         base,
                     );
                     let q = acct.spot.entry(quote).or_default();
-                    q.locked -= lock_take;
-                    q.free -= cost - lock_take;
+                    q.locked -= lock_take + release;
+                    q.free += release - (cost - lock_take);
                     acct.spot.entry(base).or_default().free += i128::from(qty) - fee;
                     add(&mut self.ledgers.fees, base, fee);
                     fee_money = Money::from_raw(fee, base);
