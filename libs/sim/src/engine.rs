@@ -377,7 +377,7 @@ pub(crate) fn position_view(
         instrument: key.0,
         position_side: key.1,
         qty: meta.qty(pos.qty),
-        entry_price: Price::from_raw(pos.entry, veloz_core::FIXED_PRECISION),
+        entry_price: meta.price(pos.entry),
         mark_price: meta.price(mark),
         unrealized_pnl: m(upnl),
         realized_pnl: m(pos.realized),
