@@ -221,11 +221,14 @@ impl L2Book {
     /// if any level is refused. Sequence ids are recorded, not checked.
     pub fn apply_deltas(&mut self, deltas: &BookDeltas) -> Result<(), BookError> {
         self.check_instrument(deltas.instrument)?;
+        let (mut pp, mut qp) = (self.price_precision, self.qty_precision);
         for d in &deltas.deltas {
             check_qty(d.side, d.level.price, d.level.qty)?;
+            pp = pp.max(d.level.price.precision());
+            qp = qp.max(d.level.qty.precision());
         }
+        (self.price_precision, self.qty_precision) = (pp, qp);
         for d in &deltas.deltas {
-            self.note_precision(d.level.price, d.level.qty);
             self.set(d.side, d.level.price.raw(), d.level.qty.raw());
         }
         self.last_update_id = deltas.last_update_id;
@@ -409,8 +412,8 @@ impl L2Book {
     /// Levels of `side` best first, as raw `(price, qty)` pairs.
     pub fn levels_raw(&self, side: Side) -> RawLevels<'_> {
         match side {
-            Side::Buy => self.bids.iter(),
-            Side::Sell => self.asks.iter(),
+            Side::Buy => self.bids.iter().into(),
+            Side::Sell => self.asks.iter().into(),
         }
     }
 
@@ -427,8 +430,14 @@ impl L2Book {
     /// Fills `out` with the best `n` raw levels of `side` (no allocation once
     /// `out` has grown).
     pub fn top_raw_into(&self, side: Side, n: usize, out: &mut Vec<(i64, i64)>) {
-        out.clear();
-        out.extend(self.levels_raw(side).take(n));
+        fn fill(out: &mut Vec<(i64, i64)>, n: usize, it: impl Iterator<Item = (i64, i64)>) {
+            out.clear();
+            out.extend(it.take(n));
+        }
+        match side {
+            Side::Buy => fill(out, n, self.bids.iter()),
+            Side::Sell => fill(out, n, self.asks.iter()),
+        }
     }
 
     /// What a taker order of `qty` on `side` would pay: `Buy` walks the asks
@@ -437,13 +446,11 @@ impl L2Book {
         if qty.is_negative() {
             return Err(BookError::NegativeFillQuantity { qty });
         }
-        let book_side = side.opposite();
-        Ok(fill::walk(
-            side,
-            qty,
-            self.price_precision,
-            self.levels_raw(book_side),
-        ))
+        let pp = self.price_precision;
+        Ok(match side {
+            Side::Buy => fill::walk(side, qty, pp, self.asks.iter()),
+            Side::Sell => fill::walk(side, qty, pp, self.bids.iter()),
+        })
     }
 
     /// The best bid and ask as a [`TopOfBook`].

@@ -425,15 +425,26 @@ impl<const BID: bool> Ladder<BID> {
     }
 
     /// Levels best first.
-    pub(crate) fn iter(&self) -> RawLevels<'_> {
-        RawLevels {
-            bid: BID,
+    #[inline]
+    pub(crate) fn iter(&self) -> SideLevels<'_, BID> {
+        let (w, word) = if self.dense_len == 0 {
+            (0, 0)
+        } else {
+            let best = self.best as usize;
+            let keep = if BID {
+                u64::MAX >> (63 - (best & 63))
+            } else {
+                u64::MAX << (best & 63)
+            };
+            (best >> 6, self.bits[best >> 6] & keep)
+        };
+        SideLevels {
             qty: &self.qty,
             bits: &self.bits,
-            window: self.window,
             base: self.base,
             tick: self.tick,
-            dense_next: (self.dense_len > 0).then_some(self.best as usize),
+            w,
+            word,
             overflow: &self.overflow,
             ovf_next: self.ovf_best,
         }
@@ -515,49 +526,120 @@ impl<const BID: bool> Ladder<BID> {
 
 /// Levels of one side, best first, as raw `(price, qty)` pairs.
 ///
-/// Merges the window (walked through its bitmap) with the overflow, which is
-/// only searched when one of its levels is next, so reading the top of the
-/// book never touches the overflow tree.
+/// Merges the window (walked through its bitmap, one word at a time) with the
+/// overflow, which is only searched when one of its levels is next, so reading
+/// the top of the book never touches the overflow tree.
 #[derive(Debug, Clone)]
-pub struct RawLevels<'a> {
-    bid: bool,
+pub(crate) struct SideLevels<'a, const BID: bool> {
     qty: &'a [i64],
     bits: &'a [u64],
-    window: usize,
     base: i64,
     tick: u64,
-    /// Next window slot to yield.
-    dense_next: Option<usize>,
+    /// Bitmap word being walked.
+    w: usize,
+    /// Its occupied slots not yielded yet (0 = move to the next word).
+    word: u64,
     overflow: &'a BTreeMap<i64, i64>,
     /// Price of the next overflow level to yield.
     ovf_next: Option<i64>,
 }
 
-impl RawLevels<'_> {
-    /// Yields the overflow level at `p` and finds the one after it.
-    fn take_ovf(&mut self, p: i64) -> Option<(i64, i64)> {
-        let (this, next) = if self.bid {
-            let mut r = self.overflow.range(..=p);
-            (r.next_back(), r.next_back())
-        } else {
-            let mut r = self.overflow.range(p..);
-            (r.next(), r.next())
-        };
-        self.ovf_next = next.map(|(&k, _)| k);
-        this.map(|(&k, &q)| (k, q))
+impl<const BID: bool> SideLevels<'_, BID> {
+    /// The next window slot to yield, moving to further words as needed.
+    #[inline(always)]
+    fn peek_dense(&mut self) -> Option<usize> {
+        loop {
+            if self.word != 0 {
+                let bit = if BID {
+                    63 - self.word.leading_zeros() as usize
+                } else {
+                    self.word.trailing_zeros() as usize
+                };
+                return Some(self.w * 64 + bit);
+            }
+            if BID {
+                if self.w == 0 {
+                    return None;
+                }
+                self.w -= 1;
+            } else {
+                if self.w + 1 >= self.bits.len() {
+                    return None;
+                }
+                self.w += 1;
+            }
+            self.word = self.bits[self.w];
+        }
     }
 
-    fn take_dense(&mut self, i: usize) -> Option<(i64, i64)> {
+    /// Yields the overflow level at `p` and finds the one after it.
+    #[inline]
+    fn take_ovf(&mut self, p: i64) -> Option<(i64, i64)> {
+        let (this, next) = overflow_step::<BID>(self.overflow, p);
+        self.ovf_next = next;
+        this
+    }
+}
+
+/// The overflow level at `p` and the price of the one after it, best first.
+/// (A free function, so the iterator state never escapes to memory.)
+#[cold]
+#[inline(never)]
+fn overflow_step<const BID: bool>(
+    overflow: &BTreeMap<i64, i64>,
+    p: i64,
+) -> (Option<(i64, i64)>, Option<i64>) {
+    let (this, next) = if BID {
+        let mut r = overflow.range(..=p);
+        (r.next_back(), r.next_back())
+    } else {
+        let mut r = overflow.range(p..);
+        (r.next(), r.next())
+    };
+    (this.map(|(&k, &q)| (k, q)), next.map(|(&k, _)| k))
+}
+
+impl<const BID: bool> Iterator for SideLevels<'_, BID> {
+    type Item = (i64, i64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, i64)> {
+        let Some(i) = self.peek_dense() else {
+            return self.ovf_next.and_then(|o| self.take_ovf(o));
+        };
         let p = self
             .base
             .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
-        let q = self.qty[i];
-        self.dense_next = if self.bid {
-            prev_set(self.bits, i)
-        } else {
-            next_set(self.bits, self.window, i)
-        };
-        Some((p, q))
+        if let Some(o) = self.ovf_next {
+            if if BID { o > p } else { o < p } {
+                return self.take_ovf(o);
+            }
+        }
+        self.word &= !(1u64 << (i & 63));
+        Some((p, self.qty[i]))
+    }
+}
+
+/// Levels of one side of an [`L2Book`](crate::L2Book), best first, as raw
+/// `(price, qty)` pairs in `10^-8` units.
+#[derive(Debug, Clone)]
+pub struct RawLevels<'a>(RawInner<'a>);
+
+#[derive(Debug, Clone)]
+enum RawInner<'a> {
+    Bids(SideLevels<'a, true>),
+    Asks(SideLevels<'a, false>),
+}
+
+impl<'a> From<SideLevels<'a, true>> for RawLevels<'a> {
+    fn from(l: SideLevels<'a, true>) -> Self {
+        Self(RawInner::Bids(l))
+    }
+}
+
+impl<'a> From<SideLevels<'a, false>> for RawLevels<'a> {
+    fn from(l: SideLevels<'a, false>) -> Self {
+        Self(RawInner::Asks(l))
     }
 }
 
@@ -566,21 +648,17 @@ impl Iterator for RawLevels<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(i64, i64)> {
-        match (self.dense_next, self.ovf_next) {
-            (None, None) => None,
-            (Some(i), None) => self.take_dense(i),
-            (None, Some(o)) => self.take_ovf(o),
-            (Some(i), Some(o)) => {
-                let p = self
-                    .base
-                    .wrapping_add((i as u64).wrapping_mul(self.tick) as i64);
-                let dense_first = if self.bid { p > o } else { p < o };
-                if dense_first {
-                    self.take_dense(i)
-                } else {
-                    self.take_ovf(o)
-                }
-            }
+        match &mut self.0 {
+            RawInner::Bids(l) => l.next(),
+            RawInner::Asks(l) => l.next(),
+        }
+    }
+
+    #[inline]
+    fn fold<B, F: FnMut(B, (i64, i64)) -> B>(self, init: B, f: F) -> B {
+        match self.0 {
+            RawInner::Bids(l) => l.fold(init, f),
+            RawInner::Asks(l) => l.fold(init, f),
         }
     }
 }
