@@ -3,7 +3,11 @@
 //! Random streams of single updates, delta batches, snapshots and clears, with
 //! prices near a moving top, far from it, off any tick grid, tiny, negative and
 //! at the ends of the i64 range; quantities of 0 (deletes, often of absent
-//! levels) and up to `i64::MAX`. After every step every query is compared with
+//! levels) and up to `i64::MAX`; and updates placed relative to the current
+//! book (delete or change the n-th level, set a level a few ticks from the
+//! best), so the best level is deleted and improved as often as in real feeds.
+//! Half of the streams keep every price on one grid, so an inferred tick stays
+//! fine and the dense window carries the load. After every step every query is compared with
 //! the reference: best bid/ask, every level of both sides in order, top N,
 //! depth at several prices, cost and VWAP of fills of several sizes, spread,
 //! mid, crossed, level counts, and the top-of-book view. Several storage
@@ -91,11 +95,37 @@ enum Op {
     Snapshot(Vec<(i64, i64)>, Vec<(i64, i64)>),
     /// Clear the book.
     Clear,
+    /// An update placed relative to the current book (resolved against the
+    /// reference when applied), so deletes and changes hit existing levels,
+    /// the best one in particular, as they do in real feeds.
+    Rel(Side, Rel),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rel {
+    /// Delete the n-th level from the best (modulo the side's length).
+    DeleteNth(usize),
+    /// Change the quantity of the n-th level from the best.
+    SetNth(usize, i64),
+    /// Set a level `ticks` away from the best, towards the inside when
+    /// negative (which may improve or cross the book).
+    FromBest(i64, i64),
 }
 
 const CENTRE: i64 = 6_180_000_000_000; // 61800.00
 const TICK: i64 = 10_000_000; // 0.1
 
+/// Prices on the 0.1 grid only: near, far, negative and at the ends of the range.
+fn grid_price() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        6 => (-40i64..40).prop_map(|k| CENTRE + k * TICK),
+        3 => (-20_000i64..20_000).prop_map(|k| CENTRE + k * TICK),
+        1 => (-1_000i64..1_000).prop_map(|k| k * TICK),
+        1 => any::<i64>().prop_map(|p| p / TICK * TICK),
+    ]
+}
+
+/// Any price: the grid plus off-grid, tiny and extreme prices.
 fn price() -> impl Strategy<Value = i64> {
     prop_oneof![
         // Near the top, on the grid, from a small pool: lots of hits and deletes.
@@ -131,19 +161,57 @@ fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    let level = || (side(), price(), qty());
+fn rel() -> impl Strategy<Value = Rel> {
     prop_oneof![
-        20 => level().prop_map(|(s, p, q)| Op::Raw(s, p, q)),
-        5 => level().prop_map(|(s, p, q)| Op::Typed(s, p, q)),
-        8 => prop::collection::vec(level(), 0..20).prop_map(Op::Deltas),
+        3 => (0usize..4).prop_map(Rel::DeleteNth),
+        1 => (0usize..50).prop_map(Rel::DeleteNth),
+        2 => (0usize..10, 1i64..10_000_000_000).prop_map(|(n, q)| Rel::SetNth(n, q)),
+        3 => (-3i64..5, qty()).prop_map(|(t, q)| Rel::FromBest(t, q)),
+    ]
+}
+
+/// A stream op; `grid_only` keeps every price on the 0.1 grid (so an inferred
+/// tick stays 0.1 and the dense window does the work).
+fn op(grid_only: bool) -> impl Strategy<Value = Op> {
+    let px = move || {
+        if grid_only {
+            grid_price().boxed()
+        } else {
+            price().boxed()
+        }
+    };
+    let level = move || (side(), px(), qty());
+    prop_oneof![
+        12 => level().prop_map(|(s, p, q)| Op::Raw(s, p, q)),
+        3 => level().prop_map(|(s, p, q)| Op::Typed(s, p, q)),
+        6 => prop::collection::vec(level(), 0..20).prop_map(Op::Deltas),
+        12 => (side(), rel()).prop_map(|(s, r)| Op::Rel(s, r)),
         1 => (
-            prop::collection::vec((price(), qty()), 0..40),
-            prop::collection::vec((price(), qty()), 0..40)
+            prop::collection::vec((px(), qty()), 0..40),
+            prop::collection::vec((px(), qty()), 0..40)
         )
             .prop_map(|(b, a)| Op::Snapshot(b, a)),
         1 => Just(Op::Clear),
     ]
+}
+
+/// The `(price, qty)` a relative op means for the current reference book.
+fn resolve(model: &RefBook, side: Side, rel: Rel) -> (i64, i64) {
+    let levels = model.levels(side);
+    let nth = |n: usize| levels.get(n % levels.len().max(1)).map_or(CENTRE, |l| l.0);
+    match rel {
+        Rel::DeleteNth(n) => (nth(n), 0),
+        Rel::SetNth(n, q) => (nth(n), q),
+        Rel::FromBest(ticks, q) => {
+            let best = levels.first().map_or(CENTRE, |l| l.0);
+            let away = ticks.saturating_mul(TICK);
+            let p = match side {
+                Side::Buy => best.saturating_sub(away),
+                Side::Sell => best.saturating_add(away),
+            };
+            (p, q)
+        }
+    }
 }
 
 fn config() -> impl Strategy<Value = BookConfig> {
@@ -230,6 +298,11 @@ fn apply(book: &mut L2Book, model: &mut RefBook, op: &Op, seq: u64) {
         Op::Clear => {
             book.clear();
             *model = RefBook::default();
+        }
+        Op::Rel(s, r) => {
+            let (p, q) = resolve(model, *s, *r);
+            book.update_raw(*s, p, q).unwrap();
+            model.set(*s, p, q);
         }
     }
 }
@@ -350,7 +423,7 @@ proptest! {
     #[test]
     fn book_matches_btreemap_reference(
         config in config(),
-        ops in prop::collection::vec(op(), 1..120),
+        ops in any::<bool>().prop_flat_map(|g| prop::collection::vec(op(g), 1..120)),
         probes in prop::collection::vec(price(), 0..6),
         fills in prop::collection::vec(
             prop_oneof![Just(0i64), 1i64..5_000_000_000, 1i64..i64::MAX, Just(i64::MAX)],
