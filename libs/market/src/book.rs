@@ -11,7 +11,7 @@
 //! (libs/exec). It records the last update id it was given so the adapter and
 //! the user can see where it stands.
 //!
-//! Storage is one [`Ladder`](crate::ladder) per side: a dense tick-indexed
+//! Storage is one ladder (module `ladder`) per side: a dense tick-indexed
 //! window around the best price plus an ordered overflow, so updates near the
 //! top cost a handful of instructions and any other price is still handled
 //! exactly. Prices and quantities are raw `i64` units of `10^-8` internally.
