@@ -14,7 +14,7 @@ use veloz_core::fixtures::fixture;
 use veloz_core::{AggressorSide, MarketKind, Side, VenueOrderId};
 use veloz_exec::binance::capture::CaptureReader;
 use veloz_exec::binance::stream::{parse_depth_snapshot, parse_frame, StreamSource};
-use veloz_sim::{SimExchange, SimOrderStatus, SimReport};
+use veloz_sim::{SimOrderStatus, SimReport};
 
 struct Placed {
     id: VenueOrderId,
