@@ -132,8 +132,18 @@ impl Contract {
             return Some(price);
         }
         let raw = match self {
-            Self::Linear => mul_div(h * e + a * p, 1, h + a, Rounding::HalfEven)?,
-            Self::Inverse(_) => mul_div(h + a, e * p, h * p + a * e, Rounding::HalfEven)?,
+            Self::Linear => mul_div(
+                h.checked_mul(e)?.checked_add(a.checked_mul(p)?)?,
+                1,
+                h + a,
+                Rounding::HalfEven,
+            )?,
+            Self::Inverse(_) => mul_div(
+                h + a,
+                e.checked_mul(p)?,
+                h.checked_mul(p)?.checked_add(a.checked_mul(e)?)?,
+                Rounding::HalfEven,
+            )?,
         };
         i64::try_from(raw).ok()
     }
