@@ -29,6 +29,8 @@
 //! speaks `veloz_core` types; the Binance wire protocol of the simulator
 //! server lives elsewhere.
 
+#![warn(missing_docs)]
+
 pub mod account;
 pub mod arith;
 pub mod engine;
