@@ -360,3 +360,41 @@ fn hedge_mode_keeps_two_legs() {
     // Mode changes need a flat account.
     assert_eq!(v.set_hedge_mode(A, false).unwrap_err().code, -4068);
 }
+
+#[test]
+fn coinm_cross_liquidation_in_coin() {
+    let (mut v, id) = venue_with(coinm());
+    v.deposit_futures(A, money("0.01", "BTC")).unwrap();
+    book(&mut v, id, "49990", "50000", 0);
+    // 100 contracts × 100 USD / 50000 = 0.2 BTC; 20× needs exactly the 0.01 BTC.
+    v.submit(A, &market(id, "a", Side::Buy, "100"), None, t(1))
+        .unwrap();
+    assert_eq!(wallet(&v, "BTC"), btc("0.0099"));
+    // Mark 48000: PnL 10000 × (1/50000 − 1/48000) = −0.00833334 (down);
+    // margin balance 0.00156666 ≥ maintenance 0.4 % × 0.20833333 = 0.00083334.
+    v.on_market_event(&mark(id, "48000", None, None, 2))
+        .unwrap();
+    let m = v.margin(A, cur("BTC")).unwrap();
+    assert_eq!(m.margin_balance, money("0.00156666", "BTC"));
+    assert_eq!(m.maint_margin, money("0.00083334", "BTC"));
+    assert!(v
+        .position(A, id, PositionSide::Both)
+        .unwrap()
+        .qty
+        .is_positive());
+    v.take_reports();
+    // Mark 47700: 0.0099 − 0.00964361 = 0.00025639 < 0.00083858.
+    v.on_market_event(&mark(id, "47700", None, None, 3))
+        .unwrap();
+    let liq = v
+        .take_reports()
+        .into_iter()
+        .find_map(|x| match x {
+            SimReport::Liquidation(l) => Some(l),
+            _ => None,
+        })
+        .expect("liquidated");
+    assert_eq!(liq.positions[0].realized_pnl, money("-0.00964361", "BTC"));
+    assert_eq!(liq.clearance_fee, money("0.00025639", "BTC"));
+    assert_eq!(wallet(&v, "BTC"), 0);
+}
