@@ -289,6 +289,21 @@ impl SimExchange {
             .get_mut(&account)
             .ok_or(SimError::UnknownAccount(account))?;
         add(&mut acct.wallets, amount.currency(), amount.raw());
+        if let Some(m) = margin_summary(&self.metas, acct, amount.currency(), DEFAULT_LEVERAGE) {
+            self.out.push(SimReport::Account {
+                account,
+                event: veloz_core::events::AccountEvent::Margin(veloz_core::events::MarginReport {
+                    asset: m.asset,
+                    wallet_balance: m.wallet_balance,
+                    initial_margin: Money::from_raw(
+                        m.position_initial_margin.raw() + m.order_initial_margin.raw(),
+                        m.asset,
+                    ),
+                    maintenance_margin: m.maint_margin,
+                    times: veloz_core::events::EventTimes::new(self.now, self.now),
+                }),
+            });
+        }
         Ok(())
     }
 
