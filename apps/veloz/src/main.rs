@@ -1,1 +1,109 @@
-fn main() {}
+//! `veloz`: the VeloZ command line.
+//!
+//! This binary owns argument parsing, files, exit codes and human-readable
+//! output. Trading logic lives in the libraries.
+
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// VeloZ: a crypto quant trading framework for Binance spot, USD-M and COIN-M.
+#[derive(Debug, Parser)]
+#[command(name = "veloz", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay a real Binance capture through local order-book sync and print the
+    /// top of book as it changes (the default when no command is given).
+    Demo(demo::DemoArgs),
+    /// Market data tools.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Replay a recorded capture (`<ns> <json>` lines, gzip'd or not) through
+    /// Binance's order-book sync procedure and report events, gaps, resyncs,
+    /// bridges and the final top of book. Several files are one continuous
+    /// capture, in order. Exits non-zero when the capture is broken.
+    VerifyBook {
+        /// Capture files, in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Market of the capture: spot, usdm or coinm (default: inferred from the
+        /// first depth update).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli
+        .command
+        .unwrap_or(Command::Demo(demo::DemoArgs::default()))
+    {
+        Command::Demo(args) => demo::run(&args),
+        Command::Data(DataCommand::VerifyBook { files, kind }) => {
+            verify_book(&files, kind.as_deref())
+        }
+    };
+    match result {
+        Ok(code) => code,
+        // A closed pipe (`veloz demo | head`) is the reader's choice, not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses a `--kind` value.
+pub(crate) fn parse_kind(kind: &str) -> anyhow::Result<veloz_core::MarketKind> {
+    kind.parse()
+        .map_err(|e| anyhow::anyhow!("--kind {kind:?}: {e}"))
+}
+
+fn verify_book(files: &[PathBuf], kind: Option<&str>) -> anyhow::Result<ExitCode> {
+    let options = veloz_exec::binance::verify::VerifyOptions {
+        kind: kind.map(parse_kind).transpose()?,
+        ..Default::default()
+    };
+    let report = veloz_exec::binance::verify::verify_capture(files, &options)?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{report}")?;
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The error and its causes, skipping causes whose text the message already
+/// includes (many library errors print their source themselves).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
