@@ -1263,6 +1263,9 @@ mod fast {
                 levels(c, Side::Sell, &mut deltas)
             }
             "b" | "a" => None,
+            // A payload with these keys may be a mis-shaped wrapper: the
+            // reference parser decides.
+            "stream" | "data" => None,
             _ => c.skip(0),
         })?;
         if !(bids_done && asks_done) {
@@ -1292,6 +1295,9 @@ mod fast {
             "A" => once(&mut aq, c.qty()),
             "T" => once(&mut t, c.opt_u64()),
             "E" => once(&mut big_e, c.opt_u64()),
+            // A payload with these keys may be a mis-shaped wrapper: the
+            // reference parser decides.
+            "stream" | "data" => None,
             _ => c.skip(0),
         })?;
         let exchange = t
@@ -1325,6 +1331,9 @@ mod fast {
             "p" => once(&mut p, c.price()),
             "q" => once(&mut q, c.qty()),
             "m" => once(&mut m, c.bool()),
+            // A payload with these keys may be a mis-shaped wrapper: the
+            // reference parser decides.
+            "stream" | "data" => None,
             _ => c.skip(0),
         })?;
         Some(Trade {
@@ -1601,6 +1610,7 @@ mod tests {
             r#"{"e":"forceOrder","E":1,"o":{"s":"BTCUSDT","S":"HOLD","p":"1","ap":"1","z":"1"}}"#,
             r#"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":0,"T":1,"i":"7y","o":"1","h":"1","l":"1","c":"1","v":"1","x":true}}"#,
             r#"{"stream":"x","data":"#,
+            r#"{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true,"stream":1,"data":2}"#,
         ] {
             assert!(parse_frame(&SPOT, bad, UnixNanos(0)).is_err(), "{bad}");
         }
