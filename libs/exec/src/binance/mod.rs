@@ -2,6 +2,7 @@
 //!
 //! * [`capture`]: reading recorded WebSocket captures (`<local ns> <json>` lines, gzip'd).
 //! * [`stream`]: market-data stream messages into normalised events.
+//! * [`encode`]: normalised market events back into Binance stream frames and depth bodies.
 //! * [`user_data`]: user-data stream events into order and account events.
 //! * [`book_sync`]: keeping a local L2 book in sync with diff-depth streams.
 //! * [`verify`]: replaying a recorded capture through the book sync (`veloz data verify-book`).
@@ -14,6 +15,7 @@
 pub mod book_sync;
 pub mod capture;
 pub mod config;
+pub mod encode;
 pub mod error;
 pub mod ratelimit;
 pub mod rest;
