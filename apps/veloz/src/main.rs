@@ -4,6 +4,7 @@
 //! output. Trading logic lives in the libraries.
 
 mod demo;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ enum Command {
     /// Market data tools.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run the Binance venue simulator on 127.0.0.1 (spot, USD-M and COIN-M
+    /// REST and WebSocket; see docs/SIMULATOR.md) until Ctrl-C.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Demo(demo::DemoArgs::default()))
     {
         Command::Demo(args) => demo::run(&args),
+        Command::Sim(args) => sim::run(&args),
         Command::Data(DataCommand::VerifyBook { files, kind }) => {
             verify_book(&files, kind.as_deref())
         }

@@ -1,0 +1,522 @@
+//! The engine task: the single owner of the [`SimExchange`], of the market
+//! sources and of every subscriber list.
+//!
+//! Handlers never lock the engine: they send it a job (a closure over
+//! `&mut Engine`) through a bounded channel and await the reply on a oneshot
+//! ([`EngineHandle::call`]). Between jobs the task pumps the market sources on
+//! the replay clock, runs `countdownCancelAll` deadlines and moves the venue's
+//! clock. Every report the venue produces is encoded once and pushed to the
+//! subscribers of its account with `try_send` on their bounded queues: the
+//! engine never waits for a client; a subscriber whose queue is full is
+//! disconnected and counted in [`Stats`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use veloz_core::events::AccountEvent;
+use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos};
+use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::market::{MarketSource, MarketStep};
+use crate::wire;
+
+/// Wall-clock milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Wall-clock time.
+pub fn now_nanos() -> UnixNanos {
+    UnixNanos(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    )
+}
+
+/// A job for the engine.
+pub type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
+/// Outgoing queue of one WebSocket connection.
+pub type Outbox = mpsc::Sender<Arc<str>>;
+
+/// Counters of the fan-out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Market frames queued to subscribers.
+    pub market_frames_sent: u64,
+    /// User-data events queued to subscribers.
+    pub user_events_sent: u64,
+    /// Subscribers disconnected because their queue was full.
+    pub slow_disconnects: u64,
+    /// Market events the venue refused (bad data in a source).
+    pub market_events_refused: u64,
+    /// Market steps published.
+    pub market_steps: u64,
+}
+
+#[derive(Debug)]
+struct MarketSub {
+    id: u64,
+    product: MarketKind,
+    streams: HashSet<String>,
+    combined: bool,
+    tx: Outbox,
+}
+
+#[derive(Debug)]
+struct UserSub {
+    id: u64,
+    account: AccountId,
+    product: MarketKind,
+    /// Spot WebSocket API subscriptions wrap events as
+    /// `{"subscriptionId":n,"event":…}`.
+    wrap: Option<u64>,
+    tx: Outbox,
+}
+
+/// A listenKey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenKey {
+    /// Owner.
+    pub account: AccountId,
+    /// Product it was created on.
+    pub product: MarketKind,
+    /// Expiry (ms).
+    pub expires_ms: u64,
+}
+
+/// Listen keys live 60 minutes unless extended.
+pub const LISTEN_KEY_TTL_MS: u64 = 60 * 60 * 1000;
+
+/// Engine state (owned by the engine task).
+#[derive(Debug)]
+pub struct Engine {
+    /// The venue.
+    pub sim: SimExchange,
+    instruments: BTreeMap<(MarketKind, String), Instrument>,
+    sources: Vec<Box<dyn MarketSource>>,
+    speed: u32,
+    /// (wall instant, source time) the replay clock is anchored at.
+    anchor: Option<(Instant, UnixNanos)>,
+    market_subs: Vec<MarketSub>,
+    user_subs: Vec<UserSub>,
+    /// listenKeys by key.
+    pub listen_keys: HashMap<String, ListenKey>,
+    /// countdownCancelAll deadlines (ms) by account and instrument.
+    pub countdowns: HashMap<(AccountId, InstrumentId), u64>,
+    next_id: u64,
+    /// Fan-out counters.
+    pub stats: Stats,
+}
+
+impl Engine {
+    /// Builds the venue from the configuration: preset instruments, accounts
+    /// 1, 2, ... in configuration order with their initial balances.
+    pub fn new(
+        cfg: &ServerConfig,
+        sources: Vec<Box<dyn MarketSource>>,
+        speed: u32,
+    ) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::ConfigError as E;
+        let mut sim = SimExchange::default();
+        let mut instruments = BTreeMap::new();
+        for inst in [
+            veloz_sim::presets::spot_btcusdt(),
+            veloz_sim::presets::usdm_btcusdt(),
+            veloz_sim::presets::coinm_btcusd_perp(),
+        ] {
+            sim.add_instrument(inst.clone(), InstrumentSettings::default())
+                .map_err(|e| E::Invalid(e.to_string()))?;
+            instruments.insert((inst.id.kind, inst.id.symbol.as_str().to_string()), inst);
+        }
+        for (i, a) in cfg.accounts.iter().enumerate() {
+            let id = AccountId(i as u64 + 1);
+            sim.open_account(id);
+            for (list, futures) in [(&a.spot_balances, false), (&a.futures_balances, true)] {
+                for b in list {
+                    let cur = Currency::new(&b.asset).map_err(|e| {
+                        E::Invalid(format!("account {:?}: asset {:?}: {e}", a.name, b.asset))
+                    })?;
+                    let m = Money::parse(&b.amount, cur).map_err(|e| {
+                        E::Invalid(format!("account {:?}: amount {:?}: {e}", a.name, b.amount))
+                    })?;
+                    let r = if futures {
+                        sim.deposit_futures(id, m)
+                    } else {
+                        sim.deposit_spot(id, m)
+                    };
+                    r.map_err(|e| E::Invalid(format!("account {:?}: {e}", a.name)))?;
+                }
+            }
+        }
+        // Opening balances are not user-data events.
+        let _ = sim.take_reports();
+        Ok(Self {
+            sim,
+            instruments,
+            sources,
+            speed,
+            anchor: None,
+            market_subs: Vec::new(),
+            user_subs: Vec::new(),
+            listen_keys: HashMap::new(),
+            countdowns: HashMap::new(),
+            next_id: 1,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The instrument `symbol` of `product`.
+    pub fn instrument(&self, product: MarketKind, symbol: &str) -> Result<Instrument, ApiError> {
+        self.instruments
+            .get(&(product, symbol.to_string()))
+            .cloned()
+            .ok_or_else(ApiError::invalid_symbol)
+    }
+
+    /// Every instrument of `product`.
+    pub fn instruments_of(&self, product: MarketKind) -> Vec<Instrument> {
+        self.instruments
+            .iter()
+            .filter(|((k, _), _)| *k == product)
+            .map(|(_, i)| i.clone())
+            .collect()
+    }
+
+    fn instrument_by_id(&self, id: InstrumentId) -> Option<Instrument> {
+        self.instruments
+            .get(&(id.kind, id.symbol.as_str().to_string()))
+            .cloned()
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Adds a market-stream subscriber; returns its id.
+    pub fn add_market_sub(
+        &mut self,
+        product: MarketKind,
+        streams: Vec<String>,
+        combined: bool,
+        tx: Outbox,
+    ) -> u64 {
+        let id = self.next_id();
+        self.market_subs.push(MarketSub {
+            id,
+            product,
+            streams: streams.into_iter().collect(),
+            combined,
+            tx,
+        });
+        id
+    }
+
+    /// Changes a subscriber's streams; returns the list after the change.
+    pub fn change_streams(&mut self, sub: u64, add: &[String], remove: &[String]) -> Vec<String> {
+        let Some(s) = self.market_subs.iter_mut().find(|s| s.id == sub) else {
+            return Vec::new();
+        };
+        for a in add {
+            s.streams.insert(a.clone());
+        }
+        for r in remove {
+            s.streams.remove(r);
+        }
+        let mut v: Vec<String> = s.streams.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Adds a user-data subscriber; returns its id.
+    pub fn add_user_sub(
+        &mut self,
+        account: AccountId,
+        product: MarketKind,
+        wrap: Option<u64>,
+        tx: Outbox,
+    ) -> u64 {
+        let id = self.next_id();
+        self.user_subs.push(UserSub {
+            id,
+            account,
+            product,
+            wrap,
+            tx,
+        });
+        id
+    }
+
+    /// Removes a subscriber (market or user data).
+    pub fn remove_sub(&mut self, id: u64) {
+        self.market_subs.retain(|s| s.id != id);
+        self.user_subs.retain(|s| s.id != id);
+    }
+
+    /// Applies and publishes one market step.
+    pub fn apply_step(&mut self, step: MarketStep) {
+        for ev in &step.events {
+            if self.sim.on_market_event(ev).is_err() {
+                self.stats.market_events_refused += 1;
+            }
+        }
+        self.stats.market_steps += 1;
+        let mut dead = Vec::new();
+        for f in &step.frames {
+            let mut wrapped: Option<Arc<str>> = None;
+            for s in self
+                .market_subs
+                .iter()
+                .filter(|s| s.product == step.product)
+            {
+                if !s.streams.contains(f.stream.as_ref()) {
+                    continue;
+                }
+                let text = if s.combined {
+                    wrapped
+                        .get_or_insert_with(|| {
+                            Arc::from(format!(
+                                "{{\"stream\":\"{}\",\"data\":{}}}",
+                                f.stream, f.data
+                            ))
+                        })
+                        .clone()
+                } else {
+                    f.data.clone()
+                };
+                match s.tx.try_send(text) {
+                    Ok(()) => self.stats.market_frames_sent += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.stats.slow_disconnects += 1;
+                        dead.push(s.id);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => dead.push(s.id),
+                }
+            }
+        }
+        for id in dead {
+            self.remove_sub(id);
+        }
+        self.drain();
+    }
+
+    /// Takes the venue's reports, pushes them to user-data subscribers and
+    /// returns them (callers look for the fills of the order they placed).
+    pub fn drain(&mut self) -> Vec<SimReport> {
+        let reports = self.sim.take_reports();
+        if reports.is_empty() || self.user_subs.is_empty() {
+            return reports;
+        }
+        let ms = now_ms();
+        let mut out: Vec<(AccountId, MarketKind, serde_json::Value)> = Vec::new();
+        let mut acct: BTreeMap<(AccountId, u8), Vec<&AccountEvent>> = BTreeMap::new();
+        for r in &reports {
+            match r {
+                SimReport::Order(o) => {
+                    let Some(inst) = self.instrument_by_id(o.event.instrument) else {
+                        continue;
+                    };
+                    let v = if inst.id.kind.is_futures() {
+                        wire::order_trade_update(&inst, o, ms)
+                    } else {
+                        wire::execution_report(&inst, o, ms)
+                    };
+                    if let Some(v) = v {
+                        out.push((o.account, inst.id.kind, v));
+                    }
+                }
+                SimReport::Account { account, event } => {
+                    let k = match event {
+                        AccountEvent::Balance(_) => 0,
+                        AccountEvent::Position(p) => kind_code(p.instrument.kind),
+                        AccountEvent::Margin(m) => kind_code(self.futures_kind_of_asset(m.asset)),
+                    };
+                    acct.entry((*account, k)).or_default().push(event);
+                }
+                _ => {}
+            }
+        }
+        for ((account, k), evs) in acct {
+            let v = match k {
+                0 => wire::outbound_account_position(&evs, ms).map(|v| (MarketKind::Spot, v)),
+                1 => wire::account_update(MarketKind::UsdM, &evs, |i| self.instrument_by_id(i), ms)
+                    .map(|v| (MarketKind::UsdM, v)),
+                _ => {
+                    wire::account_update(MarketKind::CoinM, &evs, |i| self.instrument_by_id(i), ms)
+                        .map(|v| (MarketKind::CoinM, v))
+                }
+            };
+            if let Some((kind, v)) = v {
+                out.push((account, kind, v));
+            }
+        }
+        let mut dead = Vec::new();
+        for (account, kind, v) in out {
+            let plain: Arc<str> = Arc::from(v.to_string());
+            for s in self
+                .user_subs
+                .iter()
+                .filter(|s| s.account == account && s.product == kind)
+            {
+                let text = match s.wrap {
+                    None => plain.clone(),
+                    Some(id) => Arc::from(format!("{{\"subscriptionId\":{id},\"event\":{plain}}}")),
+                };
+                match s.tx.try_send(text) {
+                    Ok(()) => self.stats.user_events_sent += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        self.stats.slow_disconnects += 1;
+                        dead.push(s.id);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => dead.push(s.id),
+                }
+            }
+        }
+        for id in dead {
+            self.remove_sub(id);
+        }
+        reports
+    }
+
+    fn futures_kind_of_asset(&self, asset: Currency) -> MarketKind {
+        self.instruments
+            .values()
+            .find(|i| i.id.kind == MarketKind::CoinM && i.margin_asset == asset)
+            .map_or(MarketKind::UsdM, |_| MarketKind::CoinM)
+    }
+
+    /// Runs due countdowns, expires listen keys, moves the venue's clock.
+    fn tick(&mut self) {
+        let ms = now_ms();
+        let due: Vec<(AccountId, InstrumentId)> = self
+            .countdowns
+            .iter()
+            .filter(|(_, d)| **d <= ms)
+            .map(|(k, _)| *k)
+            .collect();
+        for (account, inst) in due {
+            self.countdowns.remove(&(account, inst));
+            let _ = self.sim.cancel_all(account, inst, None, now_nanos());
+        }
+        self.listen_keys.retain(|_, k| k.expires_ms > ms);
+        self.sim.advance_time(now_nanos());
+        self.drain();
+    }
+
+    /// When the next market step is due (wall clock), if any.
+    fn next_due(&mut self) -> Option<Instant> {
+        let t = self
+            .sources
+            .iter_mut()
+            .filter_map(|s| s.peek_time())
+            .min()?;
+        if self.speed == 0 {
+            return Some(Instant::now());
+        }
+        let (wall, src) = *self.anchor.get_or_insert((Instant::now(), t));
+        let ahead = t.0.saturating_sub(src.0) / u64::from(self.speed);
+        Some(wall + Duration::from_nanos(ahead))
+    }
+
+    /// Publishes every step due by now (at most `max`).
+    fn pump(&mut self, max: usize) {
+        for _ in 0..max {
+            let Some(due) = self.next_due() else { return };
+            if due > Instant::now() {
+                return;
+            }
+            let Some(i) = (0..self.sources.len())
+                .filter_map(|i| self.sources[i].peek_time().map(|t| (t, i)))
+                .min()
+                .map(|(_, i)| i)
+            else {
+                return;
+            };
+            if let Some(step) = self.sources[i].next_step() {
+                self.apply_step(step);
+            }
+        }
+    }
+}
+
+fn kind_code(k: MarketKind) -> u8 {
+    match k {
+        MarketKind::Spot => 0,
+        MarketKind::UsdM => 1,
+        _ => 2,
+    }
+}
+
+/// A handle on the engine task.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+fn gone() -> ApiError {
+    ApiError::new(
+        503,
+        -1001,
+        "Internal error; unable to process your request. Please try again.",
+    )
+}
+
+impl EngineHandle {
+    /// Runs `f` on the engine and returns its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let (otx, orx) = oneshot::channel();
+        self.tx
+            .send(Box::new(move |e: &mut Engine| {
+                let _ = otx.send(f(e));
+            }))
+            .await
+            .map_err(|_| gone())?;
+        orx.await.map_err(|_| gone())
+    }
+}
+
+/// Starts the engine task; it ends when every handle is dropped.
+pub fn spawn(engine: Engine) -> EngineHandle {
+    let (tx, rx) = mpsc::channel::<Job>(1024);
+    tokio::spawn(run(engine, rx));
+    EngineHandle { tx }
+}
+
+async fn run(mut e: Engine, mut rx: mpsc::Receiver<Job>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let due = e.next_due();
+        tokio::select! {
+            biased;
+            job = rx.recv() => match job {
+                Some(job) => {
+                    job(&mut e);
+                    e.drain();
+                }
+                None => return,
+            },
+            _ = tick.tick() => e.tick(),
+            _ = sleep_opt(due) => e.pump(256),
+        }
+    }
+}
+
+async fn sleep_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

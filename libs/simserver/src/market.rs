@@ -1,0 +1,216 @@
+//! Where the simulator's market comes from.
+//!
+//! A [`MarketSource`] yields time-ordered [`MarketStep`]s: the raw stream
+//! frames to publish (with their Binance stream names) and the normalised
+//! [`MarketEvent`]s the matching engine applies. The engine keeps its book in
+//! sync with those events, so the REST depth snapshot served at any moment is
+//! consistent with the frames already published.
+//!
+//! * [`CaptureReplay`]: a recorded Binance capture (the hftbacktest line
+//!   format), frames served verbatim on their recorded stream names;
+//! * [`ManualSource`]: steps pushed by a test or an embedding program;
+//! * the seeded synthetic generator (`veloz_sim::synth`, being written) plugs
+//!   in through the same trait.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use veloz_core::events::MarketEvent;
+use veloz_core::{InstrumentId, MarketKind, UnixNanos};
+use veloz_exec::binance::capture::{CaptureError, CaptureReader};
+use veloz_exec::binance::stream::{
+    parse_depth_snapshot, parse_frame, unwrap_combined, StreamSource,
+};
+
+/// One frame of one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFrame {
+    /// Stream name as clients subscribe to it, e.g. `btcusdt@depth@100ms`.
+    pub stream: Arc<str>,
+    /// The payload (the `data` of a combined-stream wrapper).
+    pub data: Arc<str>,
+}
+
+/// What happens in the market at one moment, on one product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketStep {
+    /// Source time of the step.
+    pub time: UnixNanos,
+    /// Product whose streams carry the frames.
+    pub product: MarketKind,
+    /// Frames to publish.
+    pub frames: Vec<StreamFrame>,
+    /// Events for the matching engine.
+    pub events: Vec<MarketEvent>,
+}
+
+/// A time-ordered source of market steps.
+pub trait MarketSource: Send + std::fmt::Debug {
+    /// Source time of the next step, `None` when the source is exhausted (or,
+    /// for a manual source, has nothing queued).
+    fn peek_time(&mut self) -> Option<UnixNanos>;
+    /// The next step.
+    fn next_step(&mut self) -> Option<MarketStep>;
+}
+
+/// Steps pushed from outside (tests, embedding programs).
+#[derive(Debug, Default)]
+pub struct ManualSource {
+    queue: VecDeque<MarketStep>,
+}
+
+impl ManualSource {
+    /// Queues a step.
+    pub fn push(&mut self, step: MarketStep) {
+        self.queue.push_back(step);
+    }
+}
+
+impl MarketSource for ManualSource {
+    fn peek_time(&mut self) -> Option<UnixNanos> {
+        self.queue.front().map(|s| s.time)
+    }
+    fn next_step(&mut self) -> Option<MarketStep> {
+        self.queue.pop_front()
+    }
+}
+
+/// Replay of one product's recorded capture.
+///
+/// Each stream line becomes one step: its frame is published verbatim on its
+/// recorded stream name, and what our parser reads from it goes to the engine.
+/// Snapshot lines (REST bodies recorded by the collector) are given to the
+/// engine only; depth updates before the first snapshot of an instrument are
+/// published but not applied (the engine's book starts at a snapshot, as a
+/// client's would). Unreadable lines are skipped and counted.
+#[derive(Debug)]
+pub struct CaptureReplay {
+    reader: CaptureReader,
+    src: StreamSource,
+    next: Option<MarketStep>,
+    synced: HashSet<InstrumentId>,
+    last: Option<InstrumentId>,
+    /// Lines that could not be read or parsed.
+    pub skipped: u64,
+    done: bool,
+}
+
+impl CaptureReplay {
+    /// Opens capture files of `product` (one continuous capture, in order).
+    pub fn open(product: MarketKind, files: &[PathBuf]) -> Result<Self, CaptureError> {
+        Ok(Self {
+            reader: CaptureReader::open(files)?,
+            src: StreamSource::binance(product),
+            next: None,
+            synced: HashSet::new(),
+            last: None,
+            skipped: 0,
+            done: false,
+        })
+    }
+
+    fn fill(&mut self) {
+        while self.next.is_none() && !self.done {
+            let line = match self.reader.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    self.done = true;
+                    return;
+                }
+                Err(_) => {
+                    self.skipped += 1;
+                    self.reader.skip_rest_of_file();
+                    continue;
+                }
+            };
+            let local = line.local;
+            if line.is_snapshot() {
+                // The collector records snapshots without a symbol: take it
+                // from the last depth frame's instrument.
+                let Some(inst) = snapshot_instrument(self.src.kind, self.last, line.json) else {
+                    self.skipped += 1;
+                    continue;
+                };
+                match parse_depth_snapshot(inst, line.json, local) {
+                    Ok(s) => {
+                        self.synced.insert(inst);
+                        self.next = Some(MarketStep {
+                            time: local,
+                            product: self.src.kind,
+                            frames: Vec::new(),
+                            events: vec![MarketEvent::BookSnapshot(s)],
+                        });
+                    }
+                    Err(_) => self.skipped += 1,
+                }
+                continue;
+            }
+            let Ok((Some(stream), data)) = unwrap_combined(line.json) else {
+                self.skipped += 1;
+                continue;
+            };
+            let events = match parse_frame(&self.src, line.json, local) {
+                Ok(m) => m.into_market_events(),
+                Err(_) => Vec::new(),
+            };
+            let events: Vec<MarketEvent> = events
+                .into_iter()
+                .filter(|e| match e {
+                    MarketEvent::BookDeltas(d) => self.synced.contains(&d.instrument),
+                    _ => true,
+                })
+                .collect();
+            if let Some(id) = stream_instrument(self.src.kind, &stream) {
+                self.last = Some(id);
+            }
+            self.next = Some(MarketStep {
+                time: local,
+                product: self.src.kind,
+                frames: vec![StreamFrame {
+                    stream: Arc::from(stream.as_ref()),
+                    data: Arc::from(data),
+                }],
+                events,
+            });
+        }
+    }
+}
+
+fn stream_instrument(kind: MarketKind, stream: &str) -> Option<InstrumentId> {
+    let sym = stream
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    InstrumentId::binance(kind, &sym).ok()
+}
+
+/// The instrument of a recorded snapshot: COIN-M snapshots name their symbol;
+/// spot and USD-M ones belong to the last depth stream seen.
+fn snapshot_instrument(
+    kind: MarketKind,
+    last: Option<InstrumentId>,
+    json: &str,
+) -> Option<InstrumentId> {
+    if let Some(i) = json.find("\"symbol\":\"") {
+        let rest = &json[i + 10..];
+        if let Some(end) = rest.find('"') {
+            if let Ok(id) = InstrumentId::binance(kind, &rest[..end]) {
+                return Some(id);
+            }
+        }
+    }
+    last
+}
+
+impl MarketSource for CaptureReplay {
+    fn peek_time(&mut self) -> Option<UnixNanos> {
+        self.fill();
+        self.next.as_ref().map(|s| s.time)
+    }
+    fn next_step(&mut self) -> Option<MarketStep> {
+        self.fill();
+        self.next.take()
+    }
+}

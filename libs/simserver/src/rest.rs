@@ -1,0 +1,709 @@
+//! The REST API of one product port: Binance's paths under `/api/v3` (spot),
+//! `/fapi` (USD-M) and `/dapi` (COIN-M), with authentication, rate limits,
+//! headers and error bodies as Binance sends them.
+//!
+//! One handler takes every REST request: it finds the endpoint (weight,
+//! security), charges the limiter, authenticates, decodes the parameters,
+//! then runs the endpoint as a job on the engine.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+use veloz_core::events::SubmitOrder;
+use veloz_core::{
+    ClientOrderId, MarketKind, OrderFlags, OrderType, PositionSide, Price, Quantity, Side,
+    StrategyId, TimeInForce, TriggerPriceType, VenueOrderId,
+};
+use veloz_sim::{AccountId, OrderRef, SimReport, StpMode};
+
+use crate::auth::Keyring;
+use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey, LISTEN_KEY_TTL_MS};
+use crate::error::ApiError;
+use crate::limits::{RateLimiter, Usage};
+use crate::params::Params;
+use crate::wire;
+
+/// Shared state of one product port.
+#[derive(Debug, Clone)]
+pub struct PortState {
+    /// Spot, USD-M or COIN-M.
+    pub product: MarketKind,
+    /// The engine.
+    pub engine: EngineHandle,
+    /// Keys.
+    pub keys: Arc<Keyring>,
+    /// Rate limiter of this port.
+    pub limiter: Arc<RateLimiter>,
+    /// Serve the retired spot listenKey endpoints.
+    pub spot_listen_key: bool,
+    /// Capacity of subscriber queues.
+    pub queue: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sec {
+    None,
+    Key,
+    Signed,
+}
+
+/// Endpoint name (path without the product prefix and version) and method.
+fn route(product: MarketKind, path: &str) -> Option<&str> {
+    match product {
+        MarketKind::Spot => path.strip_prefix("/api/v3/"),
+        MarketKind::UsdM => path
+            .strip_prefix("/fapi/v1/")
+            .or_else(|| path.strip_prefix("/fapi/v2/"))
+            .or_else(|| path.strip_prefix("/fapi/v3/")),
+        _ => path.strip_prefix("/dapi/v1/"),
+    }
+}
+
+fn spec(product: MarketKind, method: &Method, name: &str) -> Option<(u32, Sec, bool)> {
+    let futures = product.is_futures();
+    let m = method.as_str();
+    // (weight, security, counts as an order)
+    Some(match (m, name) {
+        ("GET", "ping") => (1, Sec::None, false),
+        ("GET", "time") => (1, Sec::None, false),
+        ("GET", "exchangeInfo") => (if futures { 1 } else { 20 }, Sec::None, false),
+        ("GET", "depth") => (if futures { 10 } else { 25 }, Sec::None, false),
+        ("POST", "order") => (if futures { 0 } else { 1 }, Sec::Signed, true),
+        ("POST", "order/test") => (1, Sec::Signed, false),
+        ("GET", "order") => (if futures { 1 } else { 4 }, Sec::Signed, false),
+        ("DELETE", "order") => (1, Sec::Signed, false),
+        ("PUT", "order") if futures => (1, Sec::Signed, false),
+        ("GET", "openOrders") => (if futures { 1 } else { 6 }, Sec::Signed, false),
+        ("DELETE", "openOrders") if !futures => (1, Sec::Signed, false),
+        ("DELETE", "allOpenOrders") if futures => (1, Sec::Signed, false),
+        ("GET", "account") => (if futures { 5 } else { 20 }, Sec::Signed, false),
+        ("GET", "balance") if futures => (5, Sec::Signed, false),
+        ("GET", "positionRisk") if futures => (5, Sec::Signed, false),
+        ("POST", "leverage") if futures => (1, Sec::Signed, false),
+        ("POST", "marginType") if futures => (1, Sec::Signed, false),
+        ("POST", "positionSide/dual") if futures => (1, Sec::Signed, false),
+        ("GET", "positionSide/dual") if futures => (30, Sec::Signed, false),
+        ("POST", "countdownCancelAll") if futures => (10, Sec::Signed, false),
+        ("POST" | "PUT" | "DELETE", "listenKey") if futures => (1, Sec::Key, false),
+        ("POST" | "PUT" | "DELETE", "userDataStream") if !futures => (2, Sec::Key, false),
+        _ => return None,
+    })
+}
+
+fn respond(status: u16, body: String, usage: Option<Usage>, retry_after: Option<u64>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    if let Some(u) = usage {
+        for (k, v) in u.headers() {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(k, v);
+            }
+        }
+    }
+    if let Some(s) = retry_after {
+        h.insert("Retry-After", HeaderValue::from(s));
+    }
+    r
+}
+
+fn error_response(e: &ApiError, usage: Option<Usage>) -> Response {
+    respond(e.status, e.body(), usage, e.retry_after)
+}
+
+/// The handler of every REST path of a port.
+pub async fn handle(
+    State(st): State<PortState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let path = uri.path();
+    let Some(name) = route(st.product, path) else {
+        return not_found(path);
+    };
+    let Some((weight, sec, is_order)) = spec(st.product, &method, name) else {
+        return not_found(path);
+    };
+    if name == "userDataStream" && !st.spot_listen_key {
+        return not_found(path);
+    }
+    let now = now_ms();
+    let mut usage = match st.limiter.charge(peer.ip(), weight, now) {
+        Ok(u) => u,
+        Err(e) => return error_response(&e, None),
+    };
+    let query = uri.query().unwrap_or("");
+    let params = match Params::parse(query, &body) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e, Some(usage)),
+    };
+    let api_key = headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok());
+    let account = match sec {
+        Sec::None => None,
+        Sec::Key => match st.keys.lookup(api_key) {
+            Ok(k) => Some(k.account),
+            Err(e) => return error_response(&e, Some(usage)),
+        },
+        Sec::Signed => match st.keys.verify_signed(api_key, query, &body, &params, now) {
+            Ok(k) => Some(k.account),
+            Err(e) => return error_response(&e, Some(usage)),
+        },
+    };
+    if is_order {
+        if let Some(a) = account {
+            if let Err(e) = st.limiter.charge_order(a, &mut usage, now) {
+                return error_response(&e, Some(usage));
+            }
+        }
+    }
+    let product = st.product;
+    let m = method.clone();
+    let n = name.to_string();
+    let r = st
+        .engine
+        .call(move |e| endpoint(e, product, &m, &n, &params, account))
+        .await
+        .and_then(|r| r);
+    match r {
+        Ok(v) => respond(200, v.to_string(), Some(usage), None),
+        Err(e) => error_response(&e, Some(usage)),
+    }
+}
+
+fn not_found(path: &str) -> Response {
+    respond(
+        404,
+        json!({"code": -1000, "msg": format!("The simulator does not serve {path}; see docs/SIMULATOR.md for the endpoints it serves.")}).to_string(),
+        None,
+        None,
+    )
+}
+
+fn need_account(a: Option<AccountId>) -> Result<AccountId, ApiError> {
+    a.ok_or_else(ApiError::bad_key_format)
+}
+
+fn endpoint(
+    e: &mut Engine,
+    product: MarketKind,
+    method: &Method,
+    name: &str,
+    p: &Params,
+    account: Option<AccountId>,
+) -> Result<Value, ApiError> {
+    let now = now_ms();
+    match (method.as_str(), name) {
+        ("GET", "ping") => Ok(json!({})),
+        ("GET", "time") => Ok(json!({"serverTime": now})),
+        ("GET", "exchangeInfo") => Ok(crate::info::exchange_info(
+            product,
+            &e.instruments_of(product),
+            now,
+        )),
+        ("GET", "depth") => {
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let limit = p
+                .opt("limit", |v| v.parse::<usize>().ok())?
+                .unwrap_or(100)
+                .clamp(1, 5000);
+            let book = e.sim.market_book(inst.id).map(|b| b.l2());
+            Ok(wire::depth(&inst, book, limit, now))
+        }
+        ("POST", "order") | ("POST", "order/test") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let (order, stp) = parse_order(product, &inst, p)?;
+            if name == "order/test" {
+                return Ok(json!({}));
+            }
+            let id = e.sim.submit(account, &order, stp, now_nanos())?;
+            let reports = e.drain();
+            let o = e
+                .sim
+                .order(inst.id, id)
+                .cloned()
+                .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist."))?;
+            if product.is_futures() {
+                Ok(wire::futures_order(&inst, &o))
+            } else {
+                let fills: Vec<wire::FillLine> = reports
+                    .iter()
+                    .filter_map(|r| match r {
+                        SimReport::Order(or)
+                            if or.order.venue_order_id == id && or.account == account =>
+                        {
+                            r.as_fill().map(|f| wire::FillLine {
+                                price: f.price,
+                                qty: f.qty,
+                                fee: f.fee,
+                                trade_id: f.trade_id.0,
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Ok(wire::spot_order(&inst, &o, Some(&fills), now))
+            }
+        }
+        ("GET", "order") | ("DELETE", "order") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let r = order_ref(p)?;
+            let id = match r {
+                OrderRef::Venue(id) => id,
+                OrderRef::Client(c) => e
+                    .sim
+                    .open_order_by_client_id(account, inst.id, c)
+                    .map(|o| o.venue_order_id)
+                    .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist."))?,
+            };
+            if method == Method::DELETE {
+                e.sim
+                    .cancel(account, inst.id, OrderRef::Venue(id), now_nanos())
+                    .map_err(|v| {
+                        if product.is_futures() {
+                            ApiError::new(400, -2011, "Unknown order sent.")
+                        } else {
+                            ApiError::from(v)
+                        }
+                    })?;
+                e.drain();
+            }
+            let o = e
+                .sim
+                .order(inst.id, id)
+                .filter(|o| o.account == account)
+                .cloned()
+                .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist."))?;
+            Ok(if product.is_futures() {
+                wire::futures_order(&inst, &o)
+            } else {
+                let mut v = wire::spot_order(&inst, &o, None, now);
+                if method == Method::DELETE {
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert(
+                            "origClientOrderId".into(),
+                            json!(o.client_order_id.as_str()),
+                        );
+                        obj.insert("transactTime".into(), json!(now));
+                    }
+                }
+                v
+            })
+        }
+        ("GET", "openOrders") => {
+            let account = need_account(account)?;
+            let insts = match p.get("symbol") {
+                Some(s) => vec![e.instrument(product, s)?],
+                None => e.instruments_of(product),
+            };
+            let mut out = Vec::new();
+            for inst in insts {
+                for o in e.sim.open_orders(account, inst.id) {
+                    out.push(if product.is_futures() {
+                        wire::futures_order(&inst, o)
+                    } else {
+                        wire::spot_order(&inst, o, None, now)
+                    });
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        ("DELETE", "openOrders") | ("DELETE", "allOpenOrders") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let open: Vec<_> = e
+                .sim
+                .open_orders(account, inst.id)
+                .into_iter()
+                .cloned()
+                .collect();
+            e.sim.cancel_all(account, inst.id, None, now_nanos())?;
+            e.drain();
+            if product.is_futures() {
+                return Ok(
+                    json!({"code": 200, "msg": "The operation of cancel all open order is done."}),
+                );
+            }
+            Ok(Value::Array(
+                open.iter()
+                    .filter_map(|o| e.sim.order(inst.id, o.venue_order_id))
+                    .map(|o| wire::spot_order(&inst, o, None, now))
+                    .collect(),
+            ))
+        }
+        ("GET", "account") if !product.is_futures() => {
+            let account = need_account(account)?;
+            let a = e.sim.account(account).ok_or_else(ApiError::unknown_key)?;
+            let balances: Vec<Value> = a
+                .spot_balances()
+                .map(|(c, b)| {
+                    json!({
+                        "asset": c.as_str(),
+                        "free": veloz_core::Money::from_raw(b.free, c).format_amount(8),
+                        "locked": veloz_core::Money::from_raw(b.locked, c).format_amount(8),
+                    })
+                })
+                .collect();
+            Ok(json!({
+                "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
+                "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000", "seller": "0.00000000"},
+                "canTrade": true, "canWithdraw": true, "canDeposit": true, "brokered": false,
+                "requireSelfTradePrevention": false, "preventSor": false,
+                "updateTime": now, "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"],
+                "uid": account.0,
+            }))
+        }
+        ("GET", "account") | ("GET", "balance") => {
+            let account = need_account(account)?;
+            futures_balances(e, product, account, name == "account", now)
+        }
+        ("GET", "positionRisk") => {
+            let account = need_account(account)?;
+            let mut out = Vec::new();
+            for pv in e.sim.positions(account) {
+                if pv.instrument.kind != product {
+                    continue;
+                }
+                let Ok(inst) = e.instrument(product, pv.instrument.symbol.as_str()) else {
+                    continue;
+                };
+                if let Some(s) = p.get("symbol") {
+                    if s != inst.id.symbol.as_str() {
+                        continue;
+                    }
+                }
+                let cfg = e
+                    .sim
+                    .account(account)
+                    .and_then(|a| a.symbol_config(inst.id));
+                out.push(json!({
+                    "symbol": inst.id.symbol.as_str(),
+                    "positionAmt": wire::qty(&inst, pv.qty),
+                    "entryPrice": pv.entry_price.to_string(),
+                    "breakEvenPrice": pv.entry_price.to_string(),
+                    "markPrice": pv.mark_price.to_string(),
+                    "unRealizedProfit": wire::money(pv.unrealized_pnl),
+                    "liquidationPrice": "0",
+                    "leverage": cfg.map_or(veloz_sim::DEFAULT_LEVERAGE, |c| c.leverage).to_string(),
+                    "marginType": match cfg.map(|c| c.margin_mode) { Some(veloz_core::MarginMode::Isolated) => "isolated", _ => "cross" },
+                    "isolatedMargin": "0",
+                    "isAutoAddMargin": "false",
+                    "positionSide": wire::position_side(pv.position_side),
+                    "updateTime": now,
+                }));
+            }
+            Ok(Value::Array(out))
+        }
+        ("POST", "leverage") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let lev = p
+                .opt("leverage", |v| v.parse::<u32>().ok())?
+                .ok_or_else(|| ApiError::missing("leverage"))?;
+            e.sim.set_leverage(account, inst.id, lev)?;
+            Ok(
+                json!({"leverage": lev, "maxNotionalValue": "1000000", "maxQty": "1000000", "symbol": inst.id.symbol.as_str()}),
+            )
+        }
+        ("POST", "marginType") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let mode = match p.req("marginType")?.to_ascii_uppercase().as_str() {
+                "ISOLATED" => veloz_core::MarginMode::Isolated,
+                "CROSSED" | "CROSS" => veloz_core::MarginMode::Cross,
+                _ => return Err(ApiError::malformed("marginType")),
+            };
+            e.sim.set_margin_mode(account, inst.id, mode)?;
+            Ok(json!({"code": 200, "msg": "success"}))
+        }
+        ("POST", "positionSide/dual") => {
+            let account = need_account(account)?;
+            let dual = p.req("dualSidePosition")?;
+            e.sim
+                .set_hedge_mode(account, dual.eq_ignore_ascii_case("true"))?;
+            Ok(json!({"code": 200, "msg": "success"}))
+        }
+        ("GET", "positionSide/dual") => {
+            let account = need_account(account)?;
+            let hedge = e.sim.account(account).is_some_and(|a| a.hedge_mode());
+            Ok(json!({"dualSidePosition": hedge}))
+        }
+        ("POST", "countdownCancelAll") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let ms = p
+                .opt("countdownTime", |v| v.parse::<u64>().ok())?
+                .ok_or_else(|| ApiError::missing("countdownTime"))?;
+            if ms == 0 {
+                e.countdowns.remove(&(account, inst.id));
+            } else {
+                e.countdowns.insert((account, inst.id), now + ms);
+            }
+            Ok(json!({"symbol": inst.id.symbol.as_str(), "countdownTime": ms.to_string()}))
+        }
+        ("POST", "listenKey") | ("POST", "userDataStream") => {
+            let account = need_account(account)?;
+            // One key per account and product, as Binance does.
+            let existing = e
+                .listen_keys
+                .iter()
+                .find(|(_, k)| k.account == account && k.product == product)
+                .map(|(s, _)| s.clone());
+            let key = existing.unwrap_or_else(|| new_listen_key(account, product, now));
+            e.listen_keys.insert(
+                key.clone(),
+                ListenKey {
+                    account,
+                    product,
+                    expires_ms: now + LISTEN_KEY_TTL_MS,
+                },
+            );
+            Ok(json!({"listenKey": key}))
+        }
+        ("PUT", "listenKey") | ("PUT", "userDataStream") => {
+            let account = need_account(account)?;
+            let key = match p.get("listenKey") {
+                Some(k) => Some(k.to_string()),
+                None => e
+                    .listen_keys
+                    .iter()
+                    .find(|(_, k)| k.account == account && k.product == product)
+                    .map(|(s, _)| s.clone()),
+            };
+            let k = key
+                .and_then(|k| e.listen_keys.get_mut(&k).map(|v| (k, v)))
+                .filter(|(_, v)| v.account == account);
+            match k {
+                Some((key, v)) => {
+                    v.expires_ms = now + LISTEN_KEY_TTL_MS;
+                    Ok(if product.is_futures() {
+                        json!({"listenKey": key})
+                    } else {
+                        json!({})
+                    })
+                }
+                None => Err(ApiError::bad_listen_key()),
+            }
+        }
+        ("DELETE", "listenKey") | ("DELETE", "userDataStream") => {
+            let account = need_account(account)?;
+            e.listen_keys
+                .retain(|_, k| !(k.account == account && k.product == product));
+            Ok(json!({}))
+        }
+        _ => Err(ApiError::new(
+            400,
+            -1000,
+            "endpoint not implemented by the simulator",
+        )),
+    }
+}
+
+fn new_listen_key(account: AccountId, product: MarketKind, now: u64) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(format!("{}:{:?}:{}:{:?}", account.0, product, now, now_nanos()).as_bytes());
+    let d = h.finalize();
+    let mut s = hex::encode(d);
+    s.truncate(60);
+    s
+}
+
+fn futures_balances(
+    e: &Engine,
+    product: MarketKind,
+    account: AccountId,
+    as_account: bool,
+    now: u64,
+) -> Result<Value, ApiError> {
+    let a = e.sim.account(account).ok_or_else(ApiError::unknown_key)?;
+    let assets: Vec<veloz_core::Currency> = e
+        .instruments_of(product)
+        .iter()
+        .map(|i| i.margin_asset)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut list = Vec::new();
+    for c in assets {
+        let wallet = a.wallet_balance(c);
+        let m = e.sim.margin(account, c);
+        let avail = m.map_or(wallet, |m| m.available_balance);
+        list.push(json!({
+            "accountAlias": "sim",
+            "asset": c.as_str(),
+            "balance": wire::money(wallet),
+            "walletBalance": wire::money(wallet),
+            "crossWalletBalance": wire::money(wallet),
+            "crossUnPnl": m.map_or_else(|| "0.00000000".to_string(), |m| wire::money(m.cross_unrealized_pnl)),
+            "unrealizedProfit": m.map_or_else(|| "0.00000000".to_string(), |m| wire::money(m.cross_unrealized_pnl)),
+            "availableBalance": wire::money(avail),
+            "maxWithdrawAmount": wire::money(avail),
+            "marginAvailable": true,
+            "updateTime": now,
+        }));
+    }
+    if as_account {
+        Ok(json!({"assets": list, "positions": [], "canTrade": true, "updateTime": now}))
+    } else {
+        Ok(Value::Array(list))
+    }
+}
+
+fn order_ref(p: &Params) -> Result<OrderRef, ApiError> {
+    if let Some(id) = p.opt("orderId", |v| v.parse::<u64>().ok())? {
+        return Ok(OrderRef::Venue(VenueOrderId(id)));
+    }
+    match p.get("origClientOrderId") {
+        Some(c) => {
+            Ok(OrderRef::Client(ClientOrderId::new(c).map_err(|_| {
+                ApiError::new(400, -2013, "Order does not exist.")
+            })?))
+        }
+        None => Err(ApiError::new(
+            400,
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+        )),
+    }
+}
+
+fn parse_price(p: &Params, name: &str) -> Result<Option<Price>, ApiError> {
+    p.opt(name, |v| Price::parse(v).ok())
+}
+
+/// Reads a new order the way Binance does (spot or futures parameters).
+pub fn parse_order(
+    product: MarketKind,
+    inst: &veloz_core::Instrument,
+    p: &Params,
+) -> Result<(SubmitOrder, Option<StpMode>), ApiError> {
+    let futures = product.is_futures();
+    let side = match p.req("side")? {
+        "BUY" => Side::Buy,
+        "SELL" => Side::Sell,
+        _ => return Err(ApiError::invalid_value("side", -1117)),
+    };
+    let wire_type = p.req("type")?;
+    let mut flags = OrderFlags::NONE;
+    let order_type = match (futures, wire_type) {
+        (_, "LIMIT") => OrderType::Limit,
+        (_, "MARKET") => OrderType::Market,
+        (false, "LIMIT_MAKER") => {
+            flags = flags | OrderFlags::POST_ONLY;
+            OrderType::Limit
+        }
+        (false, "STOP_LOSS") | (true, "STOP_MARKET") => OrderType::StopMarket,
+        (false, "STOP_LOSS_LIMIT") | (true, "STOP") => OrderType::StopLimit,
+        (false, "TAKE_PROFIT") | (true, "TAKE_PROFIT_MARKET") => OrderType::TakeProfitMarket,
+        (false, "TAKE_PROFIT_LIMIT") | (true, "TAKE_PROFIT") => OrderType::TakeProfitLimit,
+        (true, "TRAILING_STOP_MARKET") => OrderType::TrailingStopMarket,
+        _ => return Err(ApiError::invalid_value("type", -1116)),
+    };
+    let tif = match p.get("timeInForce") {
+        None => {
+            if !futures && order_type.has_limit_price() && !flags.contains(OrderFlags::POST_ONLY) {
+                return Err(ApiError::missing("timeInForce"));
+            }
+            TimeInForce::Gtc
+        }
+        Some("GTC") => TimeInForce::Gtc,
+        Some("IOC") => TimeInForce::Ioc,
+        Some("FOK") => TimeInForce::Fok,
+        Some("GTX") if futures => TimeInForce::Gtx,
+        Some("GTD") if futures => TimeInForce::Gtd,
+        Some(_) => return Err(ApiError::invalid_value("timeInForce", -1115)),
+    };
+    if p.flag("reduceOnly")? {
+        flags = flags | OrderFlags::REDUCE_ONLY;
+    }
+    if p.flag("closePosition")? {
+        flags = flags | OrderFlags::CLOSE_POSITION;
+    }
+    let quantity =
+        match p.opt("quantity", |v| Quantity::parse(v).ok())? {
+            Some(q) => q,
+            None if flags.contains(OrderFlags::CLOSE_POSITION) => {
+                Quantity::from_raw(0, inst.qty_precision)
+            }
+            None if p.get("quoteOrderQty").is_some() => return Err(ApiError::new(
+                400,
+                -1106,
+                "Parameter 'quoteOrderQty' sent when not required: the simulator needs 'quantity'.",
+            )),
+            None => return Err(ApiError::missing("quantity")),
+        };
+    let price = parse_price(p, "price")?;
+    let trigger_price = parse_price(p, "stopPrice")?;
+    let position_side = match p.get("positionSide") {
+        None | Some("BOTH") => PositionSide::Both,
+        Some("LONG") => PositionSide::Long,
+        Some("SHORT") => PositionSide::Short,
+        Some(_) => return Err(ApiError::malformed("positionSide")),
+    };
+    let trigger_type = match p.get("workingType") {
+        Some("MARK_PRICE") => TriggerPriceType::Mark,
+        _ => TriggerPriceType::Last,
+    };
+    let expire_time = p
+        .opt("goodTillDate", |v| v.parse::<u64>().ok())?
+        .map(veloz_core::UnixNanos::from_millis);
+    let trailing = match parse_price(p, "callbackRate")? {
+        Some(rate) => Some(veloz_core::events::Trailing {
+            callback_rate: rate,
+            activation_price: parse_price(p, "activationPrice")?,
+        }),
+        None => None,
+    };
+    let client_order_id = match p.get("newClientOrderId") {
+        Some(c) => {
+            ClientOrderId::new(c).map_err(|_| ApiError::invalid_value("newClientOrderId", -1100))?
+        }
+        None => {
+            let n = now_nanos().0;
+            ClientOrderId::new(&format!("sim{n}"))
+                .map_err(|_| ApiError::malformed("newClientOrderId"))?
+        }
+    };
+    let stp = match p.get("selfTradePreventionMode") {
+        None => None,
+        Some("NONE") => Some(StpMode::None),
+        Some("EXPIRE_TAKER") => Some(StpMode::ExpireTaker),
+        Some("EXPIRE_MAKER") => Some(StpMode::ExpireMaker),
+        Some("EXPIRE_BOTH") => Some(StpMode::ExpireBoth),
+        Some(_) => return Err(ApiError::malformed("selfTradePreventionMode")),
+    };
+    Ok((
+        SubmitOrder {
+            strategy: StrategyId::from_const("sim"),
+            instrument: inst.id,
+            client_order_id,
+            side,
+            order_type,
+            quantity,
+            price,
+            trigger_price,
+            trigger_type,
+            time_in_force: tif,
+            expire_time,
+            flags,
+            position_side,
+            trailing,
+            ts_init: now_nanos(),
+        },
+        stp,
+    ))
+}
