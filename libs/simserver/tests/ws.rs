@@ -1,0 +1,240 @@
+//! WebSocket against a running simulator: market-stream subscriptions with
+//! ids, combined streams, and futures user data on a listenKey, read with our
+//! own parsers. The market is driven by the test (`push_market`).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use serde_json::{json, Value};
+use veloz_core::events::{BookSnapshot, EventTimes, Level, MarketEvent, OrderEventKind};
+use veloz_core::{ClientOrderId, MarketKind, Price, Quantity, Side, UnixNanos};
+use veloz_exec::binance::rest::format::NumberPolicy;
+use veloz_exec::binance::rest::futures::{FuturesApi, FuturesOrder};
+use veloz_exec::binance::rest::responses::DepthSnapshot;
+use veloz_exec::binance::rest::types::TimeInForce;
+use veloz_exec::binance::stream::StreamSource;
+use veloz_exec::binance::user_data::{parse_user_data, UserDataMessage};
+use veloz_sim::presets;
+use veloz_simserver::{MarketStep, StreamFrame};
+
+fn frame(stream: &str, data: &str) -> StreamFrame {
+    StreamFrame {
+        stream: Arc::from(stream),
+        data: Arc::from(data),
+    }
+}
+
+fn step(product: MarketKind, frames: Vec<StreamFrame>, events: Vec<MarketEvent>) -> MarketStep {
+    MarketStep {
+        time: UnixNanos(1),
+        product,
+        frames,
+        events,
+    }
+}
+
+async fn request(ws: &mut Ws, v: Value) -> Value {
+    send_text(ws, &v.to_string()).await;
+    serde_json::from_str(&next_text(ws).await).unwrap()
+}
+
+#[tokio::test]
+async fn subscribe_list_unsubscribe_with_ids() {
+    let srv = server().await;
+    let mut ws = ws(srv.spot, "/ws").await;
+    let r = request(
+        &mut ws,
+        json!({"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 1}),
+    )
+    .await;
+    assert_eq!(r, json!({"result": null, "id": 1}));
+    srv.push_market(step(
+        MarketKind::Spot,
+        vec![
+            frame("btcusdt@trade", "{\"e\":\"trade\",\"x\":0}"),
+            frame("btcusdt@depth@100ms", "{\"e\":\"depthUpdate\",\"x\":1}"),
+        ],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    // Raw stream: the payload only, and only the subscribed stream.
+    assert_eq!(next_text(&mut ws).await, "{\"e\":\"depthUpdate\",\"x\":1}");
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 2})).await;
+    assert_eq!(r, json!({"result": ["btcusdt@depth@100ms"], "id": 2}));
+    let r = request(
+        &mut ws,
+        json!({"method": "UNSUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 3}),
+    )
+    .await;
+    assert_eq!(r, json!({"result": null, "id": 3}));
+    srv.push_market(step(
+        MarketKind::Spot,
+        vec![frame("btcusdt@depth@100ms", "{\"x\":2}")],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    // Nothing was queued before this answer.
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 4})).await;
+    assert_eq!(r, json!({"result": [], "id": 4}));
+    // Unknown method: an error with the id.
+    let r = request(&mut ws, json!({"method": "NOPE", "id": 5})).await;
+    assert_eq!(r["id"], 5);
+    assert!(r["error"]["code"].is_i64());
+    // Frames of another product's port never arrive here.
+    srv.push_market(step(
+        MarketKind::UsdM,
+        vec![frame("btcusdt@depth@100ms", "{\"x\":3}")],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 6})).await;
+    assert_eq!(r["id"], 6);
+}
+
+#[tokio::test]
+async fn combined_stream_wraps_frames() {
+    let srv = server().await;
+    let mut ws = ws(
+        srv.usdm,
+        "/stream?streams=btcusdt@bookTicker/btcusdt@depth@0ms",
+    )
+    .await;
+    // Barrier: the connection is registered once it answers.
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
+    assert_eq!(
+        r["result"],
+        json!(["btcusdt@bookTicker", "btcusdt@depth@0ms"])
+    );
+    srv.push_market(step(
+        MarketKind::UsdM,
+        vec![frame("btcusdt@bookTicker", "{\"e\":\"bookTicker\"}")],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    let v: Value = serde_json::from_str(&next_text(&mut ws).await).unwrap();
+    assert_eq!(
+        v,
+        json!({"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker"}})
+    );
+}
+
+fn usdm_book(update_id: u64) -> MarketEvent {
+    let inst = presets::usdm_btcusdt();
+    let l = |p: &str, q: &str| Level {
+        price: Price::parse(p).unwrap(),
+        qty: Quantity::parse(q).unwrap(),
+    };
+    MarketEvent::BookSnapshot(BookSnapshot {
+        instrument: inst.id,
+        last_update_id: update_id,
+        bids: vec![l("59990.0", "2.000"), l("59980.0", "1.000")],
+        asks: vec![l("60000.0", "1.500"), l("60010.0", "3.000")],
+        times: EventTimes::new(UnixNanos::from_millis(1), UnixNanos::from_millis(1)),
+    })
+}
+
+#[tokio::test]
+async fn rest_depth_matches_the_applied_book() {
+    let srv = server().await;
+    srv.push_market(step(MarketKind::UsdM, vec![], vec![usdm_book(777)]))
+        .await
+        .unwrap();
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/depth?symbol=BTCUSDT&limit=5",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d: DepthSnapshot = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(d.last_update_id, 777);
+    assert_eq!(d.bids.len(), 2);
+    assert_eq!(d.asks[0].0, Price::parse("60000.0").unwrap());
+    assert_eq!(d.asks[0].1, Quantity::parse("1.500").unwrap());
+    assert_eq!(d.bids[1].0, Price::parse("59980.0").unwrap());
+    assert_eq!(a.headers["x-mbx-used-weight-1m"], "10");
+}
+
+#[tokio::test]
+async fn futures_fills_arrive_on_the_listen_key_stream() {
+    let srv = server().await;
+    srv.push_market(step(MarketKind::UsdM, vec![], vec![usdm_book(10)]))
+        .await
+        .unwrap();
+    let api = FuturesApi::USDM;
+    // listenKey: API key only.
+    let a = http(
+        srv.usdm,
+        "POST",
+        "/fapi/v1/listenKey",
+        &[("X-MBX-APIKEY", HMAC_KEY)],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let key = a.json()["listenKey"].as_str().unwrap().to_string();
+    let a = http(
+        srv.usdm,
+        "PUT",
+        "/fapi/v1/listenKey",
+        &[("X-MBX-APIKEY", HMAC_KEY)],
+        "",
+    )
+    .await;
+    assert_eq!(a.json()["listenKey"], key.as_str());
+    let mut ws = ws(srv.usdm, &format!("/private/ws/{key}")).await;
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
+    assert_eq!(r["id"], 1);
+    // An unknown key is refused.
+    let bad = tokio_tungstenite::connect_async(format!("ws://{}/private/ws/nokey", srv.usdm)).await;
+    assert!(bad.is_err());
+
+    let inst = presets::usdm_btcusdt();
+    let o = FuturesOrder::limit(
+        Side::Buy,
+        Quantity::parse("0.010").unwrap(),
+        Price::parse("60000.0").unwrap(),
+    )
+    .time_in_force(TimeInForce::Gtc)
+    .client_order_id(ClientOrderId::new("take-1").unwrap());
+    let req = api.new_order(&inst, &o, NumberPolicy::Exact).unwrap();
+    let a = send_signed(srv.usdm, &req, &hmac_creds()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["status"], "FILLED");
+
+    let src = StreamSource::binance(MarketKind::UsdM);
+    let mut fills = Vec::new();
+    let mut accepted = false;
+    let mut account_updates = 0;
+    while fills.is_empty() || account_updates == 0 {
+        let text = next_text(&mut ws).await;
+        let m =
+            parse_user_data(&src, &text, UnixNanos(0)).unwrap_or_else(|e| panic!("{e}: {text}"));
+        if matches!(m, UserDataMessage::Account(_)) {
+            account_updates += 1;
+        }
+        for ev in m.order_events() {
+            assert_eq!(ev.client_order_id.as_str(), "take-1");
+            match &ev.kind {
+                OrderEventKind::Accepted => accepted = true,
+                OrderEventKind::Filled(f) => fills.push(*f),
+                k => panic!("unexpected {k:?}"),
+            }
+        }
+    }
+    assert!(accepted);
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].price, Price::parse("60000.0").unwrap());
+    assert_eq!(fills[0].qty, Quantity::parse("0.010").unwrap());
+    assert_eq!(fills[0].side, Side::Buy);
+    // Taker fee 0.05 % of 600 USDT.
+    assert_eq!(fills[0].fee.raw(), 30_000_000);
+}
