@@ -34,6 +34,7 @@ pub mod rest;
 pub mod server;
 pub mod wire;
 pub mod ws;
+pub mod ws_api;
 
 pub use config::{AccountConfig, BalanceConfig, MarketConfig, RateLimitConfig, ServerConfig};
 pub use error::ApiError;

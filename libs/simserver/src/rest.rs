@@ -195,7 +195,7 @@ fn need_account(a: Option<AccountId>) -> Result<AccountId, ApiError> {
     a.ok_or_else(ApiError::bad_key_format)
 }
 
-fn endpoint(
+pub(crate) fn endpoint(
     e: &mut Engine,
     product: MarketKind,
     method: &Method,

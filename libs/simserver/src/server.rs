@@ -156,6 +156,9 @@ fn router(product: MarketKind, st: PortState) -> Router {
         .route("/ws", get(ws::raw_root))
         .route("/ws/{*path}", get(ws::raw))
         .route("/stream", get(ws::combined));
+    if product == MarketKind::Spot {
+        r = r.route("/ws-api/v3", get(crate::ws_api::handler));
+    }
     if product == MarketKind::UsdM {
         for pre in ["/public", "/market"] {
             r = r
