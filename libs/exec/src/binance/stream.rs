@@ -859,7 +859,7 @@ fn parse_untyped(
 /// value or the typed error. So this module never decides that input is bad.
 mod fast {
     use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, Quote, Trade};
-    use veloz_core::{Price, Quantity, Side, TradeId, UnixNanos};
+    use veloz_core::{InstrumentId, Price, Quantity, Side, TradeId, UnixNanos};
 
     use super::{aggressor, depth_message, StreamMessage, StreamSource};
 
@@ -945,53 +945,45 @@ mod fast {
         /// A quoted decimal `"D+(.D{1,8})?"` (at most 10 integer digits) read
         /// straight into raw units and precision in one pass; any other string
         /// content goes through the exact general parser.
-        #[inline]
+        #[inline(always)]
         fn decimal(&mut self) -> Option<(i64, u8)> {
             let start = self.i;
             self.eat(b'"')?;
             let b = self.s.as_bytes();
+            let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9);
             let mut i = self.i;
-            let mut v: i64 = 0;
-            let int_start = i;
-            while let Some(&c) = b.get(i) {
-                let d = c.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                v = v * 10 + i64::from(d);
+            // Wrapping arithmetic: too many digits are refused below, after the
+            // loops, so the loops stay short.
+            let mut v: u64 = 0;
+            while let Some(d) = digit(i) {
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
                 i += 1;
-                if i - int_start > 10 {
-                    return self.decimal_slow(start);
-                }
             }
-            if i == int_start {
-                return self.decimal_slow(start);
-            }
+            let int_digits = i - self.i;
             let mut prec = 0;
+            let mut dot = false;
             if b.get(i) == Some(&b'.') {
+                dot = true;
                 i += 1;
                 let frac_start = i;
-                while let Some(&c) = b.get(i) {
-                    let d = c.wrapping_sub(b'0');
-                    if d > 9 {
-                        break;
-                    }
-                    v = v * 10 + i64::from(d);
+                while let Some(d) = digit(i) {
+                    v = v.wrapping_mul(10).wrapping_add(u64::from(d));
                     i += 1;
-                    if i - frac_start > 8 {
-                        return self.decimal_slow(start);
-                    }
                 }
                 prec = i - frac_start;
-                if prec == 0 {
-                    return self.decimal_slow(start);
-                }
             }
-            if b.get(i) != Some(&b'"') {
+            if int_digits == 0
+                || int_digits > 10
+                || (dot && prec == 0)
+                || prec > 8
+                || b.get(i) != Some(&b'"')
+            {
                 return self.decimal_slow(start);
             }
             self.i = i + 1;
-            Some((v * POW10[8 - prec], prec as u8))
+            // At most 10 + 8 digits: below 10^18, so no wrap happened and the
+            // scaled value fits an i64.
+            Some((v as i64 * POW10[8 - prec], prec as u8))
         }
 
         #[cold]
@@ -1024,21 +1016,24 @@ mod fast {
             self.ws();
             let b = self.s.as_bytes();
             let start = self.i;
+            let mut i = start;
             let mut v: u64 = 0;
-            while let Some(&c) = b.get(self.i) {
-                if !c.is_ascii_digit() {
-                    break;
-                }
-                v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-                self.i += 1;
+            while let Some(d) = b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
             }
-            let len = self.i - start;
-            if len == 0 || (len > 1 && b[start] == b'0') {
+            let len = i - start;
+            if len == 0
+                || (len > 1 && b[start] == b'0')
+                || matches!(b.get(i), Some(b'.' | b'e' | b'E'))
+            {
                 return None;
             }
-            if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
-                return None;
+            if len > 19 {
+                // 20 digits may not fit: redo it exactly (an overflow is None).
+                v = self.s.get(start..i)?.parse().ok()?;
             }
+            self.i = i;
             Some(v)
         }
 
@@ -1195,6 +1190,25 @@ mod fast {
         }
     }
 
+    /// The instrument of `symbol`, remembering the last one built on this
+    /// thread (a stream carries one symbol over and over; validating it again
+    /// for every frame is measurable at these speeds).
+    #[inline]
+    fn instrument(src: &StreamSource, symbol: &str) -> Option<InstrumentId> {
+        use std::cell::Cell;
+        thread_local! {
+            static LAST: Cell<Option<(StreamSource, InstrumentId)>> = const { Cell::new(None) };
+        }
+        if let Some((last_src, id)) = LAST.get() {
+            if last_src == *src && id.symbol.as_str() == symbol {
+                return Some(id);
+            }
+        }
+        let id = src.instrument("stream", symbol).ok()?;
+        LAST.set(Some((*src, id)));
+        Some(id)
+    }
+
     /// Sets a field once; a repeated known key is left to serde (which rejects it).
     #[inline]
     fn once<T>(slot: &mut Option<T>, v: Option<T>) -> Option<()> {
@@ -1272,7 +1286,7 @@ mod fast {
             return None;
         }
         Some(BookDeltas {
-            instrument: src.instrument("depthUpdate", s?).ok()?,
+            instrument: instrument(src, s?)?,
             first_update_id: first?,
             last_update_id: last?,
             prev_last_update_id: prev.flatten(),
@@ -1305,7 +1319,7 @@ mod fast {
             .or(big_e.flatten())
             .map_or(local, UnixNanos::from_millis);
         Some(Quote {
-            instrument: src.instrument("bookTicker", s?).ok()?,
+            instrument: instrument(src, s?)?,
             bid: Level {
                 price: b?,
                 qty: bq?,
@@ -1337,7 +1351,7 @@ mod fast {
             _ => c.skip(0),
         })?;
         Some(Trade {
-            instrument: src.instrument("trade", s?).ok()?,
+            instrument: instrument(src, s?)?,
             trade_id: TradeId(id?),
             price: p?,
             qty: q?,
