@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use veloz_core::events::AccountEvent;
+use veloz_core::events::{AccountEvent, MarketEvent};
 use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos};
+use veloz_market::L2Book;
 use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
 
 use crate::config::ServerConfig;
@@ -115,6 +116,10 @@ pub struct Engine {
     next_id: u64,
     /// Fan-out counters.
     pub stats: Stats,
+    /// Books kept from depth snapshots and diffs only (what a client syncing
+    /// from the depth stream sees), for the REST depth snapshot. The venue's
+    /// own book also takes quotes and trades into account.
+    depth_books: HashMap<InstrumentId, L2Book>,
 }
 
 impl Engine {
@@ -171,6 +176,7 @@ impl Engine {
             countdowns: HashMap::new(),
             next_id: 1,
             stats: Stats::default(),
+            depth_books: HashMap::new(),
         })
     }
 
@@ -189,6 +195,14 @@ impl Engine {
             .filter(|((k, _), _)| *k == product)
             .map(|(_, i)| i.clone())
             .collect()
+    }
+
+    /// The book for the REST depth snapshot of `instrument`: the one kept
+    /// from depth snapshots and diffs, else the venue's.
+    pub fn depth_book(&self, instrument: InstrumentId) -> Option<&L2Book> {
+        self.depth_books
+            .get(&instrument)
+            .or_else(|| self.sim.market_book(instrument).map(|b| b.l2()))
     }
 
     fn instrument_by_id(&self, id: InstrumentId) -> Option<Instrument> {
@@ -266,6 +280,22 @@ impl Engine {
     pub fn apply_step(&mut self, step: MarketStep) {
         for ev in &step.events {
             if self.sim.on_market_event(ev).is_err() {
+                self.stats.market_events_refused += 1;
+            }
+            let ok = match ev {
+                MarketEvent::BookSnapshot(s) => self
+                    .depth_books
+                    .entry(s.instrument)
+                    .or_insert_with(|| L2Book::new(s.instrument))
+                    .apply_snapshot(s)
+                    .is_ok(),
+                MarketEvent::BookDeltas(d) => self
+                    .depth_books
+                    .get_mut(&d.instrument)
+                    .is_none_or(|b| b.apply_deltas(d).is_ok()),
+                _ => true,
+            };
+            if !ok {
                 self.stats.market_events_refused += 1;
             }
         }
@@ -420,7 +450,21 @@ impl Engine {
             .filter_map(|s| s.peek_time())
             .min()?;
         if self.speed == 0 {
-            return Some(Instant::now());
+            // Paced by the readers: nothing while nobody listens, and a short
+            // pause while a queue is more than three quarters full.
+            if self.market_subs.is_empty() {
+                return None;
+            }
+            let now = Instant::now();
+            let slow = self
+                .market_subs
+                .iter()
+                .any(|s| s.tx.capacity() * 4 < s.tx.max_capacity());
+            return Some(if slow {
+                now + Duration::from_millis(1)
+            } else {
+                now
+            });
         }
         let (wall, src) = *self.anchor.get_or_insert((Instant::now(), t));
         let ahead = t.0.saturating_sub(src.0) / u64::from(self.speed);

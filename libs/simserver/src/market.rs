@@ -12,7 +12,7 @@
 //! * the seeded synthetic generator (`veloz_sim::synth`, being written) plugs
 //!   in through the same trait.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -83,13 +83,14 @@ impl MarketSource for ManualSource {
 /// Snapshot lines (REST bodies recorded by the collector) are given to the
 /// engine only; depth updates before the first snapshot of an instrument are
 /// published but not applied (the engine's book starts at a snapshot, as a
-/// client's would). Unreadable lines are skipped and counted.
+/// client's would), and so are updates whose last id is not past the
+/// snapshot's `lastUpdateId`. Unreadable lines are skipped and counted.
 #[derive(Debug)]
 pub struct CaptureReplay {
     reader: CaptureReader,
     src: StreamSource,
     next: Option<MarketStep>,
-    synced: HashSet<InstrumentId>,
+    synced: HashMap<InstrumentId, u64>,
     last: Option<InstrumentId>,
     /// Lines that could not be read or parsed.
     pub skipped: u64,
@@ -103,7 +104,7 @@ impl CaptureReplay {
             reader: CaptureReader::open(files)?,
             src: StreamSource::binance(product),
             next: None,
-            synced: HashSet::new(),
+            synced: HashMap::new(),
             last: None,
             skipped: 0,
             done: false,
@@ -134,7 +135,7 @@ impl CaptureReplay {
                 };
                 match parse_depth_snapshot(inst, line.json, local) {
                     Ok(s) => {
-                        self.synced.insert(inst);
+                        self.synced.insert(inst, s.last_update_id);
                         self.next = Some(MarketStep {
                             time: local,
                             product: self.src.kind,
@@ -157,7 +158,11 @@ impl CaptureReplay {
             let events: Vec<MarketEvent> = events
                 .into_iter()
                 .filter(|e| match e {
-                    MarketEvent::BookDeltas(d) => self.synced.contains(&d.instrument),
+                    // As a client syncs: updates older than the snapshot are dropped.
+                    MarketEvent::BookDeltas(d) => self
+                        .synced
+                        .get(&d.instrument)
+                        .is_some_and(|snap| d.last_update_id > *snap),
                     _ => true,
                 })
                 .collect();

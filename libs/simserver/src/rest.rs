@@ -218,7 +218,7 @@ pub(crate) fn endpoint(
                 .opt("limit", |v| v.parse::<usize>().ok())?
                 .unwrap_or(100)
                 .clamp(1, 5000);
-            let book = e.sim.market_book(inst.id).map(|b| b.l2());
+            let book = e.depth_book(inst.id);
             Ok(wire::depth(&inst, book, limit, now))
         }
         ("POST", "order") | ("POST", "order/test") => {
