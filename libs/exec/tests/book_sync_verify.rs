@@ -351,6 +351,11 @@ fn duplicates_and_garbage_lines_are_reported() {
         20,
         "1723161256172216566 {\"stream\":\"btcusd_perp@trade\",\"data\":{\"e\":\"trade\"".into(),
     );
+    all.insert(
+        30,
+        r#"1723161256172216566 {"stream":"btcusd_perp@new","data":{"e":"someNewEvent","E":1}}"#
+            .into(),
+    );
     let t = Temp::write("dup.gz", &all, true);
     let report = verify_capture(&[t.path()], &VerifyOptions::default()).unwrap();
     let text = report.to_string();
@@ -367,16 +372,23 @@ fn duplicates_and_garbage_lines_are_reported() {
         text.contains(&format!("{}:21: unparsable frame", t.path().display())),
         "{text}"
     );
-    // The duplicate is at 1-based line dup + 2 (+ 2 for the lines inserted above it).
+    // The duplicate is at 1-based line dup + 2 (+ 3 for the lines inserted above it).
     assert!(
         text.contains(&format!(
             "{}:{}: BINANCE.COINM.BTCUSD_PERP: diff",
             t.path().display(),
-            dup + 4
+            dup + 5
         )),
         "{text}"
     );
     assert_eq!(report.instruments[0].final_state, SyncState::Synced);
+    // Unknown event types are counted and listed, not problems.
+    assert_eq!(report.counts.unknown, 1);
+    assert_eq!(report.unknown_types, [("someNewEvent".to_string(), 1)]);
+    assert!(
+        text.contains("unknown event type \"someNewEvent\": 1"),
+        "{text}"
+    );
 }
 
 #[test]

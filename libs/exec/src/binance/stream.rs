@@ -150,6 +150,52 @@ pub enum StreamMessage {
     },
 }
 
+/// Counts event types a parser did not know, so the caller can log each new one
+/// once and report totals (unknown events are never errors).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnknownEvents {
+    counts: std::collections::BTreeMap<String, u64>,
+}
+
+impl UnknownEvents {
+    /// Counts one unknown event type; `true` the first time this type is seen
+    /// (log it then).
+    pub fn record(&mut self, event_type: &str) -> bool {
+        match self.counts.get_mut(event_type) {
+            Some(n) => {
+                *n += 1;
+                false
+            }
+            None => {
+                self.counts.insert(event_type.to_string(), 1);
+                true
+            }
+        }
+    }
+
+    /// Counts the unknown event types in `m` (a batch counts each element);
+    /// returns those seen for the first time.
+    pub fn record_message(&mut self, m: &StreamMessage) -> Vec<String> {
+        match m {
+            StreamMessage::Unknown { event_type } if self.record(event_type) => {
+                vec![event_type.clone()]
+            }
+            StreamMessage::Batch(v) => v.iter().flat_map(|m| self.record_message(m)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Each unknown type with its count, by name.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counts.iter().map(|(k, &n)| (k.as_str(), n))
+    }
+
+    /// Total unknown events.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
 impl StreamMessage {
     /// The normalised market events this message carries (none for control
     /// messages and unknown events; several for a batch).
@@ -1593,6 +1639,19 @@ mod tests {
             Some(UnixNanos::from_millis(1723190400000))
         );
         assert_eq!(a.index.unwrap().to_string(), "60990.5");
+    }
+
+    #[test]
+    fn unknown_events_are_counted_once_each() {
+        let mut u = UnknownEvents::default();
+        let m = both(
+            &SPOT,
+            r#"{"stream":"!x@arr","data":[{"e":"a"},{"e":"b"},{"e":"a"}]}"#,
+        );
+        assert_eq!(u.record_message(&m), ["a", "b"]);
+        assert!(u.record_message(&m).is_empty());
+        assert_eq!(u.counts().collect::<Vec<_>>(), [("a", 4), ("b", 2)]);
+        assert_eq!(u.total(), 6);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use super::book_sync::{
 };
 use super::capture::{CaptureError, CaptureReader};
 use super::stream::{
-    parse_depth_snapshot, parse_frame, unwrap_combined, StreamMessage, StreamSource,
+    parse_depth_snapshot, parse_frame, unwrap_combined, StreamMessage, StreamSource, UnknownEvents,
 };
 
 /// What to verify and how.
@@ -323,6 +323,9 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// Problems found in total.
     pub problem_count: u64,
+    /// Unknown event types and how often each came (not problems: the parser
+    /// skips them).
+    pub unknown_types: Vec<(String, u64)>,
 }
 
 impl VerifyReport {
@@ -355,6 +358,9 @@ impl fmt::Display for VerifyReport {
             "events: {} depthUpdate, {} snapshot, {} bookTicker, {} trade, {} other, {} unknown type, {} bad",
             c.depth, c.snapshots, c.book_ticker, c.trades, c.other, c.unknown, c.bad
         )?;
+        for (t, n) in &self.unknown_types {
+            writeln!(f, "  unknown event type {t:?}: {n}")?;
+        }
         for i in &self.instruments {
             let k = &i.counters;
             let rules = match i.rules {
@@ -534,6 +540,7 @@ struct Verifier {
     counts: EventCounts,
     problems: Vec<Problem>,
     problem_count: u64,
+    unknown: UnknownEvents,
 }
 
 impl Verifier {
@@ -833,6 +840,7 @@ pub fn verify_capture<P: AsRef<Path>>(
         counts: EventCounts::default(),
         problems: Vec::new(),
         problem_count: 0,
+        unknown: UnknownEvents::default(),
     };
     let mut r = CaptureReader::open(&files)?;
     let mut consecutive_io_errors = 0;
@@ -903,7 +911,10 @@ impl Verifier {
             }
             StreamMessage::Trade(_) | StreamMessage::AggTrade(_) => self.counts.trades += 1,
             StreamMessage::PartialDepth(_) => self.counts.snapshots += 1,
-            StreamMessage::Unknown { .. } => self.counts.unknown += 1,
+            StreamMessage::Unknown { event_type } => {
+                self.counts.unknown += 1;
+                self.unknown.record(&event_type);
+            }
             StreamMessage::Batch(v) => {
                 for m in v {
                     self.on_message(at, m);
@@ -966,6 +977,11 @@ impl Verifier {
             instruments: self.books.into_iter().map(|b| b.report).collect(),
             problems: self.problems,
             problem_count: self.problem_count,
+            unknown_types: self
+                .unknown
+                .counts()
+                .map(|(t, n)| (t.to_string(), n))
+                .collect(),
         }
     }
 }
