@@ -19,7 +19,9 @@
 //! * [`trigger`]: stop, take-profit and trailing-stop trigger rules;
 //! * [`account`], [`order`], [`report`], [`error`]: the data the venue keeps
 //!   and reports;
-//! * [`presets`]: example instruments with Binance's BTC rules.
+//! * [`presets`]: example instruments with Binance's BTC rules;
+//! * [`synth`]: [`SynthMarket`], a seeded synthetic market (the simulator's
+//!   default market data when no recording is loaded).
 //!
 //! `docs/SIMULATION.md` describes every model and simplification precisely.
 //!
@@ -42,6 +44,7 @@ pub mod order;
 pub mod presets;
 pub mod queue;
 pub mod report;
+pub mod synth;
 pub mod trigger;
 
 pub use account::{Account, MarginSummary, PositionView, SpotBalance, SymbolConfig};
@@ -56,3 +59,4 @@ pub use report::{
     Counterparty, ExpireReason, FundingPayment, LiquidatedPosition, LiquidationReport, OrderReport,
     SimReport, SimTrade,
 };
+pub use synth::{SynthConfig, SynthError, SynthMarket};
