@@ -10,14 +10,14 @@
 //! engine never waits for a client; a subscriber whose queue is full is
 //! disconnected and counted in [`Stats`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use veloz_core::events::{AccountEvent, MarketEvent};
-use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos};
+use veloz_core::events::{AccountEvent, Fill, MarketEvent, OrderEventKind};
+use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos, VenueOrderId};
 use veloz_market::L2Book;
 use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
 
@@ -120,6 +120,29 @@ pub struct Engine {
     /// from the depth stream sees), for the REST depth snapshot. The venue's
     /// own book also takes quotes and trades into account.
     depth_books: HashMap<InstrumentId, L2Book>,
+    /// Fills of each account, oldest first (at most [`HISTORY`]).
+    pub fills: HashMap<AccountId, VecDeque<FillRecord>>,
+    /// Orders each account placed, oldest first (at most [`HISTORY`]).
+    pub orders: HashMap<AccountId, VecDeque<(InstrumentId, VenueOrderId)>>,
+}
+
+/// How many fills and orders per account stay listed by `myTrades` /
+/// `userTrades` / `allOrders`.
+pub const HISTORY: usize = 10_000;
+
+/// One fill of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillRecord {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// The order.
+    pub order_id: VenueOrderId,
+    /// The fill.
+    pub fill: Fill,
+    /// Position side of the order.
+    pub position_side: veloz_core::PositionSide,
+    /// When (ms).
+    pub time_ms: u64,
 }
 
 impl Engine {
@@ -177,6 +200,8 @@ impl Engine {
             next_id: 1,
             stats: Stats::default(),
             depth_books: HashMap::new(),
+            fills: HashMap::new(),
+            orders: HashMap::new(),
         })
     }
 
@@ -343,10 +368,11 @@ impl Engine {
     /// returns them (callers look for the fills of the order they placed).
     pub fn drain(&mut self) -> Vec<SimReport> {
         let reports = self.sim.take_reports();
+        let ms = now_ms();
+        self.record(&reports, ms);
         if reports.is_empty() || self.user_subs.is_empty() {
             return reports;
         }
-        let ms = now_ms();
         let mut out: Vec<(AccountId, MarketKind, serde_json::Value)> = Vec::new();
         let mut acct: BTreeMap<(AccountId, u8), Vec<&AccountEvent>> = BTreeMap::new();
         for r in &reports {
@@ -415,6 +441,33 @@ impl Engine {
             self.remove_sub(id);
         }
         reports
+    }
+
+    fn record(&mut self, reports: &[SimReport], ms: u64) {
+        for r in reports {
+            let SimReport::Order(o) = r else { continue };
+            let key = (o.event.instrument, o.order.venue_order_id);
+            let list = self.orders.entry(o.account).or_default();
+            if !list.contains(&key) {
+                list.push_back(key);
+                if list.len() > HISTORY {
+                    list.pop_front();
+                }
+            }
+            if let OrderEventKind::Filled(f) = &o.event.kind {
+                let fl = self.fills.entry(o.account).or_default();
+                fl.push_back(FillRecord {
+                    instrument: o.event.instrument,
+                    order_id: o.order.venue_order_id,
+                    fill: *f,
+                    position_side: o.order.position_side,
+                    time_ms: ms,
+                });
+                if fl.len() > HISTORY {
+                    fl.pop_front();
+                }
+            }
+        }
     }
 
     fn futures_kind_of_asset(&self, asset: Currency) -> MarketKind {

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub msg: String,
     /// `Retry-After` seconds, for 429 and 418.
     pub retry_after: Option<u64>,
+    /// Extra `data` of the body (spot cancel-replace failures).
+    pub data: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             code,
             msg: msg.into(),
             retry_after: None,
+            data: None,
         }
     }
 
@@ -98,7 +101,12 @@ impl ApiError {
 
     /// The body.
     pub fn body(&self) -> String {
-        serde_json::json!({"code": self.code, "msg": self.msg}).to_string()
+        match &self.data {
+            None => serde_json::json!({"code": self.code, "msg": self.msg}).to_string(),
+            Some(d) => {
+                serde_json::json!({"code": self.code, "msg": self.msg, "data": d}).to_string()
+            }
+        }
     }
 }
 

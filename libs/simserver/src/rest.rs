@@ -89,6 +89,12 @@ fn spec(product: MarketKind, method: &Method, name: &str) -> Option<(u32, Sec, b
         ("POST", "positionSide/dual") if futures => (1, Sec::Signed, false),
         ("GET", "positionSide/dual") if futures => (30, Sec::Signed, false),
         ("POST", "countdownCancelAll") if futures => (10, Sec::Signed, false),
+        ("POST", "batchOrders") if futures => (5, Sec::Signed, true),
+        ("DELETE", "batchOrders") if futures => (1, Sec::Signed, false),
+        ("POST", "order/cancelReplace") if !futures => (1, Sec::Signed, true),
+        ("GET", "myTrades") if !futures => (20, Sec::Signed, false),
+        ("GET", "userTrades") if futures => (5, Sec::Signed, false),
+        ("GET", "allOrders") => (if futures { 5 } else { 20 }, Sec::Signed, false),
         ("POST" | "PUT" | "DELETE", "listenKey") if futures => (1, Sec::Key, false),
         ("POST" | "PUT" | "DELETE", "userDataStream") if !futures => (2, Sec::Key, false),
         _ => return None,
@@ -370,6 +376,182 @@ pub(crate) fn endpoint(
             let account = need_account(account)?;
             futures_balances(e, product, account, name == "account", now)
         }
+        ("PUT", "order") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let id = resolve(e, account, &inst, order_ref(p)?)?;
+            let o = e
+                .sim
+                .order(inst.id, id)
+                .cloned()
+                .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist."))?;
+            let m = veloz_core::events::ModifyOrder {
+                strategy: o.strategy,
+                instrument: inst.id,
+                client_order_id: o.client_order_id,
+                venue_order_id: Some(id),
+                quantity: p.opt("quantity", |v| Quantity::parse(v).ok())?,
+                price: parse_price(p, "price")?,
+                trigger_price: None,
+                ts_init: now_nanos(),
+            };
+            e.sim.modify(account, &m, now_nanos())?;
+            e.drain();
+            let o = e
+                .sim
+                .order(inst.id, id)
+                .cloned()
+                .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist."))?;
+            Ok(wire::futures_order(&inst, &o))
+        }
+        ("POST", "batchOrders") => {
+            let list: Vec<serde_json::Map<String, Value>> =
+                serde_json::from_str(p.req("batchOrders")?)
+                    .map_err(|_| ApiError::malformed("batchOrders"))?;
+            if list.is_empty() || list.len() > 5 {
+                return Err(ApiError::new(
+                    400,
+                    -1102,
+                    "Param 'batchOrders' must hold 1 to 5 orders.",
+                ));
+            }
+            let mut out = Vec::new();
+            for item in list {
+                let pairs =
+                    Params::from_pairs(item.into_iter().map(|(k, v)| (k, json_str(&v))).collect());
+                out.push(
+                    match endpoint(e, product, &Method::POST, "order", &pairs, account) {
+                        Ok(v) => v,
+                        Err(err) => json!({"code": err.code, "msg": err.msg}),
+                    },
+                );
+            }
+            Ok(Value::Array(out))
+        }
+        ("DELETE", "batchOrders") => {
+            let symbol = p.req("symbol")?.to_string();
+            let ids: Vec<String> = if let Some(v) = p.get("orderIdList") {
+                let ids: Vec<u64> =
+                    serde_json::from_str(v).map_err(|_| ApiError::malformed("orderIdList"))?;
+                ids.iter().map(|i| format!("orderId={i}")).collect()
+            } else {
+                let ids: Vec<String> = serde_json::from_str(p.req("origClientOrderIdList")?)
+                    .map_err(|_| ApiError::malformed("origClientOrderIdList"))?;
+                ids.iter()
+                    .map(|i| format!("origClientOrderId={i}"))
+                    .collect()
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                let (k, v) = id.split_once('=').unwrap_or((id.as_str(), ""));
+                let pairs = Params::from_pairs(vec![
+                    ("symbol".into(), symbol.clone()),
+                    (k.into(), v.into()),
+                ]);
+                out.push(
+                    match endpoint(e, product, &Method::DELETE, "order", &pairs, account) {
+                        Ok(v) => v,
+                        Err(err) => json!({"code": err.code, "msg": err.msg}),
+                    },
+                );
+            }
+            Ok(Value::Array(out))
+        }
+        ("POST", "order/cancelReplace") => {
+            let mode = p.req("cancelReplaceMode")?;
+            let allow = match mode {
+                "STOP_ON_FAILURE" => false,
+                "ALLOW_FAILURE" => true,
+                _ => return Err(ApiError::malformed("cancelReplaceMode")),
+            };
+            let mut cancel = vec![("symbol".to_string(), p.req("symbol")?.to_string())];
+            if let Some(v) = p.get("cancelOrderId") {
+                cancel.push(("orderId".into(), v.into()));
+            }
+            if let Some(v) = p.get("cancelOrigClientOrderId") {
+                cancel.push(("origClientOrderId".into(), v.into()));
+            }
+            let cancel = Params::from_pairs(cancel);
+            let c = endpoint(e, product, &Method::DELETE, "order", &cancel, account);
+            let err = |x: &ApiError| json!({"code": x.code, "msg": x.msg});
+            match c {
+                Err(ce) if !allow => {
+                    let mut out = ApiError::new(400, -2022, "Order cancel-replace failed.");
+                    out.data = Some(
+                        json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": err(&ce), "newOrderResponse": null}),
+                    );
+                    Err(out)
+                }
+                c => {
+                    let n = endpoint(e, product, &Method::POST, "order", p, account);
+                    let ok = c.is_ok() && n.is_ok();
+                    let body = json!({
+                        "cancelResult": if c.is_ok() { "SUCCESS" } else { "FAILURE" },
+                        "newOrderResult": if n.is_ok() { "SUCCESS" } else { "FAILURE" },
+                        "cancelResponse": c.as_ref().map_or_else(err, Clone::clone),
+                        "newOrderResponse": n.as_ref().map_or_else(err, Clone::clone),
+                    });
+                    if ok {
+                        Ok(body)
+                    } else {
+                        let code = if c.is_ok() || n.is_ok() { -2021 } else { -2022 };
+                        let status = if code == -2021 { 409 } else { 400 };
+                        let mut out =
+                            ApiError::new(status, code, "Order cancel-replace partially failed.");
+                        out.data = Some(body);
+                        Err(out)
+                    }
+                }
+            }
+        }
+        ("GET", "myTrades") | ("GET", "userTrades") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let limit = p
+                .opt("limit", |v| v.parse::<usize>().ok())?
+                .unwrap_or(500)
+                .clamp(1, 1000);
+            let order = p.opt("orderId", |v| v.parse::<u64>().ok())?;
+            let from = p.opt("fromId", |v| v.parse::<u64>().ok())?;
+            let rows: Vec<Value> = e
+                .fills
+                .get(&account)
+                .into_iter()
+                .flatten()
+                .filter(|f| f.instrument == inst.id)
+                .filter(|f| order.is_none_or(|o| f.order_id.0 == o))
+                .filter(|f| from.is_none_or(|id| f.fill.trade_id.0 >= id))
+                .take(limit)
+                .map(|f| wire::account_trade(&inst, f))
+                .collect();
+            Ok(Value::Array(rows))
+        }
+        ("GET", "allOrders") => {
+            let account = need_account(account)?;
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let limit = p
+                .opt("limit", |v| v.parse::<usize>().ok())?
+                .unwrap_or(500)
+                .clamp(1, 1000);
+            let from = p.opt("orderId", |v| v.parse::<u64>().ok())?;
+            let rows: Vec<Value> = e
+                .orders
+                .get(&account)
+                .into_iter()
+                .flatten()
+                .filter(|(i, id)| *i == inst.id && from.is_none_or(|f| id.0 >= f))
+                .filter_map(|(i, id)| e.sim.order(*i, *id))
+                .take(limit)
+                .map(|o| {
+                    if product.is_futures() {
+                        wire::futures_order(&inst, o)
+                    } else {
+                        wire::spot_order(&inst, o, None, now)
+                    }
+                })
+                .collect();
+            Ok(Value::Array(rows))
+        }
         ("GET", "positionRisk") => {
             let account = need_account(account)?;
             let mut out = Vec::new();
@@ -560,6 +742,29 @@ fn futures_balances(
         Ok(json!({"assets": list, "positions": [], "canTrade": true, "updateTime": now}))
     } else {
         Ok(Value::Array(list))
+    }
+}
+
+fn json_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn resolve(
+    e: &Engine,
+    account: AccountId,
+    inst: &veloz_core::Instrument,
+    r: OrderRef,
+) -> Result<VenueOrderId, ApiError> {
+    match r {
+        OrderRef::Venue(id) => Ok(id),
+        OrderRef::Client(c) => e
+            .sim
+            .open_order_by_client_id(account, inst.id, c)
+            .map(|o| o.venue_order_id)
+            .ok_or_else(|| ApiError::new(400, -2013, "Order does not exist.")),
     }
 }
 

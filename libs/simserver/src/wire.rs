@@ -488,3 +488,55 @@ pub fn account_update(
     }
     Some(v)
 }
+
+/// A row of spot `myTrades` or futures `userTrades`.
+pub fn account_trade(inst: &Instrument, f: &crate::engine::FillRecord) -> Value {
+    let buyer = f.fill.side == Side::Buy;
+    let maker = f.fill.liquidity == Liquidity::Maker;
+    let quote = quote_of(f.fill.price, f.fill.qty);
+    if inst.id.kind.is_futures() {
+        let mut v = json!({
+            "symbol": inst.id.symbol.as_str(),
+            "id": f.fill.trade_id.0,
+            "orderId": f.order_id.0,
+            "side": side(f.fill.side),
+            "price": px(inst, f.fill.price),
+            "qty": qty(inst, f.fill.qty),
+            "realizedPnl": "0",
+            "quoteQty": quote,
+            "commission": money(f.fill.fee),
+            "commissionAsset": f.fill.fee.currency().as_str(),
+            "time": f.time_ms,
+            "positionSide": position_side(f.position_side),
+            "buyer": buyer,
+            "maker": maker,
+        });
+        if inst.id.kind == MarketKind::CoinM {
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert(
+                    "pair".into(),
+                    json!(format!("{}{}", inst.base.as_str(), inst.quote.as_str())),
+                );
+                obj.insert("marginAsset".into(), json!(inst.margin_asset.as_str()));
+                obj.insert("baseQty".into(), json!("0"));
+            }
+        }
+        v
+    } else {
+        json!({
+            "symbol": inst.id.symbol.as_str(),
+            "id": f.fill.trade_id.0,
+            "orderId": f.order_id.0,
+            "orderListId": -1,
+            "price": px(inst, f.fill.price),
+            "qty": qty(inst, f.fill.qty),
+            "quoteQty": quote,
+            "commission": money(f.fill.fee),
+            "commissionAsset": f.fill.fee.currency().as_str(),
+            "time": f.time_ms,
+            "isBuyer": buyer,
+            "isMaker": maker,
+            "isBestMatch": true,
+        })
+    }
+}
