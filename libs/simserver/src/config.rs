@@ -58,6 +58,8 @@ pub struct ServerConfig {
     /// Capacity of each WebSocket subscriber's outgoing queue (frames); a
     /// subscriber whose queue is full is disconnected and counted.
     pub subscriber_queue: usize,
+    /// Lifetime of a listenKey without keepalive, seconds (Binance: 3600).
+    pub listen_key_ttl_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +74,7 @@ impl Default for ServerConfig {
             market: MarketConfig::default(),
             rate_limits: RateLimitConfig::default(),
             subscriber_queue: 4096,
+            listen_key_ttl_secs: 3600,
         }
     }
 }

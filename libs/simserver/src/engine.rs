@@ -80,6 +80,8 @@ struct UserSub {
     /// Spot WebSocket API subscriptions wrap events as
     /// `{"subscriptionId":n,"event":…}`.
     wrap: Option<u64>,
+    /// The listenKey of a listenKey stream.
+    listen_key: Option<String>,
     tx: Outbox,
 }
 
@@ -93,9 +95,6 @@ pub struct ListenKey {
     /// Expiry (ms).
     pub expires_ms: u64,
 }
-
-/// Listen keys live 60 minutes unless extended.
-pub const LISTEN_KEY_TTL_MS: u64 = 60 * 60 * 1000;
 
 /// Engine state (owned by the engine task).
 #[derive(Debug)]
@@ -116,6 +115,8 @@ pub struct Engine {
     next_id: u64,
     /// Fan-out counters.
     pub stats: Stats,
+    /// Lifetime of a listenKey without keepalive (ms).
+    pub listen_key_ttl_ms: u64,
     /// Books kept from depth snapshots and diffs only (what a client syncing
     /// from the depth stream sees), for the REST depth snapshot. The venue's
     /// own book also takes quotes and trades into account.
@@ -199,6 +200,7 @@ impl Engine {
             countdowns: HashMap::new(),
             next_id: 1,
             stats: Stats::default(),
+            listen_key_ttl_ms: cfg.listen_key_ttl_secs.saturating_mul(1000),
             depth_books: HashMap::new(),
             fills: HashMap::new(),
             orders: HashMap::new(),
@@ -282,6 +284,7 @@ impl Engine {
         account: AccountId,
         product: MarketKind,
         wrap: Option<u64>,
+        listen_key: Option<String>,
         tx: Outbox,
     ) -> u64 {
         let id = self.next_id();
@@ -290,6 +293,7 @@ impl Engine {
             account,
             product,
             wrap,
+            listen_key,
             tx,
         });
         id
@@ -490,7 +494,33 @@ impl Engine {
             self.countdowns.remove(&(account, inst));
             let _ = self.sim.cancel_all(account, inst, None, now_nanos());
         }
-        self.listen_keys.retain(|_, k| k.expires_ms > ms);
+        let expired: Vec<String> = self
+            .listen_keys
+            .iter()
+            .filter(|(_, k)| k.expires_ms <= ms)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.listen_keys.remove(&key);
+            // Binance tells the connections of the key, then sends nothing more.
+            let text: Arc<str> = Arc::from(
+                serde_json::json!({"e": "listenKeyExpired", "E": ms, "listenKey": key}).to_string(),
+            );
+            let mut gone = Vec::new();
+            for s in self
+                .user_subs
+                .iter()
+                .filter(|s| s.listen_key.as_deref() == Some(&key))
+            {
+                if s.tx.try_send(text.clone()).is_ok() {
+                    self.stats.user_events_sent += 1;
+                }
+                gone.push(s.id);
+            }
+            for id in gone {
+                self.remove_sub(id);
+            }
+        }
         self.sim.advance_time(now_nanos());
         self.drain();
     }

@@ -22,7 +22,7 @@ use veloz_core::{
 use veloz_sim::{AccountId, OrderRef, SimReport, StpMode};
 
 use crate::auth::Keyring;
-use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey, LISTEN_KEY_TTL_MS};
+use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey};
 use crate::error::ApiError;
 use crate::limits::{RateLimiter, Usage};
 use crate::params::Params;
@@ -650,7 +650,7 @@ pub(crate) fn endpoint(
                 ListenKey {
                     account,
                     product,
-                    expires_ms: now + LISTEN_KEY_TTL_MS,
+                    expires_ms: now + e.listen_key_ttl_ms,
                 },
             );
             Ok(json!({"listenKey": key}))
@@ -665,12 +665,13 @@ pub(crate) fn endpoint(
                     .find(|(_, k)| k.account == account && k.product == product)
                     .map(|(s, _)| s.clone()),
             };
+            let ttl = e.listen_key_ttl_ms;
             let k = key
                 .and_then(|k| e.listen_keys.get_mut(&k).map(|v| (k, v)))
                 .filter(|(_, v)| v.account == account);
             match k {
                 Some((key, v)) => {
-                    v.expires_ms = now + LISTEN_KEY_TTL_MS;
+                    v.expires_ms = now + ttl;
                     Ok(if product.is_futures() {
                         json!({"listenKey": key})
                     } else {

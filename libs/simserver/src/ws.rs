@@ -33,6 +33,7 @@ enum Feed {
     },
     User {
         account: AccountId,
+        key: String,
     },
 }
 
@@ -80,7 +81,7 @@ pub async fn raw(
     let user_ok = st.product.is_futures() || st.spot_listen_key;
     if user_ok && !path.contains('@') {
         if let Some(account) = listen_key_owner(&st, &path).await {
-            return upgrade(st, ws, Feed::User { account });
+            return upgrade(st, ws, Feed::User { account, key: path });
         }
     }
     upgrade(
@@ -134,7 +135,7 @@ pub async fn private_query(
 
 async fn private(st: PortState, key: String, ws: WebSocketUpgrade) -> Response {
     match listen_key_owner(&st, &key).await {
-        Some(account) => upgrade(st, ws, Feed::User { account }),
+        Some(account) => upgrade(st, ws, Feed::User { account, key }),
         None => (
             axum::http::StatusCode::BAD_REQUEST,
             json!({"code": -1125, "msg": "This listenKey does not exist."}).to_string(),
@@ -158,9 +159,9 @@ async fn serve(st: PortState, socket: WebSocket, feed: Feed) {
                 .call(move |e| e.add_market_sub(product, streams, combined, data_tx))
                 .await
         }
-        Feed::User { account } => {
+        Feed::User { account, key } => {
             st.engine
-                .call(move |e| e.add_user_sub(account, product, None, data_tx))
+                .call(move |e| e.add_user_sub(account, product, None, Some(key), data_tx))
                 .await
         }
     };

@@ -237,7 +237,7 @@ impl Session {
                 let sub = self
                     .st
                     .engine
-                    .call(move |e| e.add_user_sub(account, MarketKind::Spot, Some(sid), tx))
+                    .call(move |e| e.add_user_sub(account, MarketKind::Spot, Some(sid), None, tx))
                     .await?;
                 self.subs.insert(sid, sub);
                 Ok(json!({"subscriptionId": sid}))
