@@ -117,6 +117,8 @@ pub struct Engine {
     pub stats: Stats,
     /// Lifetime of a listenKey without keepalive (ms).
     pub listen_key_ttl_ms: u64,
+    /// The rate limits (for exchangeInfo).
+    pub rate_limits: crate::config::RateLimitConfig,
     /// Books kept from depth snapshots and diffs only (what a client syncing
     /// from the depth stream sees), for the REST depth snapshot. The venue's
     /// own book also takes quotes and trades into account.
@@ -201,6 +203,7 @@ impl Engine {
             next_id: 1,
             stats: Stats::default(),
             listen_key_ttl_ms: cfg.listen_key_ttl_secs.saturating_mul(1000),
+            rate_limits: cfg.rate_limits,
             depth_books: HashMap::new(),
             fills: HashMap::new(),
             orders: HashMap::new(),
@@ -337,7 +340,7 @@ impl Engine {
                 .iter()
                 .filter(|s| s.product == step.product)
             {
-                if !s.streams.contains(f.stream.as_ref()) {
+                if !s.streams.contains(f.stream.as_ref()) || dead.contains(&s.id) {
                     continue;
                 }
                 let text = if s.combined {
@@ -427,6 +430,9 @@ impl Engine {
                 .iter()
                 .filter(|s| s.account == account && s.product == kind)
             {
+                if dead.contains(&s.id) {
+                    continue;
+                }
                 let text = match s.wrap {
                     None => plain.clone(),
                     Some(id) => Arc::from(format!("{{\"subscriptionId\":{id},\"event\":{plain}}}")),

@@ -111,10 +111,16 @@ fn symbol(inst: &Instrument) -> Value {
 }
 
 /// The exchangeInfo body of `product`.
-pub fn exchange_info(product: MarketKind, instruments: &[Instrument], now_ms: u64) -> Value {
+pub fn exchange_info(
+    product: MarketKind,
+    instruments: &[Instrument],
+    limits: &crate::config::RateLimitConfig,
+    now_ms: u64,
+) -> Value {
     let limits = json!([
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limits.weight_per_minute},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": limits.orders_per_10s},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": limits.orders_per_day},
     ]);
     let mut v = json!({
         "timezone": "UTC",

@@ -216,6 +216,7 @@ pub(crate) fn endpoint(
         ("GET", "exchangeInfo") => Ok(crate::info::exchange_info(
             product,
             &e.instruments_of(product),
+            &e.rate_limits,
             now,
         )),
         ("GET", "depth") => {

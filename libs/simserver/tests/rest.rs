@@ -269,3 +269,38 @@ async fn rate_limit_429_then_418() {
     let a = http(srv.spot, "GET", "/api/v3/depth?symbol=BTCUSDT", &[], "").await;
     assert_eq!(a.status, 418);
 }
+
+#[tokio::test]
+async fn order_count_limit_answers_1015() {
+    let mut cfg = config();
+    cfg.rate_limits.orders_per_10s = 2;
+    let srv = veloz_simserver::start(cfg).await.unwrap();
+    let inst = presets::spot_btcusdt();
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let o = SpotOrder::limit(Side::Buy, q("0.01"), p("50000.00"))
+            .time_in_force(TimeInForce::Gtc)
+            .client_order_id(ClientOrderId::new(&format!("n-{i}")).unwrap());
+        let a = send_signed(
+            srv.spot,
+            &spot::new_order(&inst, &o, NumberPolicy::Exact).unwrap(),
+            &hmac_creds(),
+        )
+        .await;
+        codes.push((a.status, a.headers.get("x-mbx-order-count-10s").cloned()));
+        if a.status == 429 {
+            assert_eq!(a.code(), -1015);
+            assert!(a.headers.contains_key("retry-after"));
+        }
+    }
+    // A 10 s window boundary may fall between the requests: then all pass.
+    let refused = codes.iter().filter(|(s, _)| *s == 429).count();
+    assert!(refused <= 1, "{codes:?}");
+    if refused == 1 {
+        assert_eq!(codes[2].0, 429, "{codes:?}");
+        assert_eq!(codes[1].1.as_deref(), Some("2"));
+    }
+    // exchangeInfo states the configured limits.
+    let a = http(srv.spot, "GET", "/api/v3/exchangeInfo", &[], "").await;
+    assert_eq!(a.json()["rateLimits"][1]["limit"], 2);
+}

@@ -238,3 +238,35 @@ async fn futures_fills_arrive_on_the_listen_key_stream() {
     // Taker fee 0.05 % of 600 USDT.
     assert_eq!(fills[0].fee.raw(), 30_000_000);
 }
+
+#[tokio::test]
+async fn a_slow_subscriber_is_disconnected_and_counted() {
+    let mut cfg = config();
+    cfg.subscriber_queue = 2;
+    let srv = veloz_simserver::start(cfg).await.unwrap();
+    let mut slow = ws(srv.spot, "/ws/btcusdt@trade").await;
+    let r = request(&mut slow, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
+    assert_eq!(r["id"], 1);
+    // Ten frames at once into a queue of two: the engine does not wait.
+    let frames = (0..10)
+        .map(|i| frame("btcusdt@trade", &format!("{{\"n\":{i}}}")))
+        .collect();
+    srv.push_market(step(MarketKind::Spot, frames, vec![]))
+        .await
+        .unwrap();
+    let stats = srv.stats().await.unwrap();
+    assert_eq!(stats.slow_disconnects, 1);
+    assert!(stats.market_frames_sent <= 3, "{stats:?}");
+    // What was queued arrives, then the connection ends.
+    use futures_util::StreamExt;
+    let mut texts = Vec::new();
+    while let Some(Ok(m)) = slow.next().await {
+        match m {
+            tokio_tungstenite::tungstenite::Message::Text(t) => texts.push(t.to_string()),
+            tokio_tungstenite::tungstenite::Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert!(!texts.is_empty() && texts.len() <= 3, "{texts:?}");
+    assert_eq!(texts[0], "{\"n\":0}");
+}
