@@ -1212,13 +1212,32 @@ mod fast {
 
         /// Walks the members of the object whose `{` is next; `f` must consume
         /// each value it is given. Returns after the closing `}`.
+        ///
+        /// With `resume`, the cursor is just after the object's first member
+        /// (already read by the caller) rather than before its `{`.
         #[inline]
-        fn object(&mut self, mut f: impl FnMut(&str, &mut Self) -> Option<()>) -> Option<()> {
-            self.eat(b'{')?;
-            self.ws();
-            if self.peek() == Some(b'}') {
-                self.i += 1;
-                return Some(());
+        fn object(
+            &mut self,
+            resume: bool,
+            mut f: impl FnMut(&str, &mut Self) -> Option<()>,
+        ) -> Option<()> {
+            if resume {
+                self.ws();
+                match self.peek()? {
+                    b',' => self.i += 1,
+                    b'}' => {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            } else {
+                self.eat(b'{')?;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Some(());
+                }
             }
             loop {
                 let k = self.key()?;
@@ -1295,18 +1314,21 @@ mod fast {
         }
     }
 
+    /// `resume`: the caller has read the leading `"e":"depthUpdate"` member.
     fn depth(
         src: &StreamSource,
         c: &mut Cur<'_>,
         local: UnixNanos,
         size_hint: usize,
+        resume: bool,
     ) -> Option<BookDeltas> {
-        let (mut e, mut big_e, mut t, mut s) = (None, None, None, None);
+        let mut e = resume.then_some("depthUpdate");
+        let (mut big_e, mut t, mut s) = (None, None, None);
         let (mut first, mut last, mut prev) = (None, None, None);
         let (mut bids_done, mut asks_done) = (false, false);
         // About 20 bytes per level on the wire.
         let mut deltas = Vec::with_capacity(size_hint / 20 + 2);
-        c.object(|k, c| match k {
+        c.object(resume, |k, c| match k {
             "e" => once(&mut e, c.str().filter(|&v| v == "depthUpdate")),
             "E" => once(&mut big_e, c.u64()),
             "T" => once(&mut t, c.opt_u64()),
@@ -1341,11 +1363,18 @@ mod fast {
         })
     }
 
-    fn book_ticker(src: &StreamSource, c: &mut Cur<'_>, local: UnixNanos) -> Option<Quote> {
-        let (mut e, mut u, mut s) = (None, None, None);
+    /// `resume`: the caller has read the leading `"e":"bookTicker"` member.
+    fn book_ticker(
+        src: &StreamSource,
+        c: &mut Cur<'_>,
+        local: UnixNanos,
+        resume: bool,
+    ) -> Option<Quote> {
+        let mut e = resume.then_some("bookTicker");
+        let (mut u, mut s) = (None, None);
         let (mut b, mut bq, mut a, mut aq) = (None, None, None, None);
         let (mut t, mut big_e) = (None, None);
-        c.object(|k, c| match k {
+        c.object(resume, |k, c| match k {
             "e" => once(&mut e, c.str().filter(|&v| v == "bookTicker")),
             "u" => once(&mut u, c.u64()),
             "s" => once(&mut s, c.str()),
@@ -1379,10 +1408,12 @@ mod fast {
         })
     }
 
-    fn trade(src: &StreamSource, c: &mut Cur<'_>, local: UnixNanos) -> Option<Trade> {
-        let (mut e, mut big_e, mut t, mut s) = (None, None, None, None);
+    /// `resume`: the caller has read the leading `"e":"trade"` member.
+    fn trade(src: &StreamSource, c: &mut Cur<'_>, local: UnixNanos, resume: bool) -> Option<Trade> {
+        let mut e = resume.then_some("trade");
+        let (mut big_e, mut t, mut s) = (None, None, None);
         let (mut id, mut p, mut q, mut m) = (None, None, None, None);
-        c.object(|k, c| match k {
+        c.object(resume, |k, c| match k {
             "e" => once(&mut e, c.str().filter(|&v| v == "trade")),
             "E" => once(&mut big_e, c.u64()),
             "T" => once(&mut t, c.opt_u64()),
@@ -1413,23 +1444,24 @@ mod fast {
         c: &mut Cur<'_>,
         local: UnixNanos,
     ) -> Option<StreamMessage> {
-        // Peek at the first member to choose the parser, then parse from `{`.
+        // The first member chooses the parser: `"e"` (read here, the parser
+        // resumes after it) or `"u"` (spot bookTicker, parsed from `{`).
         let start = c.i;
         c.eat(b'{')?;
-        let first = c.key()?;
-        let kind = match first {
-            "e" => c.str()?,
-            "u" => "bookTicker",
-            _ => return None,
-        };
-        c.i = start;
-        match kind {
-            "depthUpdate" => {
-                let hint = c.s.len() - start;
-                depth(src, c, local, hint).map(|d| depth_message(stream, d))
+        match c.key()? {
+            "e" => match c.str()? {
+                "depthUpdate" => {
+                    let hint = c.s.len() - start;
+                    depth(src, c, local, hint, true).map(|d| depth_message(stream, d))
+                }
+                "bookTicker" => book_ticker(src, c, local, true).map(StreamMessage::BookTicker),
+                "trade" => trade(src, c, local, true).map(StreamMessage::Trade),
+                _ => None,
+            },
+            "u" => {
+                c.i = start;
+                book_ticker(src, c, local, false).map(StreamMessage::BookTicker)
             }
-            "bookTicker" => book_ticker(src, c, local).map(StreamMessage::BookTicker),
-            "trade" => trade(src, c, local).map(StreamMessage::Trade),
             _ => None,
         }
     }
@@ -1512,7 +1544,7 @@ mod fast {
         fn skips_every_json_value_kind() {
             let mut c = Cur::new(r#"{"a":[1,-2.5e3,{"x":null}],"b":true,"c":"s"} "#);
             let mut keys = Vec::new();
-            c.object(|k, c| {
+            c.object(false, |k, c| {
                 keys.push(k.to_string());
                 c.skip(0)
             })
