@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use veloz_sim::synth::SynthConfig;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -195,22 +196,41 @@ pub struct BalanceConfig {
 }
 
 /// Where market data comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MarketConfig {
+    /// The seeded synthetic market of `veloz_sim::synth` on every instrument
+    /// (the default): no data needed. Its clock starts at the server's start.
+    Synthetic {
+        /// Generator settings (seed, volatility, spread, depth shape, trade
+        /// intensity, ...); `start_time_ms` is replaced by the start time.
+        #[serde(default)]
+        synth: SynthConfig,
+        /// 1 = real time, N = N times faster, 0 = as fast as clients read.
+        #[serde(default = "one")]
+        speed: u32,
+    },
     /// No market data until something feeds the engine (tests drive it
-    /// through [`crate::ServerHandle::push_market`]). The synthetic generator
-    /// will become the default once it lands.
-    #[default]
+    /// through [`crate::ServerHandle::push_market`]).
     Manual,
     /// Replay of recorded Binance captures (`<ns> <json>` lines, gzip'd or not).
     Capture {
         /// Capture files per product, replayed in parallel on the shared clock.
         files: Vec<CaptureFileConfig>,
-        /// Replay speed: 1 = real time, N = N times faster, 0 = as fast as possible.
+        /// Replay speed: 1 = real time, N = N times faster, 0 = as fast as
+        /// clients read.
         #[serde(default = "one")]
         speed: u32,
     },
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self::Synthetic {
+            synth: SynthConfig::default(),
+            speed: 1,
+        }
+    }
 }
 
 fn one() -> u32 {

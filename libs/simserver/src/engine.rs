@@ -560,6 +560,16 @@ impl Engine {
         Some(wall + Duration::from_nanos(ahead))
     }
 
+    /// Applies the sources' opening steps (the synthetic market's first
+    /// snapshots), whatever the pacing, so that the venue has a book before
+    /// the first request.
+    fn prime(&mut self) {
+        let steps: Vec<MarketStep> = self.sources.iter_mut().flat_map(|s| s.opening()).collect();
+        for step in steps {
+            self.apply_step(step);
+        }
+    }
+
     /// Publishes every step due by now (at most `max`).
     fn pump(&mut self, max: usize) {
         for _ in 0..max {
@@ -628,6 +638,7 @@ pub fn spawn(engine: Engine) -> EngineHandle {
 }
 
 async fn run(mut e: Engine, mut rx: mpsc::Receiver<Job>) {
+    e.prime();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

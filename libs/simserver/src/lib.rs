@@ -38,5 +38,5 @@ pub mod ws_api;
 
 pub use config::{AccountConfig, BalanceConfig, MarketConfig, RateLimitConfig, ServerConfig};
 pub use error::ApiError;
-pub use market::{CaptureReplay, ManualSource, MarketSource, MarketStep, StreamFrame};
+pub use market::{CaptureReplay, ManualSource, MarketSource, MarketStep, StreamFrame, SynthSource};
 pub use server::{start, ServerHandle, StartError};

@@ -9,8 +9,8 @@
 //! * [`CaptureReplay`]: a recorded Binance capture (the hftbacktest line
 //!   format), frames served verbatim on their recorded stream names;
 //! * [`ManualSource`]: steps pushed by a test or an embedding program;
-//! * the seeded synthetic generator (`veloz_sim::synth`, being written) plugs
-//!   in through the same trait.
+//! * [`SynthSource`]: the seeded synthetic generator of `veloz_sim::synth`,
+//!   the default market.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -19,9 +19,11 @@ use std::sync::Arc;
 use veloz_core::events::MarketEvent;
 use veloz_core::{InstrumentId, MarketKind, UnixNanos};
 use veloz_exec::binance::capture::{CaptureError, CaptureReader};
+use veloz_exec::binance::encode::Encoder;
 use veloz_exec::binance::stream::{
     parse_depth_snapshot, parse_frame, unwrap_combined, StreamSource,
 };
+use veloz_sim::synth::{SynthConfig, SynthError, SynthMarket};
 
 /// One frame of one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,12 @@ pub trait MarketSource: Send + std::fmt::Debug {
     fn peek_time(&mut self) -> Option<UnixNanos>;
     /// The next step.
     fn next_step(&mut self) -> Option<MarketStep>;
+    /// Steps for the engine only (no frames) that open the market, applied
+    /// at start whatever the pacing (the synthetic market's first book
+    /// snapshots). None by default.
+    fn opening(&mut self) -> Vec<MarketStep> {
+        Vec::new()
+    }
 }
 
 /// Steps pushed from outside (tests, embedding programs).
@@ -217,5 +225,161 @@ impl MarketSource for CaptureReplay {
     fn next_step(&mut self) -> Option<MarketStep> {
         self.fill();
         self.next.take()
+    }
+}
+
+/// The seeded synthetic market of `veloz_sim::synth`, one generator per
+/// instrument, encoded into Binance frames with `veloz_exec::binance::encode`.
+///
+/// Streams: diffs on `<s>@depth` and `<s>@depth@100ms` (futures also
+/// `@depth@0ms`, `@250ms`, `@500ms`: the same diffs under every speed a client
+/// may ask for), `<s>@bookTicker`, `<s>@trade`, `<s>@aggTrade` (one trade per
+/// aggregate) and, for perpetuals, `<s>@markPrice` and `<s>@markPrice@1s`. The
+/// initial book snapshot goes to the engine only (clients take it from REST).
+#[derive(Debug)]
+pub struct SynthSource {
+    markets: Vec<SynthEntry>,
+}
+
+#[derive(Debug)]
+struct SynthEntry {
+    market: SynthMarket,
+    encoder: Encoder,
+    symbol: String,
+    kind: MarketKind,
+    next: Option<MarketEvent>,
+}
+
+impl SynthSource {
+    /// Generators for `instruments`, all starting at `start_ms` with `config`
+    /// (instrument `i` is seeded with `config.seed + i`).
+    pub fn new(
+        instruments: &[veloz_core::Instrument],
+        config: &SynthConfig,
+        start_ms: u64,
+    ) -> Result<Self, SynthError> {
+        let mut markets = Vec::new();
+        for (i, inst) in instruments.iter().enumerate() {
+            let cfg = SynthConfig {
+                seed: config.seed.wrapping_add(i as u64),
+                start_time_ms: start_ms,
+                ..config.clone()
+            };
+            markets.push(SynthEntry {
+                market: SynthMarket::new(inst.clone(), cfg)?,
+                encoder: Encoder::for_instrument(inst),
+                symbol: inst.id.symbol.as_str().to_ascii_lowercase(),
+                kind: inst.id.kind,
+                next: None,
+            });
+        }
+        Ok(Self { markets })
+    }
+}
+
+fn frames_of(e: &SynthEntry, ev: &MarketEvent) -> Vec<StreamFrame> {
+    let mut out = String::new();
+    let names: Vec<String> = match ev {
+        MarketEvent::BookDeltas(d) => {
+            e.encoder.depth_update(&mut out, d, None);
+            let speeds: &[&str] = if e.kind.is_futures() {
+                &["", "@0ms", "@100ms", "@250ms", "@500ms"]
+            } else {
+                &["", "@100ms"]
+            };
+            speeds
+                .iter()
+                .map(|s| format!("{}@depth{s}", e.symbol))
+                .collect()
+        }
+        MarketEvent::Quote(q) => {
+            e.encoder.book_ticker(&mut out, q, None);
+            vec![format!("{}@bookTicker", e.symbol)]
+        }
+        MarketEvent::Trade(t) => {
+            e.encoder.trade(&mut out, t, None);
+            let data: Arc<str> = Arc::from(out.as_str());
+            let mut agg = String::new();
+            let a = veloz_exec::binance::stream::AggTrade {
+                trade: *t,
+                first_trade_id: t.trade_id,
+                last_trade_id: t.trade_id,
+            };
+            e.encoder.agg_trade(&mut agg, &a, None);
+            return vec![
+                StreamFrame {
+                    stream: Arc::from(format!("{}@trade", e.symbol)),
+                    data,
+                },
+                StreamFrame {
+                    stream: Arc::from(format!("{}@aggTrade", e.symbol)),
+                    data: Arc::from(agg),
+                },
+            ];
+        }
+        MarketEvent::MarkPrice(m) => {
+            e.encoder.mark_price(&mut out, m);
+            vec![
+                format!("{}@markPrice", e.symbol),
+                format!("{}@markPrice@1s", e.symbol),
+            ]
+        }
+        _ => return Vec::new(),
+    };
+    let data: Arc<str> = Arc::from(out);
+    names
+        .into_iter()
+        .map(|n| StreamFrame {
+            stream: Arc::from(n),
+            data: data.clone(),
+        })
+        .collect()
+}
+
+impl MarketSource for SynthSource {
+    fn opening(&mut self) -> Vec<MarketStep> {
+        let mut out = Vec::new();
+        for e in &mut self.markets {
+            let ev = e.next.take().unwrap_or_else(|| e.market.next_event());
+            if matches!(ev, MarketEvent::BookSnapshot(_)) {
+                out.push(MarketStep {
+                    time: ev.times().exchange,
+                    product: e.kind,
+                    frames: Vec::new(),
+                    events: vec![ev],
+                });
+            } else {
+                e.next = Some(ev);
+            }
+        }
+        out
+    }
+
+    fn peek_time(&mut self) -> Option<UnixNanos> {
+        self.markets
+            .iter_mut()
+            .map(|e| {
+                e.next
+                    .get_or_insert_with(|| e.market.next_event())
+                    .times()
+                    .exchange
+            })
+            .min()
+    }
+
+    fn next_step(&mut self) -> Option<MarketStep> {
+        let t = self.peek_time()?;
+        let e = self
+            .markets
+            .iter_mut()
+            .find(|e| e.next.as_ref().is_some_and(|ev| ev.times().exchange == t))?;
+        let ev = e.next.take()?;
+        let frames = frames_of(e, &ev);
+        Some(MarketStep {
+            time: t,
+            product: e.kind,
+            frames,
+            events: vec![ev],
+        })
     }
 }

@@ -14,7 +14,7 @@ use crate::auth::Keyring;
 use crate::config::{ConfigError, MarketConfig, ServerConfig};
 use crate::engine::{spawn, Engine, EngineHandle, Stats};
 use crate::limits::RateLimiter;
-use crate::market::{CaptureReplay, MarketSource, MarketStep};
+use crate::market::{CaptureReplay, MarketSource, MarketStep, SynthSource};
 use crate::rest::{self, PortState};
 use crate::ws;
 
@@ -95,6 +95,17 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, StartError> {
     let keys = Arc::new(Keyring::new(&cfg.accounts)?);
     let mut sources: Vec<Box<dyn MarketSource>> = Vec::new();
     let mut speed = 1;
+    if let MarketConfig::Synthetic { synth, speed: s } = &cfg.market {
+        speed = *s;
+        let instruments = [
+            veloz_sim::presets::spot_btcusdt(),
+            veloz_sim::presets::usdm_btcusdt(),
+            veloz_sim::presets::coinm_btcusd_perp(),
+        ];
+        let src = SynthSource::new(&instruments, synth, crate::engine::now_ms())
+            .map_err(|e| ConfigError::Invalid(format!("synthetic market: {e}")))?;
+        sources.push(Box::new(src));
+    }
     if let MarketConfig::Capture { files, speed: s } = &cfg.market {
         speed = *s;
         let mut by_product: Vec<(MarketKind, Vec<std::path::PathBuf>)> = Vec::new();

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use veloz_exec::binance::config::Credentials;
 use veloz_exec::binance::rest::{RestRequest, SignedRequest};
-use veloz_simserver::{AccountConfig, BalanceConfig, ServerConfig, ServerHandle};
+use veloz_simserver::{AccountConfig, BalanceConfig, MarketConfig, ServerConfig, ServerHandle};
 
 pub const HMAC_KEY: &str = "test-hmac-key";
 pub const HMAC_SECRET: &str = "test-hmac-secret";
@@ -66,6 +66,8 @@ pub fn config() -> ServerConfig {
                 futures_balances: vec![bal("USDT", "100000")],
             },
         ],
+        // Tests drive the market themselves.
+        market: MarketConfig::Manual,
         ..ServerConfig::ephemeral()
     }
 }
