@@ -29,9 +29,13 @@ pub struct SimArgs {
     /// coinm); repeat for several files.
     #[arg(long = "capture", value_name = "PRODUCT=FILE")]
     pub captures: Vec<String>,
-    /// Replay speed: 1 = real time, N = N times faster, 0 = as fast as possible.
-    #[arg(long, default_value_t = 1)]
-    pub speed: u32,
+    /// Market speed (synthetic or replay): 1 = real time, N = N times faster,
+    /// 0 = as fast as clients read.
+    #[arg(long)]
+    pub speed: Option<u32>,
+    /// Seed of the synthetic market.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Also serve the retired spot listenKey endpoints.
     #[arg(long)]
     pub spot_listen_key: bool,
@@ -66,10 +70,23 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
                 path: PathBuf::from(path),
             });
         }
-        cfg.market = MarketConfig::Capture {
-            files,
-            speed: args.speed,
-        };
+        cfg.market = MarketConfig::Capture { files, speed: 1 };
+    }
+    match &mut cfg.market {
+        MarketConfig::Synthetic { synth, speed } => {
+            if let Some(s) = args.speed {
+                *speed = s;
+            }
+            if let Some(seed) = args.seed {
+                synth.seed = seed;
+            }
+        }
+        MarketConfig::Capture { speed, .. } => {
+            if let Some(s) = args.speed {
+                *speed = s;
+            }
+        }
+        MarketConfig::Manual => {}
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

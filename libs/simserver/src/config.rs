@@ -276,3 +276,71 @@ impl Default for RateLimitConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_toml_parses() {
+        let text = r#"
+host = "127.0.0.1"
+spot_port = 9443
+usdm_port = 9444
+coinm_port = 9445
+spot_listen_key = false
+subscriber_queue = 4096
+listen_key_ttl_secs = 3600
+
+[[accounts]]
+name = "alice"
+api_key = "alice-key"
+hmac_secret = "alice-secret"
+spot_balances = [{ asset = "USDT", amount = "100000" }, { asset = "BTC", amount = "1" }]
+futures_balances = [{ asset = "USDT", amount = "100000" }, { asset = "BTC", amount = "1" }]
+
+[rate_limits]
+weight_per_minute = 6000
+orders_per_10s = 100
+orders_per_day = 200000
+ban_after_429s = 10
+ban_seconds = 120
+
+[market]
+source = "synthetic"
+speed = 1
+[market.synth]
+seed = 7
+volatility_cbps = 50
+mean_spread_ticks = 2
+levels = 50
+trades_per_minute = 600
+"#;
+        let cfg: ServerConfig = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.accounts[0].api_key, "alice-key");
+        match &cfg.market {
+            MarketConfig::Synthetic { synth, speed } => {
+                assert_eq!((synth.seed, *speed), (7, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        let capture: ServerConfig = toml::from_str(
+            "[market]\nsource = \"capture\"\nspeed = 0\nfiles = [{ product = \"usdm\", path = \"x.gz\" }]\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            capture.market,
+            MarketConfig::Capture { speed: 0, .. }
+        ));
+        // The default: synthetic, one demo account.
+        let empty: ServerConfig = toml::from_str("").unwrap();
+        assert_eq!(empty, ServerConfig::default());
+        // Unknown keys are refused.
+        assert!(toml::from_str::<ServerConfig>("spot_prot = 1").is_err());
+        // An account needs a key to verify with.
+        let mut bad = ServerConfig::default();
+        bad.accounts[0].hmac_secret = None;
+        assert!(bad.validate().is_err());
+    }
+}
