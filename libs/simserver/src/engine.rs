@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use veloz_core::events::{AccountEvent, Fill, MarketEvent, OrderEventKind};
+use veloz_core::events::{AccountEvent, Fill, MarketEvent, OrderEventKind, Trade};
 use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos, VenueOrderId};
 use veloz_market::L2Book;
 use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
@@ -125,6 +125,9 @@ pub struct Engine {
     depth_books: HashMap<InstrumentId, L2Book>,
     /// Fills of each account, oldest first (at most [`HISTORY`]).
     pub fills: HashMap<AccountId, VecDeque<FillRecord>>,
+    /// Recent public trades per instrument (market and simulated), oldest
+    /// first (at most [`RECENT_TRADES`]).
+    pub trades: HashMap<InstrumentId, VecDeque<Trade>>,
     /// Orders each account placed, oldest first (at most [`HISTORY`]).
     pub orders: HashMap<AccountId, VecDeque<(InstrumentId, VenueOrderId)>>,
 }
@@ -132,6 +135,17 @@ pub struct Engine {
 /// How many fills and orders per account stay listed by `myTrades` /
 /// `userTrades` / `allOrders`.
 pub const HISTORY: usize = 10_000;
+
+/// How many public trades per instrument `GET …/trades` can list.
+pub const RECENT_TRADES: usize = 1000;
+
+fn push_trade(trades: &mut HashMap<InstrumentId, VecDeque<Trade>>, t: Trade) {
+    let q = trades.entry(t.instrument).or_default();
+    q.push_back(t);
+    if q.len() > RECENT_TRADES {
+        q.pop_front();
+    }
+}
 
 /// One fill of an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +220,7 @@ impl Engine {
             rate_limits: cfg.rate_limits,
             depth_books: HashMap::new(),
             fills: HashMap::new(),
+            trades: HashMap::new(),
             orders: HashMap::new(),
         })
     }
@@ -325,6 +340,10 @@ impl Engine {
                     .depth_books
                     .get_mut(&d.instrument)
                     .is_none_or(|b| b.apply_deltas(d).is_ok()),
+                MarketEvent::Trade(t) => {
+                    push_trade(&mut self.trades, *t);
+                    true
+                }
                 _ => true,
             };
             if !ok {
@@ -455,6 +474,19 @@ impl Engine {
 
     fn record(&mut self, reports: &[SimReport], ms: u64) {
         for r in reports {
+            if let SimReport::Trade(t) = r {
+                push_trade(
+                    &mut self.trades,
+                    Trade {
+                        instrument: t.instrument,
+                        trade_id: t.trade_id,
+                        price: t.price,
+                        qty: t.qty,
+                        aggressor: t.aggressor,
+                        times: veloz_core::events::EventTimes::new(t.time, t.time),
+                    },
+                );
+            }
             let SimReport::Order(o) = r else { continue };
             let key = (o.event.instrument, o.order.venue_order_id);
             let list = self.orders.entry(o.account).or_default();

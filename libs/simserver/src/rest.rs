@@ -73,6 +73,7 @@ fn spec(product: MarketKind, method: &Method, name: &str) -> Option<(u32, Sec, b
         ("GET", "time") => (1, Sec::None, false),
         ("GET", "exchangeInfo") => (if futures { 1 } else { 20 }, Sec::None, false),
         ("GET", "depth") => (if futures { 10 } else { 25 }, Sec::None, false),
+        ("GET", "trades") => (if futures { 5 } else { 25 }, Sec::None, false),
         ("POST", "order") => (if futures { 0 } else { 1 }, Sec::Signed, true),
         ("POST", "order/test") => (1, Sec::Signed, false),
         ("GET", "order") => (if futures { 1 } else { 4 }, Sec::Signed, false),
@@ -227,6 +228,22 @@ pub(crate) fn endpoint(
                 .clamp(1, 5000);
             let book = e.depth_book(inst.id);
             Ok(wire::depth(&inst, book, limit, now))
+        }
+        ("GET", "trades") => {
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let limit = p
+                .opt("limit", |v| v.parse::<usize>().ok())?
+                .unwrap_or(500)
+                .clamp(1, 1000);
+            let list = e.trades.get(&inst.id);
+            let skip = list.map_or(0, |l| l.len().saturating_sub(limit));
+            Ok(Value::Array(
+                list.into_iter()
+                    .flatten()
+                    .skip(skip)
+                    .map(|t| wire::public_trade(&inst, t))
+                    .collect(),
+            ))
         }
         ("POST", "order") | ("POST", "order/test") => {
             let account = need_account(account)?;

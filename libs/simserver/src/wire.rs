@@ -540,3 +540,21 @@ pub fn account_trade(inst: &Instrument, f: &crate::engine::FillRecord) -> Value 
         })
     }
 }
+
+/// A row of `GET …/trades`.
+pub fn public_trade(inst: &Instrument, t: &veloz_core::events::Trade) -> Value {
+    let mut v = json!({
+        "id": t.trade_id.0,
+        "price": px(inst, t.price),
+        "qty": qty(inst, t.qty),
+        "quoteQty": quote_of(t.price, t.qty),
+        "time": t.times.exchange.0 / 1_000_000,
+        "isBuyerMaker": t.aggressor == veloz_core::AggressorSide::Seller,
+    });
+    if !inst.id.kind.is_futures() {
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("isBestMatch".into(), json!(true));
+        }
+    }
+    v
+}

@@ -270,3 +270,57 @@ async fn a_slow_subscriber_is_disconnected_and_counted() {
     assert!(!texts.is_empty() && texts.len() <= 3, "{texts:?}");
     assert_eq!(texts[0], "{\"n\":0}");
 }
+
+#[tokio::test]
+async fn recent_trades_list_market_and_simulated_trades() {
+    use veloz_core::events::Trade;
+    use veloz_core::{AggressorSide, TradeId};
+    use veloz_exec::binance::rest::responses::RecentTrade;
+    let srv = server().await;
+    let inst = presets::usdm_btcusdt();
+    let t = Trade {
+        instrument: inst.id,
+        trade_id: TradeId(42),
+        price: Price::parse("60001.0").unwrap(),
+        qty: Quantity::parse("0.500").unwrap(),
+        aggressor: AggressorSide::Seller,
+        times: EventTimes::new(UnixNanos::from_millis(5), UnixNanos::from_millis(5)),
+    };
+    srv.push_market(step(
+        MarketKind::UsdM,
+        vec![],
+        vec![usdm_book(10), MarketEvent::Trade(t)],
+    ))
+    .await
+    .unwrap();
+    let o = FuturesOrder::market(Side::Buy, Quantity::parse("0.010").unwrap());
+    let req = FuturesApi::USDM
+        .new_order(&inst, &o, NumberPolicy::Exact)
+        .unwrap();
+    assert_eq!(send_signed(srv.usdm, &req, &hmac_creds()).await.status, 200);
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/trades?symbol=BTCUSDT&limit=10",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let list: Vec<RecentTrade> = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(list.len(), 2, "{}", a.body);
+    assert_eq!((list[0].id, list[0].is_buyer_maker), (42, true));
+    assert_eq!(list[1].price, Price::parse("60000.0").unwrap());
+    assert!(!list[1].is_buyer_maker);
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/trades?symbol=BTCUSDT&limit=1",
+        &[],
+        "",
+    )
+    .await;
+    let list: Vec<RecentTrade> = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].qty, Quantity::parse("0.010").unwrap());
+}
