@@ -42,6 +42,7 @@ struct IpState {
 #[derive(Debug, Default)]
 struct OrderState {
     ten_s: Window,
+    minute: Window,
     day: Window,
 }
 
@@ -52,8 +53,10 @@ pub struct Usage {
     pub weight_1m: u32,
     /// Orders in the current 10 s window (when the request was an order).
     pub orders_10s: Option<u32>,
-    /// Orders today (when the request was an order).
+    /// Orders today (spot, when the request was an order).
     pub orders_1d: Option<u32>,
+    /// Orders in the current minute (futures, when the request was an order).
+    pub orders_1m: Option<u32>,
 }
 
 impl Usage {
@@ -62,6 +65,9 @@ impl Usage {
         let mut h = vec![("X-MBX-USED-WEIGHT-1M", self.weight_1m.to_string())];
         if let Some(n) = self.orders_10s {
             h.push(("X-MBX-ORDER-COUNT-10S", n.to_string()));
+        }
+        if let Some(n) = self.orders_1m {
+            h.push(("X-MBX-ORDER-COUNT-1M", n.to_string()));
         }
         if let Some(n) = self.orders_1d {
             h.push(("X-MBX-ORDER-COUNT-1D", n.to_string()));
@@ -74,6 +80,7 @@ impl Usage {
 #[derive(Debug)]
 pub struct RateLimiter {
     cfg: RateLimitConfig,
+    futures: bool,
     ips: Mutex<HashMap<IpAddr, IpState>>,
     orders: Mutex<HashMap<AccountId, OrderState>>,
     /// 429 answers given.
@@ -87,10 +94,12 @@ const TEN_S: u64 = 10_000;
 const DAY: u64 = 86_400_000;
 
 impl RateLimiter {
-    /// A limiter with `cfg`.
-    pub fn new(cfg: RateLimitConfig) -> Self {
+    /// A limiter with `cfg`; futures ports report the orders of the minute
+    /// (`X-MBX-ORDER-COUNT-1M`), spot ports those of the day (`-1D`).
+    pub fn new(cfg: RateLimitConfig, futures: bool) -> Self {
         Self {
             cfg,
+            futures,
             ips: Mutex::new(HashMap::new()),
             orders: Mutex::new(HashMap::new()),
             refused_429: Default::default(),
@@ -189,10 +198,16 @@ impl RateLimiter {
             e.retry_after = Some((start + len - now_ms).div_ceil(1000).max(1));
             return Err(e);
         }
+        st.minute.roll(now_ms, MINUTE);
         st.ten_s.used += 1;
+        st.minute.used += 1;
         st.day.used += 1;
         usage.orders_10s = Some(st.ten_s.used);
-        usage.orders_1d = Some(st.day.used);
+        if self.futures {
+            usage.orders_1m = Some(st.minute.used);
+        } else {
+            usage.orders_1d = Some(st.day.used);
+        }
         Ok(())
     }
 }
@@ -203,11 +218,14 @@ mod tests {
 
     #[test]
     fn weight_then_429_then_418() {
-        let rl = RateLimiter::new(RateLimitConfig {
-            weight_per_minute: 10,
-            ban_after_429s: 2,
-            ..RateLimitConfig::default()
-        });
+        let rl = RateLimiter::new(
+            RateLimitConfig {
+                weight_per_minute: 10,
+                ban_after_429s: 2,
+                ..RateLimitConfig::default()
+            },
+            false,
+        );
         let ip = IpAddr::from([127, 0, 0, 1]);
         let t = 1_700_000_000_000 - 1_700_000_000_000 % MINUTE + 30_000;
         assert_eq!(rl.charge(ip, 6, t).unwrap().weight_1m, 6);

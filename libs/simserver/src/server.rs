@@ -140,7 +140,7 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, StartError> {
             product,
             engine: engine.clone(),
             keys: keys.clone(),
-            limiter: Arc::new(RateLimiter::new(cfg.rate_limits)),
+            limiter: Arc::new(RateLimiter::new(cfg.rate_limits, product.is_futures())),
             spot_listen_key: cfg.spot_listen_key,
             queue: cfg.subscriber_queue,
         };

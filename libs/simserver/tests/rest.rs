@@ -50,6 +50,7 @@ async fn spot_round_trip(creds: veloz_exec::binance::config::Credentials) {
     let a = send_signed(srv.spot, &req, &creds).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.headers["x-mbx-order-count-10s"], "1");
+    assert_eq!(a.headers["x-mbx-order-count-1d"], "1");
     let r: SpotOrderReport = serde_json::from_str(&a.body).unwrap();
     assert_eq!(r.client_order_id, "rt-1");
     assert_eq!(r.status, Some(OrderStatus::New));
@@ -122,6 +123,8 @@ async fn futures_order_round_trip() {
         assert_eq!(a.status, 200, "{}", a.body);
         let r: FuturesOrderReport = serde_json::from_str(&a.body).unwrap();
         assert_eq!(r.status, OrderStatus::New);
+        assert!(a.headers.contains_key("x-mbx-order-count-10s"));
+        assert!(a.headers.contains_key("x-mbx-order-count-1m"));
         assert_eq!(r.orig_qty, q(qty));
         let a = send_signed(
             addr,
