@@ -324,3 +324,28 @@ async fn recent_trades_list_market_and_simulated_trades() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].qty, Quantity::parse("0.010").unwrap());
 }
+
+#[tokio::test]
+async fn routed_usdm_paths_serve_the_same_streams() {
+    let srv = server().await;
+    let mut routed = ws(srv.usdm, "/market/ws/btcusdt@aggTrade").await;
+    let r = request(
+        &mut routed,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 2}),
+    )
+    .await;
+    assert_eq!(r["result"], json!(["btcusdt@aggTrade"]));
+    srv.push_market(step(
+        MarketKind::UsdM,
+        vec![frame("btcusdt@aggTrade", "{\"e\":\"aggTrade\"}")],
+        vec![],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_text(&mut routed).await, "{\"e\":\"aggTrade\"}");
+    // The spot port has no routed paths.
+    let bad =
+        tokio_tungstenite::connect_async(format!("ws://{}/market/ws/btcusdt@aggTrade", srv.spot))
+            .await;
+    assert!(bad.is_err());
+}
