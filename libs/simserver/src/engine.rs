@@ -589,7 +589,11 @@ impl Engine {
         }
         let (wall, src) = *self.anchor.get_or_insert((Instant::now(), t));
         let ahead = t.0.saturating_sub(src.0) / u64::from(self.speed);
-        Some(wall + Duration::from_nanos(ahead))
+        // A capture with absurd time jumps must not overflow the clock.
+        Some(
+            wall.checked_add(Duration::from_nanos(ahead))
+                .unwrap_or(wall),
+        )
     }
 
     /// Applies the sources' opening steps (the synthetic market's first
