@@ -74,6 +74,18 @@ impl Params {
         Self { pairs }
     }
 
+    /// These parameters with `name` set to `value` (replacing it if present).
+    pub fn with(&self, name: &str, value: String) -> Self {
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k != name)
+            .cloned()
+            .collect();
+        pairs.push((name.to_string(), value));
+        Self { pairs }
+    }
+
     /// A parameter's value, if present and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

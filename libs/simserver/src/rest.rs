@@ -248,6 +248,15 @@ pub(crate) fn endpoint(
         ("POST", "order") | ("POST", "order/test") => {
             let account = need_account(account)?;
             let inst = e.instrument(product, p.req("symbol")?)?;
+            let quote_qty = quote_order_quantity(e, product, &inst, p)?;
+            let with_qty;
+            let p = match &quote_qty {
+                Some((_, q)) => {
+                    with_qty = p.with("quantity", wire::qty(&inst, *q));
+                    &with_qty
+                }
+                None => p,
+            };
             let (order, stp) = parse_order(product, &inst, p)?;
             if name == "order/test" {
                 return Ok(json!({}));
@@ -278,7 +287,11 @@ pub(crate) fn endpoint(
                         _ => None,
                     })
                     .collect();
-                Ok(wire::spot_order(&inst, &o, Some(&fills), now))
+                let mut v = wire::spot_order(&inst, &o, Some(&fills), now);
+                if let (Some((quote, _)), Some(obj)) = (quote_qty, v.as_object_mut()) {
+                    obj.insert("origQuoteOrderQty".into(), json!(quote.to_string()));
+                }
+                Ok(v)
             }
         }
         ("GET", "order") | ("DELETE", "order") => {
@@ -762,6 +775,61 @@ fn futures_balances(
     } else {
         Ok(Value::Array(list))
     }
+}
+
+/// A spot `MARKET` order with `quoteOrderQty` and no `quantity`: the base
+/// quantity that the book's opposite side gives for that quote amount now
+/// (walking the levels, rounded down to the market lot step). Binance fills
+/// the quote amount exactly; the simulator sends the equivalent quantity.
+fn quote_order_quantity(
+    e: &Engine,
+    product: MarketKind,
+    inst: &veloz_core::Instrument,
+    p: &Params,
+) -> Result<Option<(Price, Quantity)>, ApiError> {
+    let Some(raw) = p.get("quoteOrderQty") else {
+        return Ok(None);
+    };
+    if product.is_futures() || p.get("type") != Some("MARKET") || p.get("quantity").is_some() {
+        return Ok(None);
+    }
+    let quote = Price::parse(raw).map_err(|_| ApiError::malformed("quoteOrderQty"))?;
+    if !quote.is_positive() {
+        return Err(ApiError::malformed("quoteOrderQty"));
+    }
+    let take_from = match p.get("side") {
+        Some("BUY") => Side::Sell,
+        Some("SELL") => Side::Buy,
+        _ => return Err(ApiError::invalid_value("side", -1117)),
+    };
+    let mut left = i128::from(quote.raw());
+    let mut qty: i128 = 0;
+    if let Some(book) = e.sim.market_book(inst.id) {
+        for (px, q) in book.effective_levels(take_from) {
+            if px <= 0 || left <= 0 {
+                break;
+            }
+            let cost = i128::from(px) * i128::from(q) / 100_000_000;
+            if cost <= left {
+                qty += i128::from(q);
+                left -= cost;
+            } else {
+                qty += left * 100_000_000 / i128::from(px);
+                break;
+            }
+        }
+    }
+    let step = i128::from(inst.market_lot.unwrap_or(inst.lot).step.raw()).max(1);
+    let qty = qty - qty % step;
+    let qty = i64::try_from(qty).map_err(|_| ApiError::from(veloz_sim::VenueError::overflow()))?;
+    if qty <= 0 {
+        return Err(ApiError::new(
+            400,
+            -2010,
+            "Order book liquidity is less than LOT_SIZE filter minimum quantity.",
+        ));
+    }
+    Ok(Some((quote, Quantity::from_raw(qty, inst.qty_precision))))
 }
 
 fn json_str(v: &Value) -> String {

@@ -1,8 +1,9 @@
 //! Every order ccxt sends to spot `/api/v3/order`, USD-M `/fapi/v1/order`
 //! and COIN-M `/dapi/v1/order` (the recorded requests of
 //! `shared/fixtures/binance/ccxt/request_binance_subset.json`) is read by the
-//! simulator's order parser; the one it refuses (`quoteOrderQty`) is refused
-//! with a clear error.
+//! simulator's order parser. Spot `quoteOrderQty` market orders are turned
+//! into a quantity from the book by the endpoint before parsing (tested in
+//! `rest.rs`); the parser alone refuses them with a clear error.
 
 use serde_json::Value;
 use veloz_core::fixtures::fixture;

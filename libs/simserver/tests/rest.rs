@@ -307,3 +307,46 @@ async fn order_count_limit_answers_1015() {
     let a = http(srv.spot, "GET", "/api/v3/exchangeInfo", &[], "").await;
     assert_eq!(a.json()["rateLimits"][1]["limit"], 2);
 }
+
+#[tokio::test]
+async fn spot_market_order_by_quote_amount() {
+    use veloz_core::events::{BookSnapshot, EventTimes, Level, MarketEvent};
+    use veloz_core::UnixNanos;
+    let srv = server().await;
+    let inst = presets::spot_btcusdt();
+    let l = |px: &str, qty: &str| Level {
+        price: p(px),
+        qty: q(qty),
+    };
+    srv.push_market(veloz_simserver::MarketStep {
+        time: UnixNanos(1),
+        product: MarketKind::Spot,
+        frames: vec![],
+        events: vec![MarketEvent::BookSnapshot(BookSnapshot {
+            instrument: inst.id,
+            last_update_id: 1,
+            bids: vec![l("59990.00", "1.00000")],
+            asks: vec![l("60000.00", "0.01000"), l("60010.00", "1.00000")],
+            times: EventTimes::new(UnixNanos::from_millis(1), UnixNanos::from_millis(1)),
+        })],
+    })
+    .await
+    .unwrap();
+    let o = SpotOrder::market_quote(Side::Buy, p("1000"));
+    let a = send_signed(
+        srv.spot,
+        &spot::new_order(&inst, &o, NumberPolicy::Exact).unwrap(),
+        &hmac_creds(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let r: SpotOrderReport = serde_json::from_str(&a.body).unwrap();
+    // 600 USDT buys 0.01 at 60000; 400 more buy 0.00666 at 60010 (step 0.00001).
+    assert_eq!(r.executed_qty, Some(q("0.01666")));
+    assert_eq!(r.status, Some(OrderStatus::Filled));
+    assert_eq!(r.fills.len(), 2);
+    assert_eq!(
+        r.orig_quote_order_qty.map(|a| a.0),
+        Some(1000 * 100_000_000)
+    );
+}
