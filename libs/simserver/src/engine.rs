@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use veloz_core::events::{AccountEvent, Fill, MarketEvent, OrderEventKind, Trade};
+use veloz_core::events::{AccountEvent, Fill, MarkPrice, MarketEvent, OrderEventKind, Trade};
 use veloz_core::{Currency, Instrument, InstrumentId, MarketKind, Money, UnixNanos, VenueOrderId};
 use veloz_market::L2Book;
 use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
@@ -128,6 +128,8 @@ pub struct Engine {
     /// Recent public trades per instrument (market and simulated), oldest
     /// first (at most [`RECENT_TRADES`]).
     pub trades: HashMap<InstrumentId, VecDeque<Trade>>,
+    /// The last mark-price event per perpetual.
+    pub marks: HashMap<InstrumentId, MarkPrice>,
     /// Orders each account placed, oldest first (at most [`HISTORY`]).
     pub orders: HashMap<AccountId, VecDeque<(InstrumentId, VenueOrderId)>>,
 }
@@ -221,6 +223,7 @@ impl Engine {
             depth_books: HashMap::new(),
             fills: HashMap::new(),
             trades: HashMap::new(),
+            marks: HashMap::new(),
             orders: HashMap::new(),
         })
     }
@@ -342,6 +345,10 @@ impl Engine {
                     .is_none_or(|b| b.apply_deltas(d).is_ok()),
                 MarketEvent::Trade(t) => {
                     push_trade(&mut self.trades, *t);
+                    true
+                }
+                MarketEvent::MarkPrice(m) => {
+                    self.marks.insert(m.instrument, *m);
                     true
                 }
                 _ => true,

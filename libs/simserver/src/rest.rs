@@ -74,6 +74,9 @@ fn spec(product: MarketKind, method: &Method, name: &str) -> Option<(u32, Sec, b
         ("GET", "exchangeInfo") => (if futures { 1 } else { 20 }, Sec::None, false),
         ("GET", "depth") => (if futures { 10 } else { 25 }, Sec::None, false),
         ("GET", "trades") => (if futures { 5 } else { 25 }, Sec::None, false),
+        ("GET", "ticker/bookTicker") => (if futures { 2 } else { 4 }, Sec::None, false),
+        ("GET", "ticker/price") => (if futures { 1 } else { 4 }, Sec::None, false),
+        ("GET", "premiumIndex") if futures => (1, Sec::None, false),
         ("POST", "order") => (if futures { 0 } else { 1 }, Sec::Signed, true),
         ("POST", "order/test") => (1, Sec::Signed, false),
         ("GET", "order") => (if futures { 1 } else { 4 }, Sec::Signed, false),
@@ -228,6 +231,63 @@ pub(crate) fn endpoint(
                 .clamp(1, 5000);
             let book = e.depth_book(inst.id);
             Ok(wire::depth(&inst, book, limit, now))
+        }
+        ("GET", "ticker/bookTicker") | ("GET", "ticker/price") | ("GET", "premiumIndex") => {
+            let insts = match p.get("symbol") {
+                Some(s) => vec![e.instrument(product, s)?],
+                None => e.instruments_of(product),
+            };
+            let rows: Vec<Value> = insts
+                .iter()
+                .map(|inst| match name {
+                    "ticker/bookTicker" => {
+                        let (b, a) = e.depth_book(inst.id).map_or((None, None), |b| (b.best_bid(), b.best_ask()));
+                        let lv = |l: Option<veloz_core::events::Level>| {
+                            l.map_or_else(
+                                || (wire::px_or_zero(inst, None), wire::qty(inst, Quantity::from_raw(0, inst.qty_precision))),
+                                |l| (wire::px(inst, l.price), wire::qty(inst, l.qty)),
+                            )
+                        };
+                        let ((bp, bq), (ap, aq)) = (lv(b), lv(a));
+                        let mut v = json!({"symbol": inst.id.symbol.as_str(), "bidPrice": bp, "bidQty": bq, "askPrice": ap, "askQty": aq});
+                        if product.is_futures() {
+                            if let Some(obj) = v.as_object_mut() {
+                                obj.insert("time".into(), json!(now));
+                            }
+                        }
+                        v
+                    }
+                    "ticker/price" => {
+                        let last = e.trades.get(&inst.id).and_then(|t| t.back()).map(|t| t.price);
+                        let mut v = json!({"symbol": inst.id.symbol.as_str(), "price": wire::px_or_zero(inst, last)});
+                        if product.is_futures() {
+                            if let Some(obj) = v.as_object_mut() {
+                                obj.insert("time".into(), json!(now));
+                            }
+                        }
+                        v
+                    }
+                    _ => {
+                        let m = e.marks.get(&inst.id);
+                        let mark = m.map(|m| m.mark).or_else(|| e.sim.mark_price(inst.id));
+                        json!({
+                            "symbol": inst.id.symbol.as_str(),
+                            "markPrice": wire::px_or_zero(inst, mark),
+                            "indexPrice": wire::px_or_zero(inst, m.and_then(|m| m.index).or(mark)),
+                            "estimatedSettlePrice": wire::px_or_zero(inst, mark),
+                            "lastFundingRate": m.and_then(|m| m.funding_rate).map_or_else(|| "0.00000000".to_string(), |r| r.to_string()),
+                            "interestRate": "0.00010000",
+                            "nextFundingTime": m.and_then(|m| m.next_funding_time).map_or(0, |t| t.0 / 1_000_000),
+                            "time": now,
+                        })
+                    }
+                })
+                .collect();
+            if p.get("symbol").is_some() {
+                Ok(rows.into_iter().next().unwrap_or(Value::Null))
+            } else {
+                Ok(Value::Array(rows))
+            }
         }
         ("GET", "trades") => {
             let inst = e.instrument(product, p.req("symbol")?)?;

@@ -349,3 +349,57 @@ async fn routed_usdm_paths_serve_the_same_streams() {
             .await;
     assert!(bad.is_err());
 }
+
+#[tokio::test]
+async fn tickers_and_premium_index_follow_the_market() {
+    use veloz_core::events::MarkPrice;
+    let srv = server().await;
+    let inst = presets::usdm_btcusdt();
+    let m = MarkPrice {
+        instrument: inst.id,
+        mark: Price::parse("59995.5").unwrap(),
+        index: Some(Price::parse("59990.1").unwrap()),
+        funding_rate: Some(Price::parse("0.0001").unwrap()),
+        next_funding_time: Some(UnixNanos::from_millis(1_700_000_000_000)),
+        times: EventTimes::new(UnixNanos::from_millis(2), UnixNanos::from_millis(2)),
+    };
+    srv.push_market(step(
+        MarketKind::UsdM,
+        vec![],
+        vec![usdm_book(10), MarketEvent::MarkPrice(m)],
+    ))
+    .await
+    .unwrap();
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/premiumIndex?symbol=BTCUSDT",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["markPrice"], "59995.50");
+    assert_eq!(v["indexPrice"], "59990.10");
+    assert_eq!(v["nextFundingTime"], 1_700_000_000_000u64);
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/ticker/bookTicker?symbol=BTCUSDT",
+        &[],
+        "",
+    )
+    .await;
+    let v = a.json();
+    assert_eq!(
+        (v["bidPrice"].as_str(), v["askPrice"].as_str()),
+        (Some("59990.00"), Some("60000.00")),
+        "{v}"
+    );
+    assert_eq!(v["askQty"], "1.500");
+    let a = http(srv.spot, "GET", "/api/v3/ticker/price", &[], "").await;
+    assert_eq!(a.json()[0]["symbol"], "BTCUSDT");
+    let a = http(srv.spot, "GET", "/api/v3/premiumIndex", &[], "").await;
+    assert_eq!(a.status, 404);
+}
