@@ -62,6 +62,26 @@ impl ServerHandle {
         }
     }
 
+    /// The base URLs to give our adapter (`veloz_exec::binance::config`):
+    /// each product on its own port, WebSocket bases on the same ports, the
+    /// spot WebSocket API at `/ws-api/v3`. The simulator has no futures
+    /// WebSocket API: those URLs point at paths it does not serve.
+    pub fn endpoints(&self) -> veloz_exec::binance::config::Endpoints {
+        let http = |a: SocketAddr| format!("http://{a}");
+        let ws = |a: SocketAddr| format!("ws://{a}");
+        veloz_exec::binance::config::Endpoints {
+            spot_rest: http(self.spot),
+            usdm_rest: http(self.usdm),
+            coinm_rest: http(self.coinm),
+            spot_ws: ws(self.spot),
+            usdm_ws: ws(self.usdm),
+            coinm_ws: ws(self.coinm),
+            spot_ws_api: format!("ws://{}/ws-api/v3", self.spot),
+            usdm_ws_api: format!("ws://{}/ws-fapi/v1", self.usdm),
+            coinm_ws_api: format!("ws://{}/ws-dapi/v1", self.coinm),
+        }
+    }
+
     /// Applies and publishes a market step now (tests, embedding programs).
     pub async fn push_market(&self, step: MarketStep) -> Result<(), crate::ApiError> {
         self.engine.call(move |e| e.apply_step(step)).await

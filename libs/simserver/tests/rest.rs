@@ -35,6 +35,20 @@ async fn server_time_on_every_product() {
         assert!(t > 1_600_000_000_000);
         assert_eq!(a.headers["x-mbx-used-weight-1m"], "1");
     }
+    // Our adapter's requests reach the right port from the endpoints alone.
+    for (kind, r) in [
+        (MarketKind::Spot, spot::server_time()),
+        (MarketKind::UsdM, FuturesApi::USDM.server_time()),
+        (MarketKind::CoinM, FuturesApi::COINM.server_time()),
+    ] {
+        let signed = r.sign(None, now_ms(), None).unwrap();
+        let a = send_to(&srv, &signed).await;
+        assert_eq!(a.status, 200, "{kind:?}: {}", a.body);
+        assert!(srv
+            .endpoints()
+            .rest_base(kind)
+            .ends_with(&srv.addr(kind).port().to_string()));
+    }
     // A product's path on another product's port is not served.
     let a = http(srv.spot, "GET", "/fapi/v1/time", &[], "").await;
     assert_eq!(a.status, 404);

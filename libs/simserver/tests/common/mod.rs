@@ -173,6 +173,20 @@ pub async fn send(addr: SocketAddr, r: &SignedRequest) -> Answer {
     http(addr, r.method.as_str(), &r.path_and_query(), &h, &r.body).await
 }
 
+/// Sends a request to the URL our adapter builds from the server's
+/// [`ServerHandle::endpoints`] (base URL alone).
+pub async fn send_to(srv: &ServerHandle, r: &SignedRequest) -> Answer {
+    let url = r.url(&srv.endpoints());
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let addr: SocketAddr = host.parse().unwrap();
+    let mut h: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in r.headers() {
+        h.push((k, v));
+    }
+    http(addr, r.method.as_str(), path, &h, &r.body).await
+}
+
 /// Signs with `creds` at the current time and sends.
 pub async fn send_signed(addr: SocketAddr, r: &RestRequest, creds: &Credentials) -> Answer {
     let signed = r.sign(Some(creds), now_ms(), None).unwrap();
