@@ -519,6 +519,40 @@ impl Engine {
         }
     }
 
+    /// Pushes one user-data event (unwrapped JSON) to the subscribers of
+    /// `account` on `product` (events the venue does not report itself, e.g.
+    /// `ACCOUNT_CONFIG_UPDATE`).
+    pub fn push_user(
+        &mut self,
+        account: AccountId,
+        product: MarketKind,
+        event: &serde_json::Value,
+    ) {
+        let plain: Arc<str> = Arc::from(event.to_string());
+        let mut dead = Vec::new();
+        for s in self
+            .user_subs
+            .iter()
+            .filter(|s| s.account == account && s.product == product)
+        {
+            let text = match s.wrap {
+                None => plain.clone(),
+                Some(id) => Arc::from(format!("{{\"subscriptionId\":{id},\"event\":{plain}}}")),
+            };
+            match s.tx.try_send(text) {
+                Ok(()) => self.stats.user_events_sent += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.stats.slow_disconnects += 1;
+                    dead.push(s.id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => dead.push(s.id),
+            }
+        }
+        for id in dead {
+            self.remove_sub(id);
+        }
+    }
+
     fn futures_kind_of_asset(&self, asset: Currency) -> MarketKind {
         self.instruments
             .values()

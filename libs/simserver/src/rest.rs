@@ -687,6 +687,9 @@ pub(crate) fn endpoint(
                 .opt("leverage", |v| v.parse::<u32>().ok())?
                 .ok_or_else(|| ApiError::missing("leverage"))?;
             e.sim.set_leverage(account, inst.id, lev)?;
+            let ev = json!({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
+                "ac": {"s": inst.id.symbol.as_str(), "l": lev}});
+            e.push_user(account, product, &ev);
             Ok(
                 json!({"leverage": lev, "maxNotionalValue": "1000000", "maxQty": "1000000", "symbol": inst.id.symbol.as_str()}),
             )

@@ -403,3 +403,36 @@ async fn tickers_and_premium_index_follow_the_market() {
     let a = http(srv.spot, "GET", "/api/v3/premiumIndex", &[], "").await;
     assert_eq!(a.status, 404);
 }
+
+#[tokio::test]
+async fn leverage_change_is_pushed_and_account_settings_answer() {
+    use veloz_exec::binance::rest::responses::{LeverageResponse, PositionMode};
+    let srv = server().await;
+    let api = FuturesApi::COINM;
+    let inst = presets::coinm_btcusd_perp();
+    let creds = hmac_creds();
+    let a = send_signed(srv.coinm, &api.listen_key_create(), &creds).await;
+    let key = a.json()["listenKey"].as_str().unwrap().to_string();
+    let mut ws = ws(srv.coinm, &format!("/ws/{key}")).await;
+    let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
+    assert_eq!(r["id"], 1);
+
+    let a = send_signed(
+        srv.coinm,
+        &api.leverage(&inst.id.symbol, 7).unwrap(),
+        &creds,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let l: LeverageResponse = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(l.leverage, 7);
+    let t = next_text(&mut ws).await;
+    let m = parse_user_data(&StreamSource::binance(MarketKind::CoinM), &t, UnixNanos(0)).unwrap();
+    assert!(matches!(m, UserDataMessage::AccountConfig(_)), "{m:?}");
+
+    let a = send_signed(srv.coinm, &api.set_position_mode(true), &creds).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = send_signed(srv.coinm, &api.get_position_mode(), &creds).await;
+    let pm: PositionMode = serde_json::from_str(&a.body).unwrap();
+    assert!(pm.dual_side_position);
+}
