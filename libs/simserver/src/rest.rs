@@ -814,30 +814,80 @@ fn futures_balances(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    let zero = "0.00000000".to_string();
+    let m8 = |m: Option<veloz_core::Money>| m.map_or_else(|| zero.clone(), wire::money);
     let mut list = Vec::new();
     for c in assets {
         let wallet = a.wallet_balance(c);
         let m = e.sim.margin(account, c);
         let avail = m.map_or(wallet, |m| m.available_balance);
-        list.push(json!({
-            "accountAlias": "sim",
+        let mut row = json!({
             "asset": c.as_str(),
-            "balance": wire::money(wallet),
             "walletBalance": wire::money(wallet),
             "crossWalletBalance": wire::money(wallet),
-            "crossUnPnl": m.map_or_else(|| "0.00000000".to_string(), |m| wire::money(m.cross_unrealized_pnl)),
-            "unrealizedProfit": m.map_or_else(|| "0.00000000".to_string(), |m| wire::money(m.cross_unrealized_pnl)),
+            "crossUnPnl": m8(m.map(|m| m.cross_unrealized_pnl)),
+            "unrealizedProfit": m8(m.map(|m| m.cross_unrealized_pnl)),
             "availableBalance": wire::money(avail),
             "maxWithdrawAmount": wire::money(avail),
             "marginAvailable": true,
             "updateTime": now,
+        });
+        if let Some(obj) = row.as_object_mut() {
+            if as_account {
+                obj.insert(
+                    "marginBalance".into(),
+                    json!(m8(m.map(|m| m.margin_balance))),
+                );
+                obj.insert("maintMargin".into(), json!(m8(m.map(|m| m.maint_margin))));
+                let pim = m.map(|m| m.position_initial_margin);
+                let oim = m.map(|m| m.order_initial_margin);
+                let im = match (pim, oim) {
+                    (Some(p), Some(o)) => p.checked_add(o).ok(),
+                    _ => None,
+                };
+                obj.insert("initialMargin".into(), json!(m8(im)));
+                obj.insert("positionInitialMargin".into(), json!(m8(pim)));
+                obj.insert("openOrderInitialMargin".into(), json!(m8(oim)));
+            } else {
+                obj.insert("accountAlias".into(), json!("sim"));
+                obj.insert("balance".into(), json!(wire::money(wallet)));
+            }
+        }
+        list.push(row);
+    }
+    if !as_account {
+        return Ok(Value::Array(list));
+    }
+    let mut positions = Vec::new();
+    for pv in e.sim.positions(account) {
+        if pv.instrument.kind != product {
+            continue;
+        }
+        let Ok(inst) = e.instrument(product, pv.instrument.symbol.as_str()) else {
+            continue;
+        };
+        positions.push(json!({
+            "symbol": inst.id.symbol.as_str(),
+            "positionSide": wire::position_side(pv.position_side),
+            "positionAmt": wire::qty(&inst, pv.qty),
+            "unrealizedProfit": wire::money(pv.unrealized_pnl),
+            "leverage": pv.leverage.to_string(),
+            "isolated": pv.margin_mode == veloz_core::MarginMode::Isolated,
+            "entryPrice": pv.entry_price.to_string(),
+            "isolatedWallet": wire::money(pv.isolated_margin),
+            "updateTime": now,
         }));
     }
-    if as_account {
-        Ok(json!({"assets": list, "positions": [], "canTrade": true, "updateTime": now}))
-    } else {
-        Ok(Value::Array(list))
-    }
+    Ok(json!({
+        "feeTier": 0,
+        "canTrade": true,
+        "canDeposit": true,
+        "canWithdraw": true,
+        "multiAssetsMargin": false,
+        "updateTime": now,
+        "assets": list,
+        "positions": positions,
+    }))
 }
 
 /// A spot `MARKET` order with `quoteOrderQty` and no `quantity`: the base

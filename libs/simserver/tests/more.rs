@@ -274,3 +274,49 @@ async fn countdown_cancel_all_cancels_when_it_runs_out() {
     }
     let _ = (MarketKind::UsdM, VenueOrderId(0));
 }
+
+#[tokio::test]
+async fn futures_account_balance_and_positions_parse() {
+    use veloz_exec::binance::rest::responses::{FuturesAccount, FuturesBalance, PositionRisk};
+    let srv = server().await;
+    let creds = hmac_creds();
+    for (inst, api, qty, asset) in [
+        (presets::usdm_btcusdt(), FuturesApi::USDM, "0.010", "USDT"),
+        (presets::coinm_btcusd_perp(), FuturesApi::COINM, "1", "BTC"),
+    ] {
+        let addr = srv.addr(inst.id.kind);
+        srv.push_market(book(&inst, "59990.0", "60000.0", "500"))
+            .await
+            .unwrap();
+        let o = FuturesOrder::market(Side::Buy, q(qty));
+        let a = send_signed(
+            addr,
+            &api.new_order(&inst, &o, NumberPolicy::Exact).unwrap(),
+            &creds,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+
+        let a = send_signed(addr, &api.account(), &creds).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let acc: FuturesAccount =
+            serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body));
+        let asset_row = acc.assets.iter().find(|x| x.asset == asset).unwrap();
+        assert!(asset_row.position_initial_margin.0 > 0, "{}", a.body);
+        assert_eq!(acc.positions.len(), 1, "{}", a.body);
+        assert_eq!(acc.positions[0].position_amt, q(qty));
+
+        let a = send_signed(addr, &api.balance(), &creds).await;
+        let b: Vec<FuturesBalance> =
+            serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body));
+        assert_eq!(b[0].asset, asset);
+
+        let a = send_signed(addr, &api.position_risk(None), &creds).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let p: Vec<PositionRisk> =
+            serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].position_amt, q(qty));
+        assert_eq!(p[0].entry_price, Price::parse("60000.0").unwrap());
+    }
+}
