@@ -128,6 +128,8 @@ pub struct Engine {
     /// Recent public trades per instrument (market and simulated), oldest
     /// first (at most [`RECENT_TRADES`]).
     pub trades: HashMap<InstrumentId, VecDeque<Trade>>,
+    /// One-minute bars per instrument, oldest first (at most [`MINUTE_BARS`]).
+    pub bars: HashMap<InstrumentId, VecDeque<MinuteBar>>,
     /// The last mark-price event per perpetual.
     pub marks: HashMap<InstrumentId, MarkPrice>,
     /// Orders each account placed, oldest first (at most [`HISTORY`]).
@@ -141,11 +143,88 @@ pub const HISTORY: usize = 10_000;
 /// How many public trades per instrument `GET …/trades` can list.
 pub const RECENT_TRADES: usize = 1000;
 
-fn push_trade(trades: &mut HashMap<InstrumentId, VecDeque<Trade>>, t: Trade) {
+/// How many one-minute bars per instrument `GET …/klines` can aggregate
+/// (one week).
+pub const MINUTE_BARS: usize = 7 * 24 * 60;
+
+/// One minute of trades (raw fixed-point units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteBar {
+    /// Start of the minute (ms).
+    pub open_ms: u64,
+    /// First price.
+    pub open: i64,
+    /// Highest price.
+    pub high: i64,
+    /// Lowest price.
+    pub low: i64,
+    /// Last price.
+    pub close: i64,
+    /// Base volume.
+    pub volume: i128,
+    /// Quote volume.
+    pub quote_volume: i128,
+    /// Number of trades.
+    pub trades: u64,
+    /// Base volume bought by takers.
+    pub taker_buy_volume: i128,
+    /// Quote volume bought by takers.
+    pub taker_buy_quote: i128,
+}
+
+fn push_trade(
+    trades: &mut HashMap<InstrumentId, VecDeque<Trade>>,
+    bars: &mut HashMap<InstrumentId, VecDeque<MinuteBar>>,
+    t: Trade,
+) {
     let q = trades.entry(t.instrument).or_default();
     q.push_back(t);
     if q.len() > RECENT_TRADES {
         q.pop_front();
+    }
+    let ms = t.times.exchange.0 / 1_000_000;
+    let minute = ms - ms % 60_000;
+    let (p, v) = (t.price.raw(), i128::from(t.qty.raw()));
+    let quote = i128::from(p) * v / 100_000_000;
+    let buy = t.aggressor == veloz_core::AggressorSide::Buyer;
+    let list = bars.entry(t.instrument).or_default();
+    let bar = match list.iter_mut().rev().find(|b| b.open_ms == minute) {
+        Some(b) => b,
+        None => {
+            if list.back().is_some_and(|b| b.open_ms > minute) {
+                // A trade older than the newest bar and with no bar of its own.
+                return;
+            }
+            list.push_back(MinuteBar {
+                open_ms: minute,
+                open: p,
+                high: p,
+                low: p,
+                close: p,
+                volume: 0,
+                quote_volume: 0,
+                trades: 0,
+                taker_buy_volume: 0,
+                taker_buy_quote: 0,
+            });
+            if list.len() > MINUTE_BARS {
+                list.pop_front();
+            }
+            match list.back_mut() {
+                Some(b) => b,
+                None => return,
+            }
+        }
+    };
+    bar.high = bar.high.max(p);
+    bar.low = bar.low.min(p);
+    bar.close = p;
+    bar.volume += v;
+    bar.quote_volume += quote;
+    bar.trades += 1;
+    if buy {
+        bar.taker_buy_volume += v;
+        bar.taker_buy_quote += quote;
     }
 }
 
@@ -224,6 +303,7 @@ impl Engine {
             fills: HashMap::new(),
             trades: HashMap::new(),
             marks: HashMap::new(),
+            bars: HashMap::new(),
             orders: HashMap::new(),
         })
     }
@@ -344,7 +424,7 @@ impl Engine {
                     .get_mut(&d.instrument)
                     .is_none_or(|b| b.apply_deltas(d).is_ok()),
                 MarketEvent::Trade(t) => {
-                    push_trade(&mut self.trades, *t);
+                    push_trade(&mut self.trades, &mut self.bars, *t);
                     true
                 }
                 MarketEvent::MarkPrice(m) => {
@@ -484,6 +564,7 @@ impl Engine {
             if let SimReport::Trade(t) = r {
                 push_trade(
                     &mut self.trades,
+                    &mut self.bars,
                     Trade {
                         instrument: t.instrument,
                         trade_id: t.trade_id,

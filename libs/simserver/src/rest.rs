@@ -74,6 +74,7 @@ fn spec(product: MarketKind, method: &Method, name: &str) -> Option<(u32, Sec, b
         ("GET", "exchangeInfo") => (if futures { 1 } else { 20 }, Sec::None, false),
         ("GET", "depth") => (if futures { 10 } else { 25 }, Sec::None, false),
         ("GET", "trades") => (if futures { 5 } else { 25 }, Sec::None, false),
+        ("GET", "klines") => (if futures { 5 } else { 2 }, Sec::None, false),
         ("GET", "ticker/bookTicker") => (if futures { 2 } else { 4 }, Sec::None, false),
         ("GET", "ticker/price") => (if futures { 1 } else { 4 }, Sec::None, false),
         ("GET", "premiumIndex") if futures => (1, Sec::None, false),
@@ -288,6 +289,57 @@ pub(crate) fn endpoint(
             } else {
                 Ok(Value::Array(rows))
             }
+        }
+        ("GET", "klines") => {
+            let inst = e.instrument(product, p.req("symbol")?)?;
+            let interval =
+                veloz_exec::binance::rest::types::KlineInterval::from_wire(p.req("interval")?)
+                    .filter(|i| i.seconds() >= 60)
+                    .ok_or_else(|| ApiError::new(400, -1120, "Invalid interval."))?;
+            let max = if product.is_futures() { 1500 } else { 1000 };
+            let limit = p
+                .opt("limit", |v| v.parse::<usize>().ok())?
+                .unwrap_or(500)
+                .clamp(1, max);
+            let start = p.opt("startTime", |v| v.parse::<u64>().ok())?;
+            let end = p.opt("endTime", |v| v.parse::<u64>().ok())?;
+            let len = u64::from(interval.seconds()) * 1000;
+            let mut groups: Vec<crate::engine::MinuteBar> = Vec::new();
+            for b in e.bars.get(&inst.id).into_iter().flatten() {
+                let open = b.open_ms - b.open_ms % len;
+                if start.is_some_and(|s| open + len <= s) || end.is_some_and(|t| open > t) {
+                    continue;
+                }
+                match groups.last_mut() {
+                    Some(g) if g.open_ms == open => {
+                        g.high = g.high.max(b.high);
+                        g.low = g.low.min(b.low);
+                        g.close = b.close;
+                        g.volume += b.volume;
+                        g.quote_volume += b.quote_volume;
+                        g.trades += b.trades;
+                        g.taker_buy_volume += b.taker_buy_volume;
+                        g.taker_buy_quote += b.taker_buy_quote;
+                    }
+                    _ => groups.push(crate::engine::MinuteBar {
+                        open_ms: open,
+                        ..*b
+                    }),
+                }
+            }
+            let skip = if start.is_some() {
+                0
+            } else {
+                groups.len().saturating_sub(limit)
+            };
+            Ok(Value::Array(
+                groups
+                    .iter()
+                    .skip(skip)
+                    .take(limit)
+                    .map(|g| wire::kline(&inst, g, len))
+                    .collect(),
+            ))
         }
         ("GET", "trades") => {
             let inst = e.instrument(product, p.req("symbol")?)?;

@@ -558,3 +558,29 @@ pub fn public_trade(inst: &Instrument, t: &veloz_core::events::Trade) -> Value {
     }
     v
 }
+
+/// A row of `GET …/klines` from an aggregated bar of `len_ms`.
+pub fn kline(inst: &Instrument, b: &crate::engine::MinuteBar, len_ms: u64) -> Value {
+    let price = |raw: i64| px(inst, Price::from_raw(raw, inst.price_precision));
+    let base = |raw: i128| {
+        i64::try_from(raw).map_or_else(
+            |_| "0".into(),
+            |r| qty(inst, Quantity::from_raw(r, inst.qty_precision)),
+        )
+    };
+    let quote = |raw: i128| Money::from_raw(raw, inst.quote).format_amount(8);
+    json!([
+        b.open_ms,
+        price(b.open),
+        price(b.high),
+        price(b.low),
+        price(b.close),
+        base(b.volume),
+        b.open_ms + len_ms - 1,
+        quote(b.quote_volume),
+        b.trades,
+        base(b.taker_buy_volume),
+        quote(b.taker_buy_quote),
+        "0",
+    ])
+}

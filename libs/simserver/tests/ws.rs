@@ -436,3 +436,97 @@ async fn leverage_change_is_pushed_and_account_settings_answer() {
     let pm: PositionMode = serde_json::from_str(&a.body).unwrap();
     assert!(pm.dual_side_position);
 }
+
+#[tokio::test]
+async fn klines_aggregate_the_trades() {
+    use veloz_core::events::Trade;
+    use veloz_core::{AggressorSide, TradeId};
+    use veloz_exec::binance::rest::responses::Kline;
+    let srv = server().await;
+    let inst = presets::usdm_btcusdt();
+    let tr = |id: u64, ms: u64, px: &str, qty: &str, buy: bool| {
+        MarketEvent::Trade(Trade {
+            instrument: inst.id,
+            trade_id: TradeId(id),
+            price: Price::parse(px).unwrap(),
+            qty: Quantity::parse(qty).unwrap(),
+            aggressor: if buy {
+                AggressorSide::Buyer
+            } else {
+                AggressorSide::Seller
+            },
+            times: EventTimes::new(UnixNanos::from_millis(ms), UnixNanos::from_millis(ms)),
+        })
+    };
+    let events = vec![
+        tr(1, 120_000, "100.0", "1.000", true),
+        tr(2, 150_000, "110.0", "2.000", false),
+        tr(3, 180_500, "90.0", "1.000", true),
+        tr(4, 420_000, "95.0", "0.500", false),
+    ];
+    srv.push_market(step(MarketKind::UsdM, vec![], events))
+        .await
+        .unwrap();
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/klines?symbol=BTCUSDT&interval=1m",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let k: Vec<Kline> = serde_json::from_str(&a.body).unwrap();
+    let opens: Vec<u64> = k.iter().map(|k| k.open_time).collect();
+    assert_eq!(opens, [120_000, 180_000, 420_000]);
+    assert_eq!(k[0].high, Price::parse("110.0").unwrap());
+    assert_eq!(k[0].close, Price::parse("110.0").unwrap());
+    assert_eq!(k[0].volume, Quantity::parse("3.000").unwrap());
+    assert_eq!(k[0].trades, 2);
+    assert_eq!(
+        k[0].taker_buy_base_volume,
+        Quantity::parse("1.000").unwrap()
+    );
+    assert_eq!(k[0].close_time, 179_999);
+
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/klines?symbol=BTCUSDT&interval=5m&limit=1",
+        &[],
+        "",
+    )
+    .await;
+    let k: Vec<Kline> = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(k.len(), 1);
+    assert_eq!(k[0].open_time, 300_000);
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/klines?symbol=BTCUSDT&interval=5m",
+        &[],
+        "",
+    )
+    .await;
+    let k: Vec<Kline> = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(k.len(), 2);
+    assert_eq!(
+        (k[0].open, k[0].high, k[0].low, k[0].close),
+        (
+            Price::parse("100.0").unwrap(),
+            Price::parse("110.0").unwrap(),
+            Price::parse("90.0").unwrap(),
+            Price::parse("90.0").unwrap(),
+        )
+    );
+    assert_eq!(k[0].quote_volume.0, 410 * 100_000_000);
+    let a = http(
+        srv.usdm,
+        "GET",
+        "/fapi/v1/klines?symbol=BTCUSDT&interval=7m",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (400, -1120));
+}
