@@ -16,6 +16,7 @@ use veloz_exec::binance::rest::responses::DepthSnapshot;
 use veloz_exec::binance::rest::types::TimeInForce;
 use veloz_exec::binance::stream::StreamSource;
 use veloz_exec::binance::user_data::{parse_user_data, UserDataMessage};
+use veloz_exec::binance::user_stream::futures_user_stream_url;
 use veloz_sim::presets;
 use veloz_simserver::{MarketStep, StreamFrame};
 
@@ -190,7 +191,10 @@ async fn futures_fills_arrive_on_the_listen_key_stream() {
     )
     .await;
     assert_eq!(a.json()["listenKey"], key.as_str());
-    let mut ws = ws(srv.usdm, &format!("/private/ws/{key}")).await;
+    // The adapter's own URL for the USD-M user stream (the routed /private path).
+    let url =
+        futures_user_stream_url(&format!("ws://{}", srv.usdm), MarketKind::UsdM, &key).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
     assert_eq!(r["id"], 1);
     // An unknown key is refused.
@@ -413,7 +417,9 @@ async fn leverage_change_is_pushed_and_account_settings_answer() {
     let creds = hmac_creds();
     let a = send_signed(srv.coinm, &api.listen_key_create(), &creds).await;
     let key = a.json()["listenKey"].as_str().unwrap().to_string();
-    let mut ws = ws(srv.coinm, &format!("/ws/{key}")).await;
+    let url =
+        futures_user_stream_url(&format!("ws://{}", srv.coinm), MarketKind::CoinM, &key).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let r = request(&mut ws, json!({"method": "LIST_SUBSCRIPTIONS", "id": 1})).await;
     assert_eq!(r["id"], 1);
 

@@ -11,6 +11,7 @@ use veloz_core::{MarketKind, Price, Quantity, Side, UnixNanos};
 use veloz_exec::binance::signing::{ws_api_payload, Signer};
 use veloz_exec::binance::stream::StreamSource;
 use veloz_exec::binance::user_data::{parse_user_data, UserDataMessage};
+use veloz_exec::binance::user_stream::WsApiRequest;
 use veloz_sim::presets;
 use veloz_simserver::MarketStep;
 
@@ -45,6 +46,20 @@ fn signed(signer: &Signer, api_key: &str, mut params: Vec<(&str, String)>) -> Va
     }
     m.insert("signature".into(), Value::String(sig));
     Value::Object(m)
+}
+
+/// Sends a request built by our adapter (`WsApiRequest`) and returns its
+/// answer; user-data events that arrive first are collected into `events`.
+async fn call_request(ws: &mut Ws, r: &WsApiRequest, events: &mut Vec<String>) -> Value {
+    send_text(ws, &r.to_json()).await;
+    loop {
+        let t = next_text(ws).await;
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if v.get("id") == Some(&json!(r.id)) {
+            return v;
+        }
+        events.push(t);
+    }
 }
 
 /// Sends a request and returns its answer; user-data events that arrive
@@ -91,21 +106,14 @@ async fn ed25519_logon_subscribe_and_trade() {
     let mut ws = ws(srv.spot, "/ws-api/v3").await;
     let mut events = Vec::new();
 
-    let r = call(
-        &mut ws,
-        1,
-        "session.logon",
-        signed(&signer, ED_KEY, vec![]),
-        &mut events,
-    )
-    .await;
+    // The adapter's own request builders: Ed25519 logon, then subscribe.
+    let logon = WsApiRequest::session_logon("logon-1", ED_KEY, &signer, now_ms(), None).unwrap();
+    let r = call_request(&mut ws, &logon, &mut events).await;
     assert_eq!(r["status"], 200, "{r}");
     assert!(r["result"]["authorizedSince"].is_u64());
-    let r = call(
+    let r = call_request(
         &mut ws,
-        2,
-        "userDataStream.subscribe",
-        json!({}),
+        &WsApiRequest::user_data_subscribe("sub-2"),
         &mut events,
     )
     .await;
@@ -179,7 +187,8 @@ async fn hmac_signature_subscription_and_order_lifecycle() {
     let mut ws = ws(srv.spot, "/ws-api/v3").await;
     let mut events = Vec::new();
 
-    // HMAC keys cannot log on.
+    // HMAC keys cannot log on (the adapter's builder refuses it before sending).
+    assert!(WsApiRequest::session_logon("1", HMAC_KEY, &signer, now_ms(), None).is_err());
     let r = call(
         &mut ws,
         1,
@@ -189,14 +198,15 @@ async fn hmac_signature_subscription_and_order_lifecycle() {
     )
     .await;
     assert_eq!(r["status"], 400, "{r}");
-    let r = call(
-        &mut ws,
-        2,
-        "userDataStream.subscribe.signature",
-        signed(&signer, HMAC_KEY, vec![]),
-        &mut events,
+    let sub = WsApiRequest::user_data_subscribe_signature(
+        "sub-2",
+        HMAC_KEY,
+        &signer,
+        now_ms(),
+        Some(5000),
     )
-    .await;
+    .unwrap();
+    let r = call_request(&mut ws, &sub, &mut events).await;
     assert_eq!(r["result"]["subscriptionId"], 0, "{r}");
 
     // No market: the order rests.

@@ -4,6 +4,8 @@
 //! * [`stream`]: market-data stream messages into normalised events.
 //! * [`encode`]: normalised market events back into Binance stream frames and depth bodies.
 //! * [`user_data`]: user-data stream events into order and account events.
+//! * [`user_stream`]: reaching user data: spot WS API requests (`session.logon`,
+//!   `userDataStream.subscribe.signature`), futures listenKey URLs and keepalive schedule.
 //! * [`book_sync`]: keeping a local L2 book in sync with diff-depth streams.
 //! * [`verify`]: replaying a recorded capture through the book sync (`veloz data verify-book`).
 //! * [`config`]: environments, base URLs, credentials (secrets never printed).
@@ -22,4 +24,5 @@ pub mod rest;
 pub mod signing;
 pub mod stream;
 pub mod user_data;
+pub mod user_stream;
 pub mod verify;
