@@ -61,6 +61,11 @@ pub struct ServerConfig {
     pub subscriber_queue: usize,
     /// Lifetime of a listenKey without keepalive, seconds (Binance: 3600).
     pub listen_key_ttl_secs: u64,
+    /// Port of the fault-injection admin endpoint (always on 127.0.0.1);
+    /// none = no admin endpoint, 0 = ephemeral.
+    pub admin_port: Option<u16>,
+    /// Fault rules active from the start (`[[faults]]`); none by default.
+    pub faults: Vec<crate::faults::FaultRule>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +81,8 @@ impl Default for ServerConfig {
             rate_limits: RateLimitConfig::default(),
             subscriber_queue: 4096,
             listen_key_ttl_secs: 3600,
+            admin_port: None,
+            faults: Vec::new(),
         }
     }
 }
@@ -133,6 +140,10 @@ impl ServerConfig {
                     a.name
                 )));
             }
+        }
+        for r in &self.faults {
+            r.validate()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         if self.subscriber_queue == 0 {
             return Err(ConfigError::Invalid(

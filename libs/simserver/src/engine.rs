@@ -23,6 +23,8 @@ use veloz_sim::{AccountId, InstrumentSettings, SimExchange, SimReport};
 
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::faults::{self, ConnectionKind, FaultKind, Faults, SharedFaults, Target};
+use crate::market::StreamFrame;
 use crate::market::{MarketSource, MarketStep};
 use crate::wire;
 
@@ -49,7 +51,7 @@ pub type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 pub type Outbox = mpsc::Sender<Arc<str>>;
 
 /// Counters of the fan-out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Market frames queued to subscribers.
     pub market_frames_sent: u64,
@@ -134,6 +136,13 @@ pub struct Engine {
     pub marks: HashMap<InstrumentId, MarkPrice>,
     /// Orders each account placed, oldest first (at most [`HISTORY`]).
     pub orders: HashMap<AccountId, VecDeque<(InstrumentId, VenueOrderId)>>,
+    /// Fault rules and counters (shared with the ports and the admin endpoint).
+    pub faults: SharedFaults,
+    /// Frames held back by `reorder_frames`, sent after the next frame of
+    /// their stream.
+    held: Vec<(MarketKind, StreamFrame)>,
+    /// Frames held back by `delay_frames` until the instant.
+    delayed: Vec<(Instant, MarketKind, StreamFrame)>,
 }
 
 /// How many fills and orders per account stay listed by `myTrades` /
@@ -285,6 +294,7 @@ impl Engine {
         }
         // Opening balances are not user-data events.
         let _ = sim.take_reports();
+        let faults = Faults::with_rules(&cfg.faults).map_err(|e| E::Invalid(e.to_string()))?;
         Ok(Self {
             sim,
             instruments,
@@ -305,6 +315,9 @@ impl Engine {
             marks: HashMap::new(),
             bars: HashMap::new(),
             orders: HashMap::new(),
+            faults: Arc::new(std::sync::Mutex::new(faults)),
+            held: Vec::new(),
+            delayed: Vec::new(),
         })
     }
 
@@ -438,14 +451,67 @@ impl Engine {
             }
         }
         self.stats.market_steps += 1;
-        let mut dead = Vec::new();
-        for f in &step.frames {
-            let mut wrapped: Option<Arc<str>> = None;
-            for s in self
-                .market_subs
+        let frames = self.frame_faults(step.product, step.frames);
+        self.publish(step.product, &frames);
+        self.drain();
+    }
+
+    /// The frames to publish after the frame faults: dropped, duplicated,
+    /// held for reordering or delay, depth diffs withheld for a gap.
+    fn frame_faults(&mut self, product: MarketKind, frames: Vec<StreamFrame>) -> Vec<StreamFrame> {
+        let shared = self.faults.clone();
+        let mut f = faults::lock(&shared);
+        if f.is_empty() && self.held.is_empty() {
+            return frames;
+        }
+        let mut out = Vec::with_capacity(frames.len());
+        let mut gapped: Vec<String> = Vec::new();
+        for fr in frames {
+            let t = Target::stream(product, &fr.stream);
+            if let Some((sym, _)) = fr.stream.split_once("@depth") {
+                // Every depth stream of the symbol carries the same diff.
+                if gapped.iter().any(|g| g == sym) {
+                    continue;
+                }
+                if f.fire(FaultKind::SkipDepthIds, &t).is_some() {
+                    gapped.push(sym.to_string());
+                    continue;
+                }
+            }
+            if f.fire(FaultKind::DropFrames, &t).is_some() {
+                continue;
+            }
+            if let Some(r) = f.fire(FaultKind::DelayFrames, &t) {
+                let at = Instant::now() + Duration::from_millis(r.delay_ms);
+                self.delayed.push((at, product, fr));
+                continue;
+            }
+            if f.fire(FaultKind::ReorderFrames, &t).is_some() {
+                self.held.push((product, fr));
+                continue;
+            }
+            let dup = f.fire(FaultKind::DuplicateFrames, &t).is_some();
+            out.push(fr.clone());
+            if dup {
+                out.push(fr.clone());
+            }
+            while let Some(i) = self
+                .held
                 .iter()
-                .filter(|s| s.product == step.product)
+                .position(|(p, h)| *p == product && h.stream == fr.stream)
             {
+                out.push(self.held.remove(i).1);
+            }
+        }
+        out
+    }
+
+    /// Publishes frames of `product` to the market subscribers.
+    fn publish(&mut self, product: MarketKind, frames: &[StreamFrame]) {
+        let mut dead = Vec::new();
+        for f in frames {
+            let mut wrapped: Option<Arc<str>> = None;
+            for s in self.market_subs.iter().filter(|s| s.product == product) {
                 if !s.streams.contains(f.stream.as_ref()) || dead.contains(&s.id) {
                     continue;
                 }
@@ -474,7 +540,77 @@ impl Engine {
         for id in dead {
             self.remove_sub(id);
         }
-        self.drain();
+    }
+
+    /// Releases delayed frames that are due, then applies the connection
+    /// faults (`server_shutdown`, `close_connections`, `listen_key_expired`)
+    /// to the current connections. Runs on every tick and after a rule is
+    /// added.
+    pub fn session_faults(&mut self) {
+        if !self.delayed.is_empty() {
+            let now = Instant::now();
+            let mut due = Vec::new();
+            self.delayed.retain(|(at, p, fr)| {
+                if *at <= now {
+                    due.push((*p, fr.clone()));
+                    false
+                } else {
+                    true
+                }
+            });
+            for (p, fr) in due {
+                self.publish(p, &[fr]);
+            }
+        }
+        let shared = self.faults.clone();
+        let mut f = faults::lock(&shared);
+        if f.is_empty() {
+            return;
+        }
+        let ms = now_ms();
+        let mut gone = Vec::new();
+        for s in &self.market_subs {
+            let t = Target::connection(s.product, ConnectionKind::Market);
+            if f.fire(FaultKind::ServerShutdown, &t).is_some() {
+                let text = serde_json::json!({"e": "serverShutdown", "E": ms}).to_string();
+                let _ = s.tx.try_send(Arc::from(text));
+                gone.push(s.id);
+            } else if f.fire(FaultKind::CloseConnections, &t).is_some() {
+                gone.push(s.id);
+            }
+        }
+        let mut expired = Vec::new();
+        for s in &self.user_subs {
+            let kind = if s.wrap.is_some() {
+                ConnectionKind::WsApi
+            } else {
+                ConnectionKind::UserData
+            };
+            let t = Target::connection(s.product, kind);
+            if let Some(key) = &s.listen_key {
+                if f.fire(FaultKind::ListenKeyExpired, &t).is_some() {
+                    let text =
+                        serde_json::json!({"e": "listenKeyExpired", "E": ms, "listenKey": key})
+                            .to_string();
+                    if s.tx.try_send(Arc::from(text)).is_ok() {
+                        self.stats.user_events_sent += 1;
+                    }
+                    expired.push(key.clone());
+                    gone.push(s.id);
+                    continue;
+                }
+            }
+            if f.fire(FaultKind::CloseConnections, &t).is_some() {
+                gone.push(s.id);
+            }
+        }
+        drop(f);
+        for key in expired {
+            self.listen_keys.remove(&key);
+        }
+        for id in gone {
+            self.remove_sub(id);
+        }
     }
 
     /// Takes the venue's reports, pushes them to user-data subscribers and
@@ -683,6 +819,7 @@ impl Engine {
         }
         self.sim.advance_time(now_nanos());
         self.drain();
+        self.session_faults();
     }
 
     /// When the next market step is due (wall clock), if any.

@@ -14,6 +14,8 @@
 //! * [`rest`]: the REST endpoints; [`ws`]: the WebSocket endpoints;
 //! * [`auth`]: API keys, signatures, `timestamp`/`recvWindow`;
 //! * [`limits`]: request weights, order counts, 429 and 418;
+//! * [`faults`]: fault rules and counters; [`admin`]: the admin endpoint
+//!   that changes them at run time;
 //! * [`market`]: the [`MarketSource`] trait, capture replay, manual source;
 //! * [`wire`], [`info`]: the JSON the simulator writes;
 //! * [`params`], [`error`]: request parameters and error answers.
@@ -22,10 +24,12 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod info;
 pub mod limits;
 pub mod market;
@@ -38,5 +42,6 @@ pub mod ws_api;
 
 pub use config::{AccountConfig, BalanceConfig, MarketConfig, RateLimitConfig, ServerConfig};
 pub use error::ApiError;
+pub use faults::{ConnectionKind, FaultError, FaultKind, FaultReport, FaultRule};
 pub use market::{CaptureReplay, ManualSource, MarketSource, MarketStep, StreamFrame, SynthSource};
 pub use server::{start, ServerHandle, StartError};

@@ -24,6 +24,7 @@ use veloz_sim::{AccountId, OrderRef, SimReport, StpMode};
 use crate::auth::Keyring;
 use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey};
 use crate::error::ApiError;
+use crate::faults::{self, FaultKind, Target};
 use crate::limits::{RateLimiter, Usage};
 use crate::params::Params;
 use crate::wire;
@@ -43,6 +44,8 @@ pub struct PortState {
     pub spot_listen_key: bool,
     /// Capacity of subscriber queues.
     pub queue: usize,
+    /// Fault rules (shared with the engine and the admin endpoint).
+    pub faults: crate::faults::SharedFaults,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +153,27 @@ pub async fn handle(
     if name == "userDataStream" && !st.spot_listen_key {
         return not_found(path);
     }
+    let target = Target::path(st.product, path);
+    if let Some(r) = faults::fire(&st.faults, FaultKind::RateLimitStorm, &target) {
+        let e = ApiError::new(
+            429,
+            -1003,
+            "Too many requests; the simulator is injecting a 429 storm (fault injection). Back off for Retry-After seconds.",
+        );
+        return respond(429, e.body(), None, Some(r.retry_after_secs));
+    }
+    let skew = faults::fire(&st.faults, FaultKind::ClockSkew, &target).map_or(0, |r| r.skew_ms);
     let now = now_ms();
+    // The server's clock as the client sees it (clock_skew shifts it).
+    let server_now = now.saturating_add_signed(skew);
+    if skew != 0 && name == "time" {
+        return respond(
+            200,
+            json!({"serverTime": server_now}).to_string(),
+            None,
+            None,
+        );
+    }
     let mut usage = match st.limiter.charge(peer.ip(), weight, now) {
         Ok(u) => u,
         Err(e) => return error_response(&e, None),
@@ -167,7 +190,10 @@ pub async fn handle(
             Ok(k) => Some(k.account),
             Err(e) => return error_response(&e, Some(usage)),
         },
-        Sec::Signed => match st.keys.verify_signed(api_key, query, &body, &params, now) {
+        Sec::Signed => match st
+            .keys
+            .verify_signed(api_key, query, &body, &params, server_now)
+        {
             Ok(k) => Some(k.account),
             Err(e) => return error_response(&e, Some(usage)),
         },
@@ -187,6 +213,31 @@ pub async fn handle(
         .call(move |e| endpoint(e, product, &m, &n, &params, account))
         .await
         .and_then(|r| r);
+    if is_order && r.is_ok() {
+        if let Some(rule) = faults::fire(&st.faults, FaultKind::OrderUnknownOutcome, &target) {
+            // The order was executed; the client is not told.
+            if rule.timeout {
+                let ms = if rule.delay_ms == 0 {
+                    60_000
+                } else {
+                    rule.delay_ms
+                };
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                let e = ApiError::new(
+                    503,
+                    -1007,
+                    "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+                );
+                return error_response(&e, Some(usage));
+            }
+            let e = ApiError::new(
+                503,
+                -1006,
+                "An unexpected response was received from the message bus. Execution status unknown.",
+            );
+            return error_response(&e, Some(usage));
+        }
+    }
     match r {
         Ok(v) => respond(200, v.to_string(), Some(usage), None),
         Err(e) => error_response(&e, Some(usage)),

@@ -13,6 +13,7 @@ use veloz_core::MarketKind;
 use crate::auth::Keyring;
 use crate::config::{ConfigError, MarketConfig, ServerConfig};
 use crate::engine::{spawn, Engine, EngineHandle, Stats};
+use crate::faults::{lock, FaultError, FaultKind, FaultReport, FaultRule, SharedFaults};
 use crate::limits::RateLimiter;
 use crate::market::{CaptureReplay, MarketSource, MarketStep, SynthSource};
 use crate::rest::{self, PortState};
@@ -49,7 +50,10 @@ pub struct ServerHandle {
     pub usdm: SocketAddr,
     /// COIN-M address (REST `/dapi`, streams, `/ws/<listenKey>`).
     pub coinm: SocketAddr,
+    /// The fault-injection admin endpoint, if `admin_port` is configured.
+    pub admin: Option<SocketAddr>,
     engine: EngineHandle,
+    faults: SharedFaults,
 }
 
 impl ServerHandle {
@@ -95,6 +99,29 @@ impl ServerHandle {
     /// The engine (to run jobs on it).
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
+    }
+
+    /// Adds a fault rule (as `POST /faults` does); connection faults act on
+    /// the current connections before this returns. Returns the rule's id.
+    pub async fn inject(&self, rule: FaultRule) -> Result<u64, FaultError> {
+        let id = lock(&self.faults).add(rule)?;
+        let _ = self.engine.call(|e| e.session_faults()).await;
+        Ok(id)
+    }
+
+    /// Removes every fault rule (the counters stay).
+    pub fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// The fault rules and the per-kind counters.
+    pub fn fault_report(&self) -> FaultReport {
+        lock(&self.faults).report()
+    }
+
+    /// How many faults of `kind` were injected.
+    pub fn fault_count(&self, kind: FaultKind) -> u64 {
+        lock(&self.faults).count(kind)
     }
 }
 
@@ -142,7 +169,9 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, StartError> {
             sources.push(Box::new(r));
         }
     }
-    let engine = spawn(Engine::new(&cfg, sources, speed)?);
+    let eng = Engine::new(&cfg, sources, speed)?;
+    let faults = eng.faults.clone();
+    let engine = spawn(eng);
     let mut addrs = Vec::new();
     for (product, port) in [
         (MarketKind::Spot, cfg.spot_port),
@@ -163,6 +192,7 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, StartError> {
             limiter: Arc::new(RateLimiter::new(cfg.rate_limits, product.is_futures())),
             spot_listen_key: cfg.spot_listen_key,
             queue: cfg.subscriber_queue,
+            faults: faults.clone(),
         };
         let app = router(product, st);
         tokio::spawn(async move {
@@ -174,11 +204,34 @@ pub async fn start(cfg: ServerConfig) -> Result<ServerHandle, StartError> {
         });
         addrs.push(local);
     }
+    let admin = match cfg.admin_port {
+        None => None,
+        Some(port) => {
+            // The admin endpoint changes the venue's behaviour: local only.
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let app = crate::admin::router(crate::admin::AdminState {
+                faults: faults.clone(),
+                engine: engine.clone(),
+            });
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Some(local)
+        }
+    };
     Ok(ServerHandle {
         spot: addrs[0],
         usdm: addrs[1],
         coinm: addrs[2],
+        admin,
         engine,
+        faults,
     })
 }
 
