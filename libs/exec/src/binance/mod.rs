@@ -13,6 +13,8 @@
 //! * [`rest`]: REST request builders (spot, USD-M, COIN-M) and typed answers.
 //! * [`error`]: Binance errors with retry classes.
 //! * [`ratelimit`]: rate-limit accounting and the client-side limiter.
+//! * [`transport`]: the live tokio transport: HTTP/1.1 REST client, market and
+//!   user-data WebSocket clients with reconnect, book-sync driver, recorder.
 
 pub mod book_sync;
 pub mod capture;
@@ -23,6 +25,7 @@ pub mod ratelimit;
 pub mod rest;
 pub mod signing;
 pub mod stream;
+pub mod transport;
 pub mod user_data;
 pub mod user_stream;
 pub mod verify;

@@ -1,0 +1,241 @@
+//! The market-stream WebSocket client.
+//!
+//! [`MarketStream`] connects to a combined-stream URL
+//! (`<ws base>/stream?streams=a/b/c`), answers pings, stamps each text frame
+//! with the local receive time, and on a drop reconnects with [`Backoff`] to
+//! the same URL, which subscribes to every stream again (streams added with
+//! [`MarketStream::subscribe`] included). Each new connection is reported as
+//! [`StreamEvent::Connected`], so a book driver knows to resync.
+
+use std::fmt;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use veloz_core::UnixNanos;
+
+use super::{local_now, Backoff, TransportError};
+
+/// A WebSocket connection.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Settings of a [`MarketStream`].
+#[derive(Debug, Clone)]
+pub struct MarketStreamConfig {
+    /// The WebSocket base URL (`Endpoints::ws_base`), e.g. `ws://127.0.0.1:9444`.
+    pub ws_base: String,
+    /// Stream names, e.g. `btcusdt@depth@0ms`.
+    pub streams: Vec<String>,
+    /// Backoff between reconnect attempts.
+    pub backoff: Backoff,
+    /// Bound on one connect attempt.
+    pub connect_timeout: Duration,
+    /// Give up after this many failed attempts in a row (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl MarketStreamConfig {
+    /// Defaults: backoff 100 ms doubling to 30 s, seeded with `seed`; 10 s
+    /// connect timeout; retry forever.
+    pub fn new(ws_base: &str, streams: &[&str], seed: u64) -> Self {
+        Self {
+            ws_base: ws_base.trim_end_matches('/').to_string(),
+            streams: streams.iter().map(|s| s.to_string()).collect(),
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: None,
+        }
+    }
+}
+
+/// One received text frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Local receive time.
+    pub local: UnixNanos,
+    /// The frame text.
+    pub text: String,
+}
+
+/// What [`MarketStream::next_event`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A (re)connection is up; `connection` counts from 1. Every stream is
+    /// subscribed again; books must be resynced.
+    Connected {
+        /// 1 for the first connection, 2 after the first reconnect, ...
+        connection: u64,
+    },
+    /// A text frame.
+    Frame(Frame),
+    /// The connection dropped; the next call reconnects.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The market-stream client. See the module docs.
+pub struct MarketStream {
+    cfg: MarketStreamConfig,
+    ws: Option<Ws>,
+    connections: u64,
+    next_id: u64,
+}
+
+impl fmt::Debug for MarketStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MarketStream")
+            .field("url", &self.url())
+            .field("connected", &self.ws.is_some())
+            .field("connections", &self.connections)
+            .finish()
+    }
+}
+
+impl MarketStream {
+    /// A client; nothing is connected until [`MarketStream::next_event`].
+    pub fn new(cfg: MarketStreamConfig) -> Self {
+        Self {
+            cfg,
+            ws: None,
+            connections: 0,
+            next_id: 1,
+        }
+    }
+
+    /// The combined-stream URL.
+    pub fn url(&self) -> String {
+        format!(
+            "{}/stream?streams={}",
+            self.cfg.ws_base,
+            self.cfg.streams.join("/")
+        )
+    }
+
+    /// Connections made so far.
+    pub fn connections(&self) -> u64 {
+        self.connections
+    }
+
+    /// Whether a connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.ws.is_some()
+    }
+
+    /// Adds a stream: a live `SUBSCRIBE` on the current connection, and part
+    /// of the URL of every reconnection.
+    pub async fn subscribe(&mut self, stream: &str) -> Result<(), TransportError> {
+        if !self.cfg.streams.iter().any(|s| s == stream) {
+            self.cfg.streams.push(stream.to_string());
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Some(ws) = &mut self.ws {
+            let req = format!("{{\"method\":\"SUBSCRIBE\",\"params\":[\"{stream}\"],\"id\":{id}}}");
+            if let Err(e) = ws.send(Message::Text(req.into())).await {
+                self.ws = None;
+                return Err(TransportError::Connect {
+                    url: self.url(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the connection now (the next call reconnects).
+    pub async fn disconnect(&mut self) {
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
+    }
+
+    async fn connect(&mut self) -> Result<u64, TransportError> {
+        let url = self.url();
+        let mut last = String::new();
+        loop {
+            if let Some(max) = self.cfg.max_attempts {
+                if self.cfg.backoff.attempts() >= max {
+                    return Err(TransportError::GaveUp {
+                        url,
+                        attempts: self.cfg.backoff.attempts(),
+                        last,
+                    });
+                }
+            }
+            if self.connections > 0 || self.cfg.backoff.attempts() > 0 {
+                tokio::time::sleep(self.cfg.backoff.next_delay()).await;
+            }
+            match tokio::time::timeout(
+                self.cfg.connect_timeout,
+                tokio_tungstenite::connect_async(url.as_str()),
+            )
+            .await
+            {
+                Ok(Ok((ws, _))) => {
+                    self.cfg.backoff.reset();
+                    self.ws = Some(ws);
+                    self.connections += 1;
+                    return Ok(self.connections);
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = format!("no answer within {:?}", self.cfg.connect_timeout),
+            }
+            if self.connections == 0 && self.cfg.backoff.attempts() == 0 {
+                // Count the first failed attempt so the next one waits.
+                let _ = self.cfg.backoff.next_delay();
+            }
+        }
+    }
+
+    /// The next event: connects (or reconnects) first when needed.
+    pub async fn next_event(&mut self) -> Result<StreamEvent, TransportError> {
+        let Some(ws) = self.ws.as_mut() else {
+            let connection = self.connect().await?;
+            return Ok(StreamEvent::Connected { connection });
+        };
+        loop {
+            let msg = ws.next().await;
+            let local = local_now();
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(StreamEvent::Frame(Frame {
+                        local,
+                        text: t.as_str().to_string(),
+                    }))
+                }
+                Some(Ok(Message::Ping(_))) => {
+                    // tungstenite queued the pong; push it out now.
+                    if let Err(e) = ws.flush().await {
+                        self.ws = None;
+                        return Ok(StreamEvent::Disconnected {
+                            reason: format!("answering a ping: {e}"),
+                        });
+                    }
+                }
+                Some(Ok(Message::Close(c))) => {
+                    self.ws = None;
+                    return Ok(StreamEvent::Disconnected {
+                        reason: format!("closed by the server: {c:?}"),
+                    });
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    self.ws = None;
+                    return Ok(StreamEvent::Disconnected {
+                        reason: e.to_string(),
+                    });
+                }
+                None => {
+                    self.ws = None;
+                    return Ok(StreamEvent::Disconnected {
+                        reason: "the connection ended".into(),
+                    });
+                }
+            }
+        }
+    }
+}
