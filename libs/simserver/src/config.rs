@@ -349,6 +349,25 @@ trades_per_minute = 600
         assert_eq!(empty, ServerConfig::default());
         // Unknown keys are refused.
         assert!(toml::from_str::<ServerConfig>("spot_prot = 1").is_err());
+        // Fault rules and the admin port.
+        let faulty: ServerConfig = toml::from_str(
+            "admin_port = 9446\n[[faults]]\nfault = \"skip_depth_ids\"\nproduct = \"usdm\"\nsymbol = \"BTCUSDT\"\nevery = 100\ncount = 0\n[[faults]]\nfault = \"clock_skew\"\nskew_ms = -3000\n",
+        )
+        .unwrap();
+        faulty.validate().unwrap();
+        assert_eq!(faulty.admin_port, Some(9446));
+        assert_eq!(faulty.faults.len(), 2);
+        assert_eq!(
+            faulty.faults[0],
+            crate::faults::FaultRule::new(crate::faults::FaultKind::SkipDepthIds)
+                .product(veloz_core::MarketKind::UsdM)
+                .symbol("BTCUSDT")
+                .every(100)
+                .count(0)
+        );
+        let bad_fault: ServerConfig =
+            toml::from_str("[[faults]]\nfault = \"delay_frames\"\n").unwrap();
+        assert!(bad_fault.validate().is_err());
         // An account needs a key to verify with.
         let mut bad = ServerConfig::default();
         bad.accounts[0].hmac_secret = None;
