@@ -39,6 +39,10 @@ pub struct SimArgs {
     /// Also serve the retired spot listenKey endpoints.
     #[arg(long)]
     pub spot_listen_key: bool,
+    /// Serve the fault-injection admin endpoint (`/faults`, `/stats`) on
+    /// 127.0.0.1 at this port (0 = any free port).
+    #[arg(long)]
+    pub admin_port: Option<u16>,
 }
 
 /// Runs the simulator until Ctrl-C.
@@ -55,6 +59,9 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = args.coinm_port {
         cfg.coinm_port = p;
+    }
+    if let Some(p) = args.admin_port {
+        cfg.admin_port = Some(p);
     }
     if args.spot_listen_key {
         cfg.spot_listen_key = true;
@@ -97,6 +104,9 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         println!("veloz sim: spot   http://{0}  ws://{0}/ws  ws://{0}/ws-api/v3", h.spot);
         println!("veloz sim: usdm   http://{0}  ws://{0}/ws  ws://{0}/private/ws/<listenKey>", h.usdm);
         println!("veloz sim: coinm  http://{0}  ws://{0}/ws  ws://{0}/ws/<listenKey>", h.coinm);
+        if let Some(a) = h.admin {
+            println!("veloz sim: admin  http://{a}/faults  http://{a}/stats");
+        }
         println!("veloz sim: running; Ctrl-C stops it");
         tokio::signal::ctrl_c()
             .await

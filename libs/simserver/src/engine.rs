@@ -580,13 +580,10 @@ impl Engine {
             }
         }
         let mut expired = Vec::new();
-        for s in &self.user_subs {
-            let kind = if s.wrap.is_some() {
-                ConnectionKind::WsApi
-            } else {
-                ConnectionKind::UserData
-            };
-            let t = Target::connection(s.product, kind);
+        // WS API connections are closed by their own task, at their next
+        // request (`ws_api`): removing their subscription would not close them.
+        for s in self.user_subs.iter().filter(|s| s.wrap.is_none()) {
+            let t = Target::connection(s.product, ConnectionKind::UserData);
             if let Some(key) = &s.listen_key {
                 if f.fire(FaultKind::ListenKeyExpired, &t).is_some() {
                     let text =

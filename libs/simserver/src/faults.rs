@@ -11,9 +11,11 @@
 //! one to the counter of its kind and writes one line to stderr. No
 //! randomness: the same traffic gives the same faults.
 //!
-//! Where each kind acts: frame faults and session faults in
-//! [`crate::engine`], REST faults in [`crate::rest`], the admin HTTP endpoint
-//! in [`crate::admin`].
+//! Where each kind acts: frame faults and connection faults in
+//! [`crate::engine`] (connections are checked on the engine's 100 ms tick
+//! and when a rule is added), closing a WebSocket API connection in
+//! [`crate::ws_api`] (at its next request), REST faults in [`crate::rest`];
+//! the admin HTTP endpoint is [`crate::admin`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,8 +37,9 @@ pub enum FaultKind {
     /// A market frame is sent `delay_ms` later (released on the engine's
     /// 100 ms tick, so after frames published in between).
     DelayFrames,
-    /// A WebSocket connection (market, user data or WS API subscription) is
-    /// closed by the server.
+    /// A WebSocket connection is closed by the server: market and listenKey
+    /// connections at once (on the tick or when the rule is added), a
+    /// WebSocket API connection when its next request arrives (unanswered).
     CloseConnections,
     /// The next diff of a symbol's depth streams is withheld from every depth
     /// stream of the symbol while the engine applies it: the following diff's
@@ -114,7 +117,7 @@ pub enum ConnectionKind {
     Market,
     /// A listenKey user-data stream.
     UserData,
-    /// A user-data subscription of the spot WebSocket API.
+    /// A spot WebSocket API connection (`/ws-api/v3`).
     WsApi,
 }
 

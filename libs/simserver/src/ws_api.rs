@@ -29,6 +29,7 @@ use veloz_sim::AccountId;
 use crate::auth::check_timing;
 use crate::engine::now_ms;
 use crate::error::ApiError;
+use crate::faults::{self, ConnectionKind, FaultKind, Target};
 use crate::params::Params;
 use crate::rest::{endpoint, PortState};
 
@@ -75,9 +76,17 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
         next_subscription: 0,
         events_tx,
     };
+    let ws_api = Target::connection(MarketKind::Spot, ConnectionKind::WsApi);
+    let mut closed_by_fault = false;
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
             Message::Text(t) => {
+                // close_connections: the connection is closed instead of the
+                // request being read (the client never learns its outcome).
+                if faults::fire(&s.st.faults, FaultKind::CloseConnections, &ws_api).is_some() {
+                    closed_by_fault = true;
+                    break;
+                }
                 let reply = s.request(t.as_str()).await;
                 if ctl_tx.send(reply.to_string()).await.is_err() {
                     break;
@@ -98,7 +107,12 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
             .await;
     drop(ctl_tx);
     drop(s);
-    writer.abort();
+    if closed_by_fault {
+        // Both queues are closed: the writer sends the close frame and ends.
+        let _ = writer.await;
+    } else {
+        writer.abort();
+    }
 }
 
 fn value_str(v: &Value) -> String {

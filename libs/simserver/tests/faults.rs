@@ -297,11 +297,51 @@ async fn closed_market_connection_is_seen_by_the_client() {
         .unwrap();
     // The next thing the client reads is the close (or the end of the stream).
     let next = ws.next().await;
-    assert!(
-        matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
-        "{next:?}"
-    );
+    assert!(is_closed(&next), "{next:?}");
     assert_eq!(srv.fault_count(FaultKind::CloseConnections), 1);
+}
+
+fn is_closed(next: &Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> bool {
+    matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_)))
+}
+
+#[tokio::test]
+async fn closed_user_data_and_ws_api_connections_are_seen_by_the_client() {
+    let srv = server().await;
+    let a = http(
+        srv.usdm,
+        "POST",
+        "/fapi/v1/listenKey",
+        &[("X-MBX-APIKEY", HMAC_KEY)],
+        "",
+    )
+    .await;
+    let key = a.json()["listenKey"].as_str().unwrap().to_string();
+    let mut market = ws(srv.usdm, &format!("/ws/{DEPTH}")).await;
+    registered(&mut market).await;
+    let mut user = ws(srv.usdm, &format!("/ws/{key}")).await;
+    registered(&mut user).await;
+    srv.inject(FaultRule::new(FaultKind::CloseConnections).connection(ConnectionKind::UserData))
+        .await
+        .unwrap();
+    let next = user.next().await;
+    assert!(is_closed(&next), "{next:?}");
+    // The market connection is not in scope: it still answers.
+    registered(&mut market).await;
+    assert_eq!(srv.fault_count(FaultKind::CloseConnections), 1);
+
+    // A WebSocket API connection is closed at its next request, unanswered.
+    let mut api = ws(srv.spot, "/ws-api/v3").await;
+    send_text(&mut api, &json!({"id": 1, "method": "ping"}).to_string()).await;
+    let pong: Value = serde_json::from_str(&next_text(&mut api).await).unwrap();
+    assert_eq!(pong["status"], 200, "{pong}");
+    srv.inject(FaultRule::new(FaultKind::CloseConnections).connection(ConnectionKind::WsApi))
+        .await
+        .unwrap();
+    send_text(&mut api, &json!({"id": 2, "method": "ping"}).to_string()).await;
+    let next = api.next().await;
+    assert!(is_closed(&next), "{next:?}");
+    assert_eq!(srv.fault_count(FaultKind::CloseConnections), 2);
 }
 
 #[tokio::test]
@@ -321,10 +361,7 @@ async fn server_shutdown_is_parsed_then_the_connection_closes() {
     .unwrap_or_else(|e| panic!("{e}: {text}"));
     assert!(matches!(m, StreamMessage::ServerShutdown { .. }), "{m:?}");
     let next = ws.next().await;
-    assert!(
-        matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
-        "{next:?}"
-    );
+    assert!(is_closed(&next), "{next:?}");
     assert_eq!(srv.fault_count(FaultKind::ServerShutdown), 1);
 }
 
@@ -358,10 +395,7 @@ async fn listen_key_expired_is_parsed_and_the_key_is_gone() {
         other => panic!("expected listenKeyExpired, got {other:?}"),
     }
     let next = ws.next().await;
-    assert!(
-        matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
-        "{next:?}"
-    );
+    assert!(is_closed(&next), "{next:?}");
     // The key is gone: keepalive fails, a client must create a new one.
     let a = http(
         srv.usdm,
