@@ -33,6 +33,9 @@ use crate::faults::{self, ConnectionKind, FaultKind, Target};
 use crate::params::Params;
 use crate::rest::{endpoint, PortState};
 
+/// The path REST-scoped fault rules see for WebSocket API requests.
+pub const WS_API_PATH: &str = "/ws-api/v3";
+
 /// `GET /ws-api/v3`.
 pub async fn handler(
     State(st): State<PortState>,
@@ -50,6 +53,8 @@ struct Session {
     subs: BTreeMap<u64, u64>,
     next_subscription: u64,
     events_tx: mpsc::Sender<Arc<str>>,
+    /// `clock_skew` of the current request (ms).
+    skew: i64,
 }
 
 async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
@@ -75,6 +80,7 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
         subs: BTreeMap::new(),
         next_subscription: 0,
         events_tx,
+        skew: 0,
     };
     let ws_api = Target::connection(MarketKind::Spot, ConnectionKind::WsApi);
     let mut closed_by_fault = false;
@@ -87,7 +93,10 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
                     closed_by_fault = true;
                     break;
                 }
-                let reply = s.request(t.as_str()).await;
+                let Some(reply) = s.request(t.as_str()).await else {
+                    // order_unknown_outcome with timeout: never answered.
+                    continue;
+                };
                 if ctl_tx.send(reply.to_string()).await.is_err() {
                     break;
                 }
@@ -131,16 +140,17 @@ fn error(id: &Value, e: &ApiError) -> Value {
 }
 
 impl Session {
-    async fn request(&mut self, text: &str) -> Value {
+    /// The answer to one request; `None` when a fault swallows it.
+    async fn request(&mut self, text: &str) -> Option<Value> {
         let Ok(req) = serde_json::from_str::<Value>(text) else {
-            return error(
+            return Some(error(
                 &Value::Null,
                 &ApiError::new(
                     400,
                     -1100,
                     "Illegal characters found in a parameter: the request is not JSON.",
                 ),
-            );
+            ));
         };
         let id = req.get("id").cloned().unwrap_or(Value::Null);
         let method = req
@@ -160,11 +170,39 @@ impl Session {
             "userDataStream.subscribe" | "userDataStream.subscribe.signature" => 2,
             _ => 1,
         };
+        let target = Target::path(MarketKind::Spot, WS_API_PATH);
+        if let Some(r) = faults::fire(&self.st.faults, FaultKind::RateLimitStorm, &target) {
+            let mut e = ApiError::new(
+                429,
+                -1003,
+                "Too many requests; the simulator is injecting a 429 storm (fault injection). Back off until retryAfter.",
+            );
+            e.retry_after = Some(r.retry_after_secs);
+            return Some(error(&id, &e));
+        }
+        self.skew =
+            faults::fire(&self.st.faults, FaultKind::ClockSkew, &target).map_or(0, |r| r.skew_ms);
         let usage = match self.st.limiter.charge(self.peer.ip(), weight, now_ms()) {
             Ok(u) => u,
-            Err(e) => return error(&id, &e),
+            Err(e) => return Some(error(&id, &e)),
         };
-        match self.dispatch(&method, &params).await {
+        let result = self.dispatch(&method, &params).await;
+        if method == "order.place" && result.is_ok() {
+            if let Some(r) = faults::fire(&self.st.faults, FaultKind::OrderUnknownOutcome, &target)
+            {
+                // The order was executed; the client is not told.
+                if r.timeout {
+                    return None;
+                }
+                let e = ApiError::new(
+                    503,
+                    -1006,
+                    "An unexpected response was received from the message bus. Execution status unknown.",
+                );
+                return Some(error(&id, &e));
+            }
+        }
+        Some(match result {
             Ok(result) => json!({
                 "id": id,
                 "status": 200,
@@ -172,13 +210,18 @@ impl Session {
                 "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "count": usage.weight_1m}],
             }),
             Err(e) => error(&id, &e),
-        }
+        })
+    }
+
+    /// The server's clock as this request sees it (`clock_skew`).
+    fn now(&self) -> u64 {
+        now_ms().saturating_add_signed(self.skew)
     }
 
     /// Authenticates a request: a signature if present, else the logged-on
     /// session (which still needs `timestamp`).
     fn auth(&self, params: &Map<String, Value>, pairs: &Params) -> Result<AccountId, ApiError> {
-        let now = now_ms();
+        let now = self.now();
         if params.contains_key("signature") {
             let key = params.get("apiKey").map(value_str);
             let entry = self.st.keys.lookup(key.as_deref())?;
@@ -223,7 +266,7 @@ impl Session {
         );
         match method {
             "ping" => Ok(json!({})),
-            "time" => Ok(json!({"serverTime": now_ms()})),
+            "time" => Ok(json!({"serverTime": self.now()})),
             "session.logon" => {
                 let key = params.get("apiKey").map(value_str);
                 let entry = self.st.keys.lookup(key.as_deref())?;
@@ -307,7 +350,7 @@ impl Session {
     }
 
     fn status(&self) -> Value {
-        let now = now_ms();
+        let now = self.now();
         json!({
             "apiKey": Value::Null,
             "authorizedSince": self.account.map(|_| now),

@@ -621,3 +621,85 @@ async fn admin_endpoint_adds_lists_and_clears_rules() {
     let v = http(admin, "GET", "/stats", &[], "").await.json();
     assert!(v["market_steps"].is_u64(), "{v}");
 }
+
+/// An HMAC-signed WebSocket API request (parameters sorted, as the API signs).
+fn ws_api_signed(id: u64, method: &str, mut params: Vec<(&str, String)>) -> String {
+    use veloz_exec::binance::signing::{ws_api_payload, Signer};
+    params.push(("apiKey", HMAC_KEY.to_string()));
+    params.push(("timestamp", now_ms().to_string()));
+    let signer = Signer::hmac(HMAC_SECRET.as_bytes()).unwrap();
+    let sig = signer.sign(ws_api_payload(&params).as_bytes()).unwrap();
+    let mut m = serde_json::Map::new();
+    for (k, v) in params {
+        m.insert(k.to_string(), Value::String(v));
+    }
+    m.insert("signature".into(), Value::String(sig));
+    json!({"id": id, "method": method, "params": m}).to_string()
+}
+
+async fn ws_api_call(ws: &mut Ws, text: &str) -> Value {
+    send_text(ws, text).await;
+    serde_json::from_str(&next_text(ws).await).unwrap()
+}
+
+#[tokio::test]
+async fn ws_api_requests_see_skew_storms_and_unknown_outcomes() {
+    let srv = server().await;
+    let mut api = ws(srv.spot, veloz_simserver::ws_api::WS_API_PATH).await;
+    let order = |cid: &str| {
+        vec![
+            ("symbol", "BTCUSDT".to_string()),
+            ("side", "BUY".into()),
+            ("type", "LIMIT".into()),
+            ("timeInForce", "GTC".into()),
+            ("quantity", "0.01000".into()),
+            ("price", "50000.00".into()),
+            ("newClientOrderId", cid.into()),
+        ]
+    };
+    // Clock skew: -1021 on the local clock; `time` tells the shifted clock.
+    srv.inject(
+        FaultRule::new(FaultKind::ClockSkew)
+            .path("/ws-api/v3")
+            .skew_ms(-120_000),
+    )
+    .await
+    .unwrap();
+    let r = ws_api_call(&mut api, &ws_api_signed(1, "order.place", order("skewed"))).await;
+    assert_eq!(r["error"]["code"], -1021, "{r}");
+    let r = ws_api_call(&mut api, &json!({"id": 2, "method": "time"}).to_string()).await;
+    let server_time = r["result"]["serverTime"].as_u64().unwrap();
+    assert!(server_time + 100_000 < now_ms(), "{r}");
+    assert_eq!(srv.fault_count(FaultKind::ClockSkew), 2);
+    srv.clear_faults();
+
+    // 429 storm: the answer carries retryAfter.
+    srv.inject(FaultRule::new(FaultKind::RateLimitStorm).product(MarketKind::Spot))
+        .await
+        .unwrap();
+    let r = ws_api_call(&mut api, &json!({"id": 3, "method": "ping"}).to_string()).await;
+    assert_eq!(r["status"], 429, "{r}");
+    assert_eq!(r["error"]["code"], -1003);
+    assert!(r["retryAfter"].is_u64(), "{r}");
+    assert_eq!(srv.fault_count(FaultKind::RateLimitStorm), 1);
+
+    // Unknown outcome: 503 -1006, yet order.status finds the order.
+    srv.inject(FaultRule::new(FaultKind::OrderUnknownOutcome))
+        .await
+        .unwrap();
+    let r = ws_api_call(
+        &mut api,
+        &ws_api_signed(4, "order.place", order("ws-unknown")),
+    )
+    .await;
+    assert_eq!(r["status"], 503, "{r}");
+    assert_eq!(r["error"]["code"], -1006);
+    let q = vec![
+        ("symbol", "BTCUSDT".to_string()),
+        ("origClientOrderId", "ws-unknown".into()),
+    ];
+    let r = ws_api_call(&mut api, &ws_api_signed(5, "order.status", q)).await;
+    assert_eq!(r["status"], 200, "{r}");
+    assert_eq!(r["result"]["status"], "NEW", "{r}");
+    assert_eq!(srv.fault_count(FaultKind::OrderUnknownOutcome), 1);
+}
