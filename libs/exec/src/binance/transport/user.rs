@@ -70,6 +70,25 @@ impl FuturesUserStream {
         &self.keeper
     }
 
+    /// Sends a text frame on the connection (e.g. a `LIST_SUBSCRIPTIONS`
+    /// request whose answer shows the connection is registered).
+    pub async fn send_text(&mut self, text: &str) -> Result<(), TransportError> {
+        let Some(ws) = self.ws.as_mut() else {
+            return Err(TransportError::Unexpected(
+                "the user-data stream is not connected".into(),
+            ));
+        };
+        if let Err(e) = ws.send(Message::Text(text.into())).await {
+            self.ws = None;
+            self.keeper.on_disconnected();
+            return Err(TransportError::Connect {
+                url: format!("{}/…", self.ws_base),
+                detail: e.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Drops the connection (the next call reconnects on the same key).
     pub async fn disconnect(&mut self) {
         if let Some(mut ws) = self.ws.take() {
