@@ -143,6 +143,10 @@ pub struct Engine {
     held: Vec<(MarketKind, StreamFrame)>,
     /// Frames held back by `delay_frames` until the instant.
     delayed: Vec<(Instant, MarketKind, StreamFrame)>,
+    /// User-data frames held by `reorder_frames`, by subscriber.
+    held_user: Vec<(u64, Arc<str>)>,
+    /// User-data frames held by `delay_frames`, by subscriber.
+    delayed_user: Vec<(Instant, u64, Arc<str>)>,
 }
 
 /// How many fills and orders per account stay listed by `myTrades` /
@@ -318,6 +322,8 @@ impl Engine {
             faults: Arc::new(std::sync::Mutex::new(faults)),
             held: Vec::new(),
             delayed: Vec::new(),
+            held_user: Vec::new(),
+            delayed_user: Vec::new(),
         })
     }
 
@@ -478,22 +484,22 @@ impl Engine {
                     continue;
                 }
             }
-            if f.fire(FaultKind::DropFrames, &t).is_some() {
-                continue;
-            }
-            if let Some(r) = f.fire(FaultKind::DelayFrames, &t) {
-                let at = Instant::now() + Duration::from_millis(r.delay_ms);
-                self.delayed.push((at, product, fr));
-                continue;
-            }
-            if f.fire(FaultKind::ReorderFrames, &t).is_some() {
-                self.held.push((product, fr));
-                continue;
-            }
-            let dup = f.fire(FaultKind::DuplicateFrames, &t).is_some();
-            out.push(fr.clone());
-            if dup {
-                out.push(fr.clone());
+            match frame_fate(&mut f, &t) {
+                Fate::Drop => continue,
+                Fate::Delay(ms) => {
+                    let at = Instant::now() + Duration::from_millis(ms);
+                    self.delayed.push((at, product, fr));
+                    continue;
+                }
+                Fate::Hold => {
+                    self.held.push((product, fr));
+                    continue;
+                }
+                Fate::Twice => {
+                    out.push(fr.clone());
+                    out.push(fr.clone());
+                }
+                Fate::Send => out.push(fr.clone()),
             }
             while let Some(i) = self
                 .held
@@ -560,6 +566,24 @@ impl Engine {
             });
             for (p, fr) in due {
                 self.publish(p, &[fr]);
+            }
+        }
+        if !self.delayed_user.is_empty() {
+            let now = Instant::now();
+            let mut dead = Vec::new();
+            let mut i = 0;
+            while i < self.delayed_user.len() {
+                if self.delayed_user[i].0 > now {
+                    i += 1;
+                    continue;
+                }
+                let (_, id, text) = self.delayed_user.remove(i);
+                if let Some(s) = self.user_subs.iter().find(|s| s.id == id) {
+                    try_push(&s.tx, text, &mut self.stats, &mut dead, id);
+                }
+            }
+            for id in dead {
+                self.remove_sub(id);
             }
         }
         let shared = self.faults.clone();
@@ -664,27 +688,7 @@ impl Engine {
         let mut dead = Vec::new();
         for (account, kind, v) in out {
             let plain: Arc<str> = Arc::from(v.to_string());
-            for s in self
-                .user_subs
-                .iter()
-                .filter(|s| s.account == account && s.product == kind)
-            {
-                if dead.contains(&s.id) {
-                    continue;
-                }
-                let text = match s.wrap {
-                    None => plain.clone(),
-                    Some(id) => Arc::from(format!("{{\"subscriptionId\":{id},\"event\":{plain}}}")),
-                };
-                match s.tx.try_send(text) {
-                    Ok(()) => self.stats.user_events_sent += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        self.stats.slow_disconnects += 1;
-                        dead.push(s.id);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => dead.push(s.id),
-                }
-            }
+            self.send_user(account, kind, &plain, &mut dead);
         }
         for id in dead {
             self.remove_sub(id);
@@ -744,26 +748,77 @@ impl Engine {
     ) {
         let plain: Arc<str> = Arc::from(event.to_string());
         let mut dead = Vec::new();
+        self.send_user(account, product, &plain, &mut dead);
+        for id in dead {
+            self.remove_sub(id);
+        }
+    }
+
+    /// Sends one user-data event (unwrapped JSON) to the subscribers of
+    /// `account` on `product`, through the frame faults of user-data
+    /// connections (rules naming `connection = user_data` or `ws_api`).
+    fn send_user(
+        &mut self,
+        account: AccountId,
+        product: MarketKind,
+        plain: &Arc<str>,
+        dead: &mut Vec<u64>,
+    ) {
+        let shared = self.faults.clone();
+        let mut f = faults::lock(&shared);
+        let faulty = !f.is_empty() || !self.held_user.is_empty();
         for s in self
             .user_subs
             .iter()
             .filter(|s| s.account == account && s.product == product)
         {
+            if dead.contains(&s.id) {
+                continue;
+            }
             let text = match s.wrap {
                 None => plain.clone(),
                 Some(id) => Arc::from(format!("{{\"subscriptionId\":{id},\"event\":{plain}}}")),
             };
-            match s.tx.try_send(text) {
-                Ok(()) => self.stats.user_events_sent += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.stats.slow_disconnects += 1;
-                    dead.push(s.id);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => dead.push(s.id),
+            if !faulty {
+                try_push(&s.tx, text, &mut self.stats, dead, s.id);
+                continue;
             }
-        }
-        for id in dead {
-            self.remove_sub(id);
+            let kind = if s.wrap.is_some() {
+                ConnectionKind::WsApi
+            } else {
+                ConnectionKind::UserData
+            };
+            let mut out = Vec::with_capacity(2);
+            match frame_fate(&mut f, &Target::user_frame(product, kind)) {
+                Fate::Drop => continue,
+                Fate::Delay(ms) => {
+                    let at = Instant::now() + Duration::from_millis(ms);
+                    self.delayed_user.push((at, s.id, text));
+                    continue;
+                }
+                Fate::Hold => {
+                    self.held_user.push((s.id, text));
+                    continue;
+                }
+                Fate::Twice => {
+                    out.push(text.clone());
+                    out.push(text);
+                }
+                Fate::Send => out.push(text),
+            }
+            let mut i = 0;
+            while i < self.held_user.len() {
+                if self.held_user[i].0 == s.id {
+                    out.push(self.held_user.remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+            for t in out {
+                if !try_push(&s.tx, t, &mut self.stats, dead, s.id) {
+                    break;
+                }
+            }
         }
     }
 
@@ -879,6 +934,51 @@ impl Engine {
             if let Some(step) = self.sources[i].next_step() {
                 self.apply_step(step);
             }
+        }
+    }
+}
+
+/// What the frame faults do with one frame.
+enum Fate {
+    Send,
+    Drop,
+    Twice,
+    Delay(u64),
+    Hold,
+}
+
+fn frame_fate(f: &mut Faults, t: &Target<'_>) -> Fate {
+    if f.fire(FaultKind::DropFrames, t).is_some() {
+        return Fate::Drop;
+    }
+    if let Some(r) = f.fire(FaultKind::DelayFrames, t) {
+        return Fate::Delay(r.delay_ms);
+    }
+    if f.fire(FaultKind::ReorderFrames, t).is_some() {
+        return Fate::Hold;
+    }
+    if f.fire(FaultKind::DuplicateFrames, t).is_some() {
+        return Fate::Twice;
+    }
+    Fate::Send
+}
+
+/// Queues a user-data frame; false (and the subscriber marked dead) if its
+/// queue is full or closed.
+fn try_push(tx: &Outbox, text: Arc<str>, stats: &mut Stats, dead: &mut Vec<u64>, id: u64) -> bool {
+    match tx.try_send(text) {
+        Ok(()) => {
+            stats.user_events_sent += 1;
+            true
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            stats.slow_disconnects += 1;
+            dead.push(id);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            dead.push(id);
+            false
         }
     }
 }

@@ -27,15 +27,17 @@ use veloz_core::MarketKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// A market frame is not sent (the engine still applies its events).
+    /// A frame is not sent (the engine still applies a market frame's
+    /// events; a user-data event still happened). User-data frames only with
+    /// `connection = user_data` or `ws_api` (as for the three below).
     DropFrames,
-    /// A market frame is sent twice.
+    /// A frame is sent twice.
     DuplicateFrames,
-    /// A market frame is held back and sent after the next frame of the same
-    /// stream (adjacent frames swapped).
+    /// A frame is held back and sent after the next frame of the same stream
+    /// (user data: of the same connection): adjacent frames swapped.
     ReorderFrames,
-    /// A market frame is sent `delay_ms` later (released on the engine's
-    /// 100 ms tick, so after frames published in between).
+    /// A frame is sent `delay_ms` later (released on the engine's 100 ms
+    /// tick, so after frames published in between).
     DelayFrames,
     /// A WebSocket connection is closed by the server: market and listenKey
     /// connections at once (on the tick or when the rule is added), a
@@ -283,6 +285,9 @@ impl FaultRule {
     }
 
     fn matches(&self, t: &Target<'_>) -> bool {
+        if t.opt_in && self.connection.is_none() {
+            return false;
+        }
         if let Some(p) = &self.product {
             if product_of(p) != Some(t.product) {
                 return false;
@@ -345,8 +350,11 @@ pub struct Target<'a> {
     pub stream: Option<&'a str>,
     /// REST path (requests).
     pub path: Option<&'a str>,
-    /// Connection kind (connections).
+    /// Connection kind (connections; frames: the connection they go to).
     pub connection: Option<ConnectionKind>,
+    /// Only rules that name `connection` apply (user-data frames: an
+    /// unscoped frame rule keeps to market frames).
+    pub opt_in: bool,
 }
 
 impl<'a> Target<'a> {
@@ -356,7 +364,19 @@ impl<'a> Target<'a> {
             product,
             stream: Some(stream),
             path: None,
-            connection: None,
+            connection: Some(ConnectionKind::Market),
+            opt_in: false,
+        }
+    }
+
+    /// A user-data frame on a connection of `kind`.
+    pub fn user_frame(product: MarketKind, kind: ConnectionKind) -> Self {
+        Self {
+            product,
+            stream: None,
+            path: None,
+            connection: Some(kind),
+            opt_in: true,
         }
     }
 
@@ -367,6 +387,7 @@ impl<'a> Target<'a> {
             stream: None,
             path: Some(path),
             connection: None,
+            opt_in: false,
         }
     }
 
@@ -377,6 +398,7 @@ impl<'a> Target<'a> {
             stream: None,
             path: None,
             connection: Some(kind),
+            opt_in: false,
         }
     }
 }

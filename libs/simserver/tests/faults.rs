@@ -703,3 +703,92 @@ async fn ws_api_requests_see_skew_storms_and_unknown_outcomes() {
     assert_eq!(r["result"]["status"], "NEW", "{r}");
     assert_eq!(srv.fault_count(FaultKind::OrderUnknownOutcome), 1);
 }
+
+/// Places a USD-M order that fills at once and reads the user-data events
+/// until the fill and the account update arrived; returns what arrived, in
+/// order (`accepted`, `filled`, `account`).
+async fn fill_and_read(srv: &ServerHandle, user: &mut Ws, cid: &str) -> Vec<&'static str> {
+    let o = FuturesOrder::limit(
+        Side::Buy,
+        Quantity::parse("0.010").unwrap(),
+        Price::parse("60000.0").unwrap(),
+    )
+    .time_in_force(TimeInForce::Gtc)
+    .client_order_id(ClientOrderId::new(cid).unwrap());
+    let req = FuturesApi::USDM
+        .new_order(&presets::usdm_btcusdt(), &o, NumberPolicy::Exact)
+        .unwrap();
+    let a = send_signed(srv.usdm, &req, &hmac_creds()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let src = StreamSource::binance(MarketKind::UsdM);
+    let mut seen = Vec::new();
+    while !(seen.contains(&"filled") && seen.contains(&"account")) {
+        let text = next_text(user).await;
+        let m =
+            parse_user_data(&src, &text, UnixNanos(0)).unwrap_or_else(|e| panic!("{e}: {text}"));
+        if matches!(m, UserDataMessage::Account(_)) {
+            seen.push("account");
+        }
+        for ev in m.order_events() {
+            assert_eq!(ev.client_order_id.as_str(), cid);
+            match &ev.kind {
+                veloz_core::events::OrderEventKind::Accepted => seen.push("accepted"),
+                veloz_core::events::OrderEventKind::Filled(_) => seen.push("filled"),
+                k => panic!("unexpected {k:?}"),
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn user_data_frames_are_dropped_duplicated_and_reordered_when_scoped() {
+    let srv = server().await;
+    srv.push_market(step(vec![], vec![usdm_book(10)]))
+        .await
+        .unwrap();
+    let a = http(
+        srv.usdm,
+        "POST",
+        "/fapi/v1/listenKey",
+        &[("X-MBX-APIKEY", HMAC_KEY)],
+        "",
+    )
+    .await;
+    let key = a.json()["listenKey"].as_str().unwrap().to_string();
+    let mut user = ws(srv.usdm, &format!("/ws/{key}")).await;
+    registered(&mut user).await;
+
+    // Unscoped frame rules keep to market frames.
+    srv.inject(FaultRule::new(FaultKind::DropFrames).count(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        fill_and_read(&srv, &mut user, "plain").await,
+        ["accepted", "filled", "account"]
+    );
+    srv.clear_faults();
+    assert_eq!(srv.fault_count(FaultKind::DropFrames), 0);
+
+    let scoped = |k| FaultRule::new(k).connection(ConnectionKind::UserData);
+    srv.inject(scoped(FaultKind::DropFrames)).await.unwrap();
+    assert_eq!(
+        fill_and_read(&srv, &mut user, "dropped").await,
+        ["filled", "account"]
+    );
+    srv.inject(scoped(FaultKind::DuplicateFrames))
+        .await
+        .unwrap();
+    assert_eq!(
+        fill_and_read(&srv, &mut user, "twice").await,
+        ["accepted", "accepted", "filled", "account"]
+    );
+    srv.inject(scoped(FaultKind::ReorderFrames)).await.unwrap();
+    assert_eq!(
+        fill_and_read(&srv, &mut user, "swapped").await,
+        ["filled", "accepted", "account"]
+    );
+    assert_eq!(srv.fault_count(FaultKind::DropFrames), 1);
+    assert_eq!(srv.fault_count(FaultKind::DuplicateFrames), 1);
+    assert_eq!(srv.fault_count(FaultKind::ReorderFrames), 1);
+}
