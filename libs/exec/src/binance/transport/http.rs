@@ -22,8 +22,10 @@ use super::local_now;
 use crate::binance::config::{Credentials, Endpoints};
 use crate::binance::error::{ApiErrorBody, BinanceError, TransportFailure};
 use crate::binance::ratelimit::RateLimiter;
-use crate::binance::rest::{Method, RestRequest, SignedRequest};
-use crate::binance::signing::TimeSync;
+use crate::binance::rest::futures::FuturesApi;
+use crate::binance::rest::responses::ServerTime;
+use crate::binance::rest::{spot, Method, RestRequest, SignedRequest};
+use crate::binance::signing::{TimeSample, TimeSync};
 
 /// Largest answer head accepted (bytes).
 const MAX_HEAD: usize = 64 * 1024;
@@ -441,6 +443,35 @@ impl RestClient {
     /// Runs `f` on the limiter (to read its usage).
     pub fn with_rate_limiter<R>(&self, f: impl FnOnce(&RateLimiter) -> R) -> Option<R> {
         self.limiter.lock().ok().map(|l| f(&l))
+    }
+
+    /// Measures the server clock with `GET time` on `product` and records the
+    /// sample: later `timestamp`s follow the server's clock. Call it at start,
+    /// when [`TimeSync::needs_sync`] says so, and after a `-1021`.
+    pub async fn sync_time(&self, product: MarketKind) -> Result<i64, BinanceError> {
+        let req = match FuturesApi::for_kind(product) {
+            Some(api) => api.server_time(),
+            None => spot::server_time(),
+        };
+        let sent = local_now();
+        let t: ServerTime = self.send_json(&req).await?;
+        let received = local_now();
+        let sample = TimeSample {
+            sent,
+            server_time_ms: t.server_time,
+            received,
+        };
+        let mut time = self
+            .time
+            .lock()
+            .map_err(|_| BinanceError::unreadable_success("time", "the clock state is poisoned"))?;
+        time.record(sample)
+            .map_err(|e| BinanceError::unreadable_success("time", e))
+    }
+
+    /// The server-clock estimate (offset and staleness).
+    pub fn time_sync(&self) -> Option<TimeSync> {
+        self.time.lock().ok().map(|t| t.clone())
     }
 
     /// Signs `req` at the current (server-estimated) time.

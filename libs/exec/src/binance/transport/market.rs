@@ -156,19 +156,21 @@ impl MarketStream {
     async fn connect(&mut self) -> Result<u64, TransportError> {
         let url = self.url();
         let mut last = String::new();
+        let mut tries = 0u32;
         loop {
-            if let Some(max) = self.cfg.max_attempts {
-                if self.cfg.backoff.attempts() >= max {
-                    return Err(TransportError::GaveUp {
-                        url,
-                        attempts: self.cfg.backoff.attempts(),
-                        last,
-                    });
-                }
+            if self.cfg.max_attempts.is_some_and(|max| tries >= max) {
+                return Err(TransportError::GaveUp {
+                    url,
+                    attempts: tries,
+                    last,
+                });
             }
-            if self.connections > 0 || self.cfg.backoff.attempts() > 0 {
+            // The very first connection goes at once; every retry and every
+            // reconnection waits its backoff.
+            if tries > 0 || self.connections > 0 {
                 tokio::time::sleep(self.cfg.backoff.next_delay()).await;
             }
+            tries += 1;
             match tokio::time::timeout(
                 self.cfg.connect_timeout,
                 tokio_tungstenite::connect_async(url.as_str()),
@@ -183,10 +185,6 @@ impl MarketStream {
                 }
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = format!("no answer within {:?}", self.cfg.connect_timeout),
-            }
-            if self.connections == 0 && self.cfg.backoff.attempts() == 0 {
-                // Count the first failed attempt so the next one waits.
-                let _ = self.cfg.backoff.next_delay();
             }
         }
     }
@@ -237,5 +235,99 @@ impl MarketStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn next(m: &mut MarketStream) -> StreamEvent {
+        tokio::time::timeout(Duration::from_secs(10), m.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    // The callback type is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    #[tokio::test]
+    async fn answers_pings_stamps_frames_and_reconnects_to_the_same_streams() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut paths = Vec::new();
+            // First connection: a ping, a frame, wait for the pong, close.
+            let (s, _) = l.accept().await.unwrap();
+            let mut path = String::new();
+            let mut ws = tokio_tungstenite::accept_hdr_async(
+                s,
+                |r: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
+                    path = r.uri().to_string();
+                    Ok(resp)
+                },
+            )
+            .await
+            .unwrap();
+            paths.push(path);
+            ws.send(Message::Ping(b"hi".to_vec().into())).await.unwrap();
+            ws.send(Message::Text("one".into())).await.unwrap();
+            let pong = loop {
+                match ws.next().await {
+                    Some(Ok(Message::Pong(p))) => break p.to_vec(),
+                    Some(Ok(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+            };
+            drop(ws);
+            // Second connection.
+            let (s, _) = l.accept().await.unwrap();
+            let mut path = String::new();
+            let mut ws = tokio_tungstenite::accept_hdr_async(
+                s,
+                |r: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
+                    path = r.uri().to_string();
+                    Ok(resp)
+                },
+            )
+            .await
+            .unwrap();
+            paths.push(path);
+            ws.send(Message::Text("two".into())).await.unwrap();
+            let _ = tx.send((pong, paths));
+            // Keep the connection open until the client is done.
+            while let Some(Ok(_)) = ws.next().await {}
+        });
+        let mut cfg = MarketStreamConfig::new(&format!("ws://{addr}"), &["a@depth", "b@trade"], 9);
+        cfg.backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(10), 9);
+        let mut m = MarketStream::new(cfg);
+        assert_eq!(
+            m.url(),
+            format!("ws://{addr}/stream?streams=a@depth/b@trade")
+        );
+        let t = Duration::from_secs(10);
+        assert_eq!(next(&mut m).await, StreamEvent::Connected { connection: 1 });
+        match next(&mut m).await {
+            StreamEvent::Frame(f) => {
+                assert_eq!(f.text, "one");
+                assert!(f.local.as_nanos() > 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            next(&mut m).await,
+            StreamEvent::Disconnected { .. }
+        ));
+        assert_eq!(next(&mut m).await, StreamEvent::Connected { connection: 2 });
+        match next(&mut m).await {
+            StreamEvent::Frame(f) => assert_eq!(f.text, "two"),
+            other => panic!("{other:?}"),
+        }
+        let (pong, paths) = tokio::time::timeout(t, rx).await.unwrap().unwrap();
+        assert_eq!(pong, b"hi");
+        assert_eq!(paths, vec!["/stream?streams=a@depth/b@trade"; 2]);
+        assert_eq!(m.connections(), 2);
     }
 }

@@ -31,6 +31,8 @@ pub struct FuturesUserStream {
     keeper: ListenKeyKeeper,
     ws: Option<Ws>,
     backoff: Backoff,
+    connect_timeout: Duration,
+    max_attempts: u32,
     connections: u64,
 }
 
@@ -56,8 +58,18 @@ impl FuturesUserStream {
             keeper: ListenKeyKeeper::new(),
             ws: None,
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 20,
             connections: 0,
         })
+    }
+
+    /// Uses `backoff` between reconnect attempts and gives up after
+    /// `max_attempts` failed attempts in a row.
+    pub fn with_backoff(mut self, backoff: Backoff, max_attempts: u32) -> Self {
+        self.backoff = backoff;
+        self.max_attempts = max_attempts.max(1);
+        self
     }
 
     /// Connections made so far.
@@ -141,33 +153,34 @@ impl FuturesUserStream {
             let url = futures_user_stream_url(&self.ws_base, self.kind, &key).ok_or_else(|| {
                 TransportError::Unexpected("spot has no futures user-data stream".into())
             })?;
-            if self.connections > 0 {
-                tokio::time::sleep(self.backoff.next_delay()).await;
-            }
-            match tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio_tungstenite::connect_async(url.as_str()),
-            )
-            .await
-            {
-                Ok(Ok((ws, _))) => {
-                    self.ws = Some(ws);
-                    self.connections += 1;
-                    self.backoff.reset();
-                    self.keeper.on_connected(local_now());
-                    return Ok(());
+            let mut last = String::new();
+            for tries in 0..self.max_attempts {
+                if tries > 0 || self.connections > 0 {
+                    tokio::time::sleep(self.backoff.next_delay()).await;
                 }
-                Ok(Err(e)) if self.backoff.attempts() >= 10 => {
-                    return Err(TransportError::Connect {
-                        url: format!("{}/…", self.ws_base),
-                        detail: e.to_string(),
-                    })
-                }
-                _ => {
-                    if self.connections == 0 {
-                        tokio::time::sleep(self.backoff.next_delay()).await;
+                match tokio::time::timeout(
+                    self.connect_timeout,
+                    tokio_tungstenite::connect_async(url.as_str()),
+                )
+                .await
+                {
+                    Ok(Ok((ws, _))) => {
+                        self.ws = Some(ws);
+                        self.connections += 1;
+                        self.backoff.reset();
+                        self.keeper.on_connected(local_now());
+                        break;
                     }
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => last = format!("no answer within {:?}", self.connect_timeout),
                 }
+            }
+            if self.ws.is_none() {
+                return Err(TransportError::GaveUp {
+                    url: format!("{}/<listenKey>", self.ws_base),
+                    attempts: self.max_attempts,
+                    last,
+                });
             }
         }
     }
