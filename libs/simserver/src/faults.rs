@@ -7,9 +7,10 @@
 //! path, connection kind). Every time something in its scope passes a check
 //! point (a frame about to be published, a REST request, a connection at the
 //! engine's tick) the rule *sees* it; it *fires* on every `every`-th sighting
-//! until it has fired `count` times (`count = 0`: forever). Each firing adds
-//! one to the counter of its kind and writes one line to stderr. No
-//! randomness: the same traffic gives the same faults.
+//! until it has fired `count` times (`count = 0`: forever), or, with
+//! `percent`, with that probability drawn from a generator seeded by the
+//! rule. Each firing adds one to the counter of its kind and writes one line
+//! to stderr. The same traffic gives the same faults.
 //!
 //! Where each kind acts: frame faults and connection faults in
 //! [`crate::engine`] (connections are checked on the engine's 100 ms tick
@@ -166,6 +167,14 @@ pub struct FaultRule {
     /// `rate_limit_storm`: the `Retry-After` seconds (default 1).
     #[serde(default = "one")]
     pub retry_after_secs: u64,
+    /// Fire with this probability (percent, 1 to 100) on each `every`-th
+    /// sighting instead of always; drawn from a generator seeded with
+    /// `seed`, so the same traffic still gives the same faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    /// Seed of the `percent` draws (default 0).
+    #[serde(default)]
+    pub seed: u64,
 }
 
 fn one() -> u64 {
@@ -188,7 +197,16 @@ impl FaultRule {
             skew_ms: 0,
             timeout: false,
             retry_after_secs: 1,
+            percent: None,
+            seed: 0,
         }
+    }
+
+    /// Fires with probability `percent` % (seeded with `seed`).
+    pub fn percent(mut self, percent: u8, seed: u64) -> Self {
+        self.percent = Some(percent);
+        self.seed = seed;
+        self
     }
 
     /// Limits the rule to `product`.
@@ -264,6 +282,9 @@ impl FaultRule {
         if self.every == 0 {
             return bad("every must be at least 1".into());
         }
+        if self.percent.is_some_and(|p| p == 0 || p > 100) {
+            return bad("percent must be 1 to 100".into());
+        }
         if let Some(p) = &self.product {
             if product_of(p).is_none() {
                 return bad(format!("product {p:?} is not one of spot, usdm, coinm"));
@@ -322,6 +343,15 @@ impl FaultRule {
         }
         true
     }
+}
+
+/// One draw of the SplitMix64 generator (Steele, Lea and Flood, 2014).
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn product_of(s: &str) -> Option<MarketKind> {
@@ -416,6 +446,9 @@ pub struct RuleStatus {
     pub fired: u64,
     /// Fired `count` times: inactive.
     pub exhausted: bool,
+    /// State of the `percent` generator.
+    #[serde(skip)]
+    rng: u64,
 }
 
 /// The rules and the per-kind counters (`GET /faults`).
@@ -472,12 +505,14 @@ impl Faults {
             self.next_id,
             serde_json::to_string(&rule).unwrap_or_default()
         );
+        let rng = rule.seed;
         self.rules.push(RuleStatus {
             id: self.next_id,
             rule,
             seen: 0,
             fired: 0,
             exhausted: false,
+            rng,
         });
         self.active += 1;
         Ok(self.next_id)
@@ -518,6 +553,11 @@ impl Faults {
             r.seen += 1;
             if r.seen % r.rule.every != 0 {
                 continue;
+            }
+            if let Some(p) = r.rule.percent {
+                if splitmix64(&mut r.rng) % 100 >= u64::from(p) {
+                    continue;
+                }
             }
             r.fired += 1;
             let limit = r.rule.limit();
@@ -569,6 +609,32 @@ mod tests {
         assert_eq!(f.count(FaultKind::DropFrames), 2);
         assert!(f.is_empty());
         assert!(f.report().rules[0].exhausted);
+    }
+
+    #[test]
+    fn percent_rules_are_seeded() {
+        let run = |seed: u64| {
+            let mut f = Faults::default();
+            f.add(
+                FaultRule::new(FaultKind::DropFrames)
+                    .count(0)
+                    .percent(30, seed),
+            )
+            .unwrap();
+            let t = Target::stream(MarketKind::Spot, "btcusdt@trade");
+            (0..1000)
+                .map(|_| f.fire(FaultKind::DropFrames, &t).is_some())
+                .collect::<Vec<bool>>()
+        };
+        let a = run(7);
+        assert_eq!(a, run(7));
+        assert_ne!(a, run(8));
+        let fired = a.iter().filter(|x| **x).count();
+        assert!((200..400).contains(&fired), "{fired} of 1000 at 30 %");
+        assert!(FaultRule::new(FaultKind::DropFrames)
+            .percent(0, 1)
+            .validate()
+            .is_err());
     }
 
     #[test]
