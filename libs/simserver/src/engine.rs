@@ -474,7 +474,13 @@ impl Engine {
         let mut gapped: Vec<String> = Vec::new();
         for fr in frames {
             let t = Target::stream(product, &fr.stream);
-            if let Some((sym, _)) = fr.stream.split_once("@depth") {
+            // Diff streams only (`@depth`, `@depth@100ms`), not the partial
+            // book snapshots (`@depth5`).
+            let diff = fr
+                .stream
+                .split_once("@depth")
+                .filter(|(_, rest)| rest.is_empty() || rest.starts_with('@'));
+            if let Some((sym, _)) = diff {
                 // Every depth stream of the symbol carries the same diff.
                 if gapped.iter().any(|g| g == sym) {
                     continue;
