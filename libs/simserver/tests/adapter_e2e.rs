@@ -4,8 +4,9 @@
 //! the futures user-data client seeing the fills; a real capture replayed by
 //! the simulator and re-recorded by the adapter passes `verify_capture` with
 //! zero gaps; and the clients reconnect and resync after injected faults
-//! (closed connections, withheld depth ids, `serverShutdown`, an expired
-//! listenKey) and after a client-side disconnect.
+//! (closed connections, withheld, dropped and duplicated depth diffs,
+//! `serverShutdown`, an expired listenKey) and after a client-side
+//! disconnect; a stream subscribed live is subscribed again on reconnect.
 //!
 //! Every wait is bounded by a tokio timeout, so a broken adapter fails the
 //! test instead of hanging it. Nothing asserts on speed.
@@ -56,8 +57,11 @@ async fn synthetic_server() -> ServerHandle {
 }
 
 fn market_stream(srv: &ServerHandle, seed: u64) -> MarketStream {
-    let mut cfg =
-        MarketStreamConfig::new(srv.endpoints().ws_base(MarketKind::UsdM), &STREAMS, seed);
+    market_stream_on(srv, seed, &STREAMS)
+}
+
+fn market_stream_on(srv: &ServerHandle, seed: u64, streams: &[&str]) -> MarketStream {
+    let mut cfg = MarketStreamConfig::new(srv.endpoints().ws_base(MarketKind::UsdM), streams, seed);
     // Small delays so reconnects in tests are quick; still exponential and jittered.
     cfg.backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(200), seed);
     cfg.max_attempts = Some(20);
@@ -392,7 +396,8 @@ async fn recover_after(
 async fn market_client_reconnects_and_resyncs_after_each_fault() {
     let srv = synthetic_server().await;
     let rest = rest_client(&srv);
-    let mut market = market_stream(&srv, 4);
+    // bookTicker is not in the URL: it is subscribed live below.
+    let mut market = market_stream_on(&srv, 4, &[STREAMS[0], STREAMS[2]]);
     let mut driver = BookDriver::new(usdm_id(), 1000).unwrap();
     let mut seen = Seen::default();
     pump(
@@ -402,6 +407,17 @@ async fn market_client_reconnects_and_resyncs_after_each_fault() {
         &mut seen,
         50_000,
         |d, _| d.is_synced() && d.sync().counters().applied >= 50,
+    )
+    .await;
+    assert_eq!(seen.tickers, 0);
+    market.subscribe("btcusdt@bookTicker").await.unwrap();
+    pump(
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        50_000,
+        |_, s| s.tickers >= 10,
     )
     .await;
 
@@ -418,6 +434,22 @@ async fn market_client_reconnects_and_resyncs_after_each_fault() {
     assert_eq!(srv.fault_count(FaultKind::CloseConnections), 1);
     assert_eq!((seen.disconnected, seen.connected), (1, 2));
     assert_eq!(driver.counters().reconnects, 1);
+    // The live subscription is part of the reconnection.
+    assert!(
+        market.url().contains("btcusdt@bookTicker"),
+        "{}",
+        market.url()
+    );
+    let tickers = seen.tickers;
+    pump(
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        50_000,
+        |_, s| s.tickers >= tickers + 10,
+    )
+    .await;
 
     // 2. A diff is withheld: a gap, a new snapshot, in sync again (no reconnect).
     recover_after(
@@ -437,6 +469,54 @@ async fn market_client_reconnects_and_resyncs_after_each_fault() {
     assert_eq!(driver.counters().gaps, 1);
     assert!(driver.sync().counters().resyncs >= 1);
     assert_eq!(seen.connected, 2, "a gap needs no reconnect");
+
+    // 2b. A dropped depth frame is a gap too; a duplicated one is ignored.
+    recover_after(
+        &srv,
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        Some(
+            FaultRule::new(FaultKind::DropFrames)
+                .product(MarketKind::UsdM)
+                .stream(STREAMS[0]),
+        ),
+    )
+    .await;
+    assert_eq!(srv.fault_count(FaultKind::DropFrames), 1);
+    assert_eq!(driver.counters().gaps, 2);
+    let stale = driver.sync().counters().stale;
+    srv.inject(
+        FaultRule::new(FaultKind::DuplicateFrames)
+            .product(MarketKind::UsdM)
+            .stream(STREAMS[0]),
+    )
+    .await
+    .unwrap();
+    pump(
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        50_000,
+        |d, _| d.sync().counters().stale > stale,
+    )
+    .await;
+    let applied = driver.sync().counters().applied;
+    pump(
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        50_000,
+        |d, _| d.sync().counters().applied >= applied + 20,
+    )
+    .await;
+    assert_eq!(srv.fault_count(FaultKind::DuplicateFrames), 1);
+    assert_eq!(driver.counters().gaps, 2, "a duplicate is not a gap");
+    assert_book_sane(&driver);
+    assert_eq!(seen.connected, 2);
 
     // 3. `serverShutdown`, then the close.
     recover_after(
