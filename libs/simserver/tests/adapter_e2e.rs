@@ -309,9 +309,14 @@ async fn replayed_capture_re_recorded_by_the_adapter_verifies_with_zero_gaps() {
     };
     let srv = veloz_simserver::start(cfg).await.unwrap();
     let rest = rest_client(&srv);
+    // `VELOZ_E2E_RECORDING=<file>` keeps the recording there (to run
+    // `veloz data verify-book <file>` on it by hand).
+    let keep = std::env::var_os("VELOZ_E2E_RECORDING").map(std::path::PathBuf::from);
     let dir = std::env::temp_dir().join(format!("veloz-adapter-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join("usdm_rerecorded.txt");
+    let out = keep
+        .clone()
+        .unwrap_or_else(|| dir.join("usdm_rerecorded.txt"));
     let mut driver = BookDriver::new(usdm_id(), 1000)
         .unwrap()
         .with_recorder(Recorder::create(&out).unwrap());
@@ -606,4 +611,52 @@ async fn user_stream_reconnects_after_a_close_and_an_expired_listen_key() {
     assert_ne!(user.keeper().key(), Some(first_key.as_str()));
     place_and_see(&mut user, &rest, 3).await;
     assert_eq!(srv.fault_count(FaultKind::ListenKeyExpired), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spot_and_coinm_books_sync_and_coinm_user_data_sees_a_fill() {
+    let srv = synthetic_server().await;
+    let rest = rest_client(&srv);
+    for (kind, symbol, stream) in [
+        (MarketKind::Spot, "BTCUSDT", "btcusdt@depth@100ms"),
+        (MarketKind::CoinM, "BTCUSD_PERP", "btcusd_perp@depth@0ms"),
+    ] {
+        let mut cfg = MarketStreamConfig::new(srv.endpoints().ws_base(kind), &[stream], 6);
+        cfg.max_attempts = Some(5);
+        let mut market = MarketStream::new(cfg);
+        let mut driver =
+            BookDriver::new(InstrumentId::binance(kind, symbol).unwrap(), 1000).unwrap();
+        let mut seen = Seen::default();
+        pump(
+            &mut market,
+            &mut driver,
+            &rest,
+            &mut seen,
+            50_000,
+            |d, _| d.is_synced() && d.sync().counters().applied >= 100,
+        )
+        .await;
+        assert_eq!(driver.counters().gaps, 0, "{kind:?}");
+        assert_book_sane(&driver);
+    }
+
+    // COIN-M user data on `/ws/<listenKey>`.
+    let mut user = FuturesUserStream::new(
+        MarketKind::CoinM,
+        srv.endpoints().ws_base(MarketKind::CoinM),
+        7,
+    )
+    .unwrap();
+    user_stream_ready(&mut user, &rest).await;
+    let inst = presets::coinm_btcusd_perp();
+    let order = FuturesOrder::market(Side::Sell, Quantity::parse("1").unwrap())
+        .client_order_id(ClientOrderId::new("e2e-coinm-1").unwrap());
+    let req = FuturesApi::COINM
+        .new_order(&inst, &order, NumberPolicy::Exact)
+        .unwrap();
+    let placed: FuturesOrderReport = rest.send_json(&req).await.unwrap();
+    let fill = await_order(&mut user, &rest, placed.order_id, ExecutionType::Trade).await;
+    assert_eq!(fill.instrument, inst.id);
+    assert_eq!(fill.side, Side::Sell);
+    assert!(fill.last_qty.raw() > 0);
 }
