@@ -4,7 +4,7 @@
 //! the futures user-data client seeing the fills; a real capture replayed by
 //! the simulator and re-recorded by the adapter passes `verify_capture` with
 //! zero gaps; and the clients reconnect and resync after injected faults
-//! (closed connections, withheld, dropped and duplicated depth diffs,
+//! (closed connections, withheld, dropped, swapped and duplicated depth diffs,
 //! `serverShutdown`, an expired listenKey) and after a client-side
 //! disconnect; a stream subscribed live is subscribed again on reconnect.
 //!
@@ -521,6 +521,25 @@ async fn market_client_reconnects_and_resyncs_after_each_fault() {
     assert_eq!(srv.fault_count(FaultKind::DuplicateFrames), 1);
     assert_eq!(driver.counters().gaps, 2, "a duplicate is not a gap");
     assert_book_sane(&driver);
+    assert_eq!(seen.connected, 2);
+
+    // 2c. Two diffs swapped: the later one is a gap, the earlier one is then
+    // older than the new snapshot.
+    recover_after(
+        &srv,
+        &mut market,
+        &mut driver,
+        &rest,
+        &mut seen,
+        Some(
+            FaultRule::new(FaultKind::ReorderFrames)
+                .product(MarketKind::UsdM)
+                .stream(STREAMS[0]),
+        ),
+    )
+    .await;
+    assert_eq!(srv.fault_count(FaultKind::ReorderFrames), 1);
+    assert_eq!(driver.counters().gaps, 3);
     assert_eq!(seen.connected, 2);
 
     // 3. `serverShutdown`, then the close.

@@ -34,11 +34,15 @@ pub struct MarketStreamConfig {
     pub connect_timeout: Duration,
     /// Give up after this many failed attempts in a row (`None`: never).
     pub max_attempts: Option<u32>,
+    /// Treat the connection as dead when nothing (not even a ping) arrives
+    /// for this long (`None`: wait forever). Binance pings every few minutes.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl MarketStreamConfig {
     /// Defaults: backoff 100 ms doubling to 30 s, seeded with `seed`; 10 s
-    /// connect timeout; retry forever.
+    /// connect timeout; retry forever; a connection silent for 10 minutes is
+    /// dropped and reconnected.
     pub fn new(ws_base: &str, streams: &[&str], seed: u64) -> Self {
         Self {
             ws_base: ws_base.trim_end_matches('/').to_string(),
@@ -46,6 +50,7 @@ impl MarketStreamConfig {
             backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed),
             connect_timeout: Duration::from_secs(10),
             max_attempts: None,
+            idle_timeout: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -196,7 +201,18 @@ impl MarketStream {
             return Ok(StreamEvent::Connected { connection });
         };
         loop {
-            let msg = ws.next().await;
+            let msg = match self.cfg.idle_timeout {
+                Some(idle) => match tokio::time::timeout(idle, ws.next()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        self.ws = None;
+                        return Ok(StreamEvent::Disconnected {
+                            reason: format!("nothing received for {idle:?}"),
+                        });
+                    }
+                },
+                None => ws.next().await,
+            };
             let local = local_now();
             match msg {
                 Some(Ok(Message::Text(t))) => {
@@ -329,5 +345,26 @@ mod tests {
         assert_eq!(pong, b"hi");
         assert_eq!(paths, vec!["/stream?streams=a@depth/b@trade"; 2]);
         assert_eq!(m.connections(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_is_dropped_after_the_idle_timeout() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
+            // Says nothing; keeps the connection open.
+            while let Some(Ok(_)) = ws.next().await {}
+        });
+        let mut cfg = MarketStreamConfig::new(&format!("ws://{addr}"), &["a@trade"], 1);
+        cfg.idle_timeout = Some(Duration::from_millis(50));
+        let mut m = MarketStream::new(cfg);
+        assert_eq!(next(&mut m).await, StreamEvent::Connected { connection: 1 });
+        match next(&mut m).await {
+            StreamEvent::Disconnected { reason } => assert!(reason.contains("nothing"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!m.is_connected());
     }
 }
