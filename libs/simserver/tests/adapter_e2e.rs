@@ -588,6 +588,9 @@ async fn user_stream_reconnects_after_a_close_and_an_expired_listen_key() {
     .unwrap();
     user_stream_ready(&mut user, &rest).await;
     let first_key = user.keeper().key().unwrap().to_string();
+    // A keepalive (`PUT listenKey`) is accepted and keeps the key.
+    user.keepalive(&rest).await.unwrap();
+    assert_eq!(user.keeper().key(), Some(first_key.as_str()));
     place_and_see(&mut user, &rest, 1).await;
 
     // The server closes the user-data connection: same key, new connection.

@@ -115,7 +115,11 @@ impl FuturesUserStream {
         Ok(())
     }
 
-    async fn keepalive(&mut self, rest: &RestClient) -> Result<(), TransportError> {
+    /// Extends the listenKey now (`PUT listenKey`); [`Self::next_message`]
+    /// does it on the keeper's schedule. A `-1125` answer (the key is gone)
+    /// forgets the key and drops the connection: the next call creates a new
+    /// key and reconnects.
+    pub async fn keepalive(&mut self, rest: &RestClient) -> Result<(), TransportError> {
         match rest.send(&self.api.listen_key_keepalive()).await {
             Ok(_) => {
                 self.keeper.on_keepalive_ok(local_now());
