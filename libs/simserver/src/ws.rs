@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use veloz_core::MarketKind;
 use veloz_sim::AccountId;
 
 use crate::engine::now_ms;
@@ -153,6 +152,10 @@ async fn serve(st: PortState, socket: WebSocket, feed: Feed) {
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<String>(64);
     let product = st.product;
     let combined = matches!(feed, Feed::Market { combined: true, .. });
+    // Kept (weakly, so that the engine dropping the connection's subscription
+    // still ends the writer) to attach user-data feeds subscribed later by
+    // listenKey.
+    let user_tx = data_tx.downgrade();
     let reg = match feed {
         Feed::Market { streams, combined } => {
             st.engine
@@ -185,10 +188,16 @@ async fn serve(st: PortState, socket: WebSocket, feed: Feed) {
         }
         let _ = sink.close().await;
     });
+    let mut conn = Conn {
+        sub,
+        combined,
+        user_tx,
+        user_subs: Vec::new(),
+    };
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
             Message::Text(t) => {
-                let reply = control(&st, sub, combined, t.as_str()).await;
+                let reply = control(&st, &mut conn, t.as_str()).await;
                 if let Some(r) = reply {
                     if ctl_tx.send(r).await.is_err() {
                         break;
@@ -199,14 +208,42 @@ async fn serve(st: PortState, socket: WebSocket, feed: Feed) {
             _ => {}
         }
     }
-    let _ = st.engine.call(move |e| e.remove_sub(sub)).await;
+    let subs: Vec<u64> = std::iter::once(sub)
+        .chain(conn.user_subs.iter().map(|(_, id)| *id))
+        .collect();
+    drop(conn);
+    let _ = st
+        .engine
+        .call(move |e| {
+            for id in subs {
+                e.remove_sub(id);
+            }
+        })
+        .await;
     drop(ctl_tx);
     let _ = writer.await;
 }
 
+/// One market-stream connection's subscriptions.
+struct Conn {
+    /// The connection's market subscription.
+    sub: u64,
+    /// Combined-stream framing.
+    combined: bool,
+    /// The connection's outbox, for user-data feeds attached by listenKey
+    /// (weak: it must not keep the connection open on its own).
+    user_tx: mpsc::WeakSender<Arc<str>>,
+    /// listenKeys subscribed with `SUBSCRIBE` (what the official connectors'
+    /// `user_data(listen_key)` does), with their user-data subscription ids.
+    user_subs: Vec<(String, u64)>,
+}
+
 /// Answers a control request (`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`,
-/// `SET_PROPERTY`, `GET_PROPERTY`).
-async fn control(st: &PortState, sub: u64, combined: bool, text: &str) -> Option<String> {
+/// `SET_PROPERTY`, `GET_PROPERTY`). A `SUBSCRIBE` parameter that is a valid
+/// listenKey of this product attaches that account's user-data events to the
+/// connection, as Binance does.
+async fn control(st: &PortState, conn: &mut Conn, text: &str) -> Option<String> {
+    let (sub, combined) = (conn.sub, conn.combined);
     let Ok(v) = serde_json::from_str::<Value>(text) else {
         return Some(json!({"error": {"code": 3, "msg": "Invalid JSON: expected a JSON object"}, "id": null}).to_string());
     };
@@ -227,6 +264,7 @@ async fn control(st: &PortState, sub: u64, combined: bool, text: &str) -> Option
     let result = match method {
         "SUBSCRIBE" | "UNSUBSCRIBE" => {
             let add = method == "SUBSCRIBE";
+            let params = attach_listen_keys(st, conn, params, add).await;
             let r = st
                 .engine
                 .call(move |e| {
@@ -243,11 +281,12 @@ async fn control(st: &PortState, sub: u64, combined: bool, text: &str) -> Option
             Value::Null
         }
         "LIST_SUBSCRIPTIONS" => {
-            let r = st
+            let mut r = st
                 .engine
                 .call(move |e| e.change_streams(sub, &[], &[]))
                 .await
                 .ok()?;
+            r.extend(conn.user_subs.iter().map(|(k, _)| k.clone()));
             json!(r)
         }
         "SET_PROPERTY" => Value::Null,
@@ -259,6 +298,50 @@ async fn control(st: &PortState, sub: u64, combined: bool, text: &str) -> Option
             );
         }
     };
-    let _ = MarketKind::Spot;
     Some(json!({"result": result, "id": id}).to_string())
+}
+
+/// Takes the listenKeys out of a `SUBSCRIBE`/`UNSUBSCRIBE` parameter list and
+/// attaches (or detaches) their user-data feeds; returns the market streams.
+async fn attach_listen_keys(
+    st: &PortState,
+    conn: &mut Conn,
+    params: Vec<String>,
+    add: bool,
+) -> Vec<String> {
+    let user_ok = st.product.is_futures() || st.spot_listen_key;
+    let mut streams = Vec::with_capacity(params.len());
+    for p in params {
+        if !user_ok || p.contains('@') || p.starts_with('!') {
+            streams.push(p);
+            continue;
+        }
+        if add {
+            if conn.user_subs.iter().any(|(k, _)| *k == p) {
+                continue;
+            }
+            let Some(account) = listen_key_owner(st, &p).await else {
+                streams.push(p);
+                continue;
+            };
+            // The engine already dropped this connection: nothing to attach.
+            let Some(tx) = conn.user_tx.upgrade() else {
+                continue;
+            };
+            let (product, key) = (st.product, p.clone());
+            if let Ok(id) = st
+                .engine
+                .call(move |e| e.add_user_sub(account, product, None, Some(key), tx))
+                .await
+            {
+                conn.user_subs.push((p, id));
+            }
+        } else if let Some(i) = conn.user_subs.iter().position(|(k, _)| *k == p) {
+            let (_, id) = conn.user_subs.remove(i);
+            let _ = st.engine.call(move |e| e.remove_sub(id)).await;
+        } else {
+            streams.push(p);
+        }
+    }
+    streams
 }

@@ -83,14 +83,12 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
         skew: 0,
     };
     let ws_api = Target::connection(MarketKind::Spot, ConnectionKind::WsApi);
-    let mut closed_by_fault = false;
     while let Some(Ok(msg)) = stream.next().await {
         match msg {
             Message::Text(t) => {
                 // close_connections: the connection is closed instead of the
                 // request being read (the client never learns its outcome).
                 if faults::fire(&s.st.faults, FaultKind::CloseConnections, &ws_api).is_some() {
-                    closed_by_fault = true;
                     break;
                 }
                 let Some(reply) = s.request(t.as_str()).await else {
@@ -116,10 +114,14 @@ async fn serve(st: PortState, peer: SocketAddr, socket: WebSocket) {
             .await;
     drop(ctl_tx);
     drop(s);
-    if closed_by_fault {
-        // Both queues are closed: the writer sends the close frame and ends.
-        let _ = writer.await;
-    } else {
+    // Both queues are closed: the writer flushes, answers the client's close
+    // handshake (or sends ours) and ends. A client that stops reading cannot
+    // hold the task: after a bounded wait the writer is dropped.
+    let mut writer = writer;
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
         writer.abort();
     }
 }

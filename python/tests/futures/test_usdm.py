@@ -164,11 +164,6 @@ def test_listen_key_stream_gets_order_trade_update(sim, client, inbox, ws_client
     _fill_and_expect_order_trade_update(client, inbox)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator gap: SUBSCRIBE with a listenKey as the stream name on /ws "
-    "(the connector's user_data()) is taken as a market stream; no user data arrives",
-)
 def test_listen_key_via_connector_user_data_subscribe(sim, client, inbox, ws_clients):
     key = client.new_listen_key()["listenKey"]
     ws = UMFuturesWebsocketClient(

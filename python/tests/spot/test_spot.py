@@ -239,11 +239,6 @@ def test_legacy_listen_key_stream_gets_the_fill(sim, client, inbox, ws_clients):
     assert client.close_listen_key(key) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator gap: SUBSCRIBE with a listenKey as the stream name on /ws "
-    "(the connector's user_data()) is taken as a market stream; no user data arrives",
-)
 def test_legacy_listen_key_via_connector_user_data_subscribe(sim, client, inbox, ws_clients):
     key = client.new_listen_key()["listenKey"]
     ws = SpotWebsocketStreamClient(
@@ -264,18 +259,7 @@ def test_legacy_listen_key_via_connector_user_data_subscribe(sim, client, inbox,
 
 @pytest.mark.parametrize(
     "path",
-    [
-        "/ws",
-        pytest.param(
-            "/ws-api/v3",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="simulator gap: /ws-api/v3 drops the TCP connection on a client Close "
-                "frame without echoing Close, so the connector reports 'Lost websocket "
-                "connection' (on_error) instead of on_close",
-            ),
-        ),
-    ],
+    ["/ws", "/ws-api/v3"],
 )
 def test_client_close_is_answered_with_close(sim, path):
     closed, errors = [], []
