@@ -14,7 +14,9 @@
 //! * `fanout`: K WebSocket subscribers on one raw stream; the manual market
 //!   source is pushed at a fixed rate and each frame's latency is measured
 //!   from just before `push_market` to each subscriber's receive, on the
-//!   process's monotonic clock.
+//!   process's monotonic clock. The same subscribers and publishing loop run
+//!   first against a bare tokio-tungstenite server that puts each frame in
+//!   every connection's queue (the WebSocket stack's floor), as the baseline.
 //!
 //! Simulator, clients and baseline all run in this one process, on one tokio
 //! runtime (`--threads`, default 2 = the machine's cores).
@@ -83,6 +85,9 @@ enum Cmd {
         /// Market steps published per second.
         #[arg(long, default_value_t = 1000)]
         rate: u64,
+        /// Skip the bare WebSocket fan-out baseline.
+        #[arg(long)]
+        no_baseline: bool,
     },
 }
 
@@ -114,7 +119,13 @@ fn main() -> Result<()> {
             subscribers,
             seconds,
             rate,
-        } => rt.block_on(fanout(subscribers.max(1), seconds.max(1), rate.max(1))),
+            no_baseline,
+        } => rt.block_on(fanout(
+            subscribers.max(1),
+            seconds.max(1),
+            rate.max(1),
+            no_baseline,
+        )),
     }
 }
 
@@ -465,12 +476,11 @@ fn parse_seq(text: &str) -> Option<usize> {
 }
 
 async fn subscriber(
-    srv: ServerHandle,
+    url: String,
     published: Arc<Published>,
     ready: Arc<AtomicUsize>,
     total: usize,
 ) -> Result<(Vec<u64>, usize)> {
-    let url = format!("ws://{}/ws/btcusdt@depth@100ms", srv.spot);
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .context("cannot connect a subscriber")?;
@@ -496,7 +506,10 @@ async fn subscriber(
             }
             continue;
         }
-        let sent = published.at[seq].load(Ordering::SeqCst);
+        let Some(at) = published.at.get(seq) else {
+            continue;
+        };
+        let sent = at.load(Ordering::SeqCst);
         received += 1;
         lat.push(now.saturating_sub(sent));
         if seq == total {
@@ -527,15 +540,79 @@ fn step(seq: u64) -> MarketStep {
     }
 }
 
-async fn fanout(subscribers: usize, seconds: u64, rate: u64) -> Result<()> {
-    let total = (rate * seconds) as usize;
-    println!(
-        "fanout: {subscribers} subscribers on ws /ws/btcusdt@depth@100ms, {total} steps at {rate}/s \
-         (one depthUpdate frame each), latency from push_market call to subscriber receive"
-    );
-    let srv = veloz_simserver::start(bench_config())
+/// Where fan-out frames are published.
+enum Publisher {
+    /// The simulator: `push_market` of a step carrying the frame.
+    Sim(ServerHandle),
+    /// The baseline: a bare WebSocket server (tokio-tungstenite) whose
+    /// connections each own a bounded queue; publishing puts the frame in
+    /// every queue.
+    Plain(Arc<std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<Arc<str>>>>>),
+}
+
+impl Publisher {
+    async fn publish(&self, seq: u64) -> Result<()> {
+        match self {
+            Publisher::Sim(srv) => srv
+                .push_market(step(seq))
+                .await
+                .map_err(|e| anyhow!("push_market: {e:?}")),
+            Publisher::Plain(subs) => {
+                let frame = depth_frame(seq).data;
+                let subs = subs
+                    .lock()
+                    .map_err(|_| anyhow!("baseline subscriber list poisoned"))?;
+                for s in subs.iter() {
+                    // A full queue drops the frame (counted as not received).
+                    let _ = s.try_send(frame.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Starts the baseline WebSocket server; returns its subscriber URL.
+async fn start_plain_ws(
+    subs: Arc<std::sync::Mutex<Vec<tokio::sync::mpsc::Sender<Arc<str>>>>>,
+) -> Result<String> {
+    use futures_util::SinkExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .context("cannot start the simulator")?;
+        .context("cannot bind the baseline WebSocket listener")?;
+    let addr = l.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let _ = tcp.set_nodelay(true);
+            let subs = subs.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<str>>(4096);
+                if let Ok(mut v) = subs.lock() {
+                    v.push(tx);
+                }
+                while let Some(f) = rx.recv().await {
+                    if ws.send(Message::Text(f.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(format!("ws://{addr}/ws/btcusdt@depth@100ms"))
+}
+
+/// One fan-out measurement against `publisher`.
+async fn run_fanout(
+    name: &str,
+    publisher: &Publisher,
+    url: &str,
+    subscribers: usize,
+    total: usize,
+    rate: u64,
+) -> Result<Option<Summary>> {
     let published = Arc::new(Published {
         base: Instant::now(),
         at: (0..=total).map(|_| AtomicU64::new(0)).collect(),
@@ -544,7 +621,7 @@ async fn fanout(subscribers: usize, seconds: u64, rate: u64) -> Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..subscribers {
         tasks.push(tokio::spawn(subscriber(
-            srv.clone(),
+            url.to_string(),
             published.clone(),
             ready.clone(),
             total,
@@ -554,11 +631,9 @@ async fn fanout(subscribers: usize, seconds: u64, rate: u64) -> Result<()> {
     let warm_deadline = Instant::now() + Duration::from_secs(10);
     while ready.load(Ordering::SeqCst) < subscribers {
         if Instant::now() > warm_deadline {
-            bail!("subscribers did not all connect within 10 s");
+            bail!("{name}: subscribers did not all connect within 10 s");
         }
-        srv.push_market(step(0))
-            .await
-            .map_err(|e| anyhow!("push_market: {e:?}"))?;
+        publisher.publish(0).await?;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Let the last warm-up frames drain.
@@ -569,12 +644,10 @@ async fn fanout(subscribers: usize, seconds: u64, rate: u64) -> Result<()> {
     let t0 = Instant::now();
     for seq in 1..=total as u64 {
         tick.tick().await;
-        let s = step(seq);
-        published.at[seq as usize]
-            .store(published.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
-        srv.push_market(s)
-            .await
-            .map_err(|e| anyhow!("push_market: {e:?}"))?;
+        if let Some(at) = published.at.get(seq as usize) {
+            at.store(published.base.elapsed().as_nanos() as u64, Ordering::SeqCst);
+        }
+        publisher.publish(seq).await?;
     }
     let publish_elapsed = t0.elapsed();
     let mut all = Vec::new();
@@ -584,22 +657,70 @@ async fn fanout(subscribers: usize, seconds: u64, rate: u64) -> Result<()> {
         received += n;
         all.extend(lat);
     }
-    let stats = srv.stats().await.map_err(|e| anyhow!("stats: {e:?}"))?;
     println!(
-        "fanout: published {total} steps in {:.3} s ({:.0}/s); received {received} of {} frames; \
-         server stats: frames queued {}, slow disconnects {}",
+        "{name}: published {total} frames in {:.3} s ({:.0}/s); received {received} of {}",
         publish_elapsed.as_secs_f64(),
         total as f64 / publish_elapsed.as_secs_f64(),
         total * subscribers,
-        stats.market_frames_sent,
-        stats.slow_disconnects
     );
-    match summarize(all) {
+    let s = summarize(all);
+    match s {
         Some(s) => println!(
-            "fanout: latency (µs) n={} p50={:.1} p99={:.1} p99.9={:.1} max={:.1} mean={:.1}",
+            "{name}: latency (µs) n={} p50={:.1} p99={:.1} p99.9={:.1} max={:.1} mean={:.1}",
             s.n, s.p50, s.p99, s.p999, s.max, s.mean
         ),
-        None => println!("fanout: no frame received"),
+        None => println!("{name}: no frame received"),
+    }
+    Ok(s)
+}
+
+async fn fanout(subscribers: usize, seconds: u64, rate: u64, no_baseline: bool) -> Result<()> {
+    let total = (rate * seconds) as usize;
+    println!(
+        "fanout: {subscribers} subscribers on ws /ws/btcusdt@depth@100ms, {total} frames at {rate}/s \
+         (one depthUpdate frame each), latency from the publish call to subscriber receive"
+    );
+    let baseline = if no_baseline {
+        None
+    } else {
+        let subs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let url = start_plain_ws(subs.clone()).await?;
+        run_fanout(
+            "baseline (bare tokio-tungstenite fan-out)",
+            &Publisher::Plain(subs),
+            &url,
+            subscribers,
+            total,
+            rate,
+        )
+        .await?
+    };
+    let srv = veloz_simserver::start(bench_config())
+        .await
+        .context("cannot start the simulator")?;
+    let url = format!("ws://{}/ws/btcusdt@depth@100ms", srv.spot);
+    let sim = run_fanout(
+        "simulator",
+        &Publisher::Sim(srv.clone()),
+        &url,
+        subscribers,
+        total,
+        rate,
+    )
+    .await?;
+    let stats = srv.stats().await.map_err(|e| anyhow!("stats: {e:?}"))?;
+    println!(
+        "simulator: server stats: frames queued {}, slow disconnects {}",
+        stats.market_frames_sent, stats.slow_disconnects
+    );
+    if let (Some(b), Some(s)) = (baseline, sim) {
+        println!(
+            "ratio simulator / baseline latency: p50 {:.2}, p99 {:.2}; added by the simulator: p50 {:.1} µs, p99 {:.1} µs",
+            s.p50 / b.p50,
+            s.p99 / b.p99,
+            s.p50 - b.p50,
+            s.p99 - b.p99
+        );
     }
     Ok(())
 }
