@@ -135,7 +135,7 @@ pub struct Engine {
     /// The last mark-price event per perpetual.
     pub marks: HashMap<InstrumentId, MarkPrice>,
     /// Orders each account placed, oldest first (at most [`HISTORY`]).
-    pub orders: HashMap<AccountId, VecDeque<(InstrumentId, VenueOrderId)>>,
+    pub orders: HashMap<AccountId, OrderHistory>,
     /// Fault rules and counters (shared with the ports and the admin endpoint).
     pub faults: SharedFaults,
     /// Frames held back by `reorder_frames`, sent after the next frame of
@@ -152,6 +152,34 @@ pub struct Engine {
 /// How many fills and orders per account stay listed by `myTrades` /
 /// `userTrades` / `allOrders`.
 pub const HISTORY: usize = 10_000;
+
+/// The orders one account placed, oldest first, at most [`HISTORY`], with a
+/// set beside the list so recording a report is O(1) (every order report
+/// passes here, on the engine task all requests share).
+#[derive(Debug, Default)]
+pub struct OrderHistory {
+    list: VecDeque<(InstrumentId, VenueOrderId)>,
+    seen: std::collections::HashSet<(InstrumentId, VenueOrderId)>,
+}
+
+impl OrderHistory {
+    /// Records an order (once; later reports of the same order are ignored).
+    pub fn record(&mut self, key: (InstrumentId, VenueOrderId)) {
+        if self.seen.insert(key) {
+            self.list.push_back(key);
+            if self.list.len() > HISTORY {
+                if let Some(old) = self.list.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The orders, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &(InstrumentId, VenueOrderId)> {
+        self.list.iter()
+    }
+}
 
 /// How many public trades per instrument `GET …/trades` can list.
 pub const RECENT_TRADES: usize = 1000;
@@ -720,13 +748,7 @@ impl Engine {
             }
             let SimReport::Order(o) = r else { continue };
             let key = (o.event.instrument, o.order.venue_order_id);
-            let list = self.orders.entry(o.account).or_default();
-            if !list.contains(&key) {
-                list.push_back(key);
-                if list.len() > HISTORY {
-                    list.pop_front();
-                }
-            }
+            self.orders.entry(o.account).or_default().record(key);
             if let OrderEventKind::Filled(f) = &o.event.kind {
                 let fl = self.fills.entry(o.account).or_default();
                 fl.push_back(FillRecord {

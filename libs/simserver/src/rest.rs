@@ -22,7 +22,7 @@ use veloz_core::{
 use veloz_sim::{AccountId, OrderRef, SimReport, StpMode};
 
 use crate::auth::Keyring;
-use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey};
+use crate::engine::{now_ms, now_nanos, Engine, EngineHandle, ListenKey, OrderHistory};
 use crate::error::ApiError;
 use crate::faults::{self, FaultKind, Target};
 use crate::limits::{RateLimiter, Usage};
@@ -732,7 +732,7 @@ pub(crate) fn endpoint(
                 .orders
                 .get(&account)
                 .into_iter()
-                .flatten()
+                .flat_map(OrderHistory::iter)
                 .filter(|(i, id)| *i == inst.id && from.is_none_or(|f| id.0 >= f))
                 .filter_map(|(i, id)| e.sim.order(*i, *id))
                 .take(limit)
