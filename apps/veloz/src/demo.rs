@@ -4,7 +4,9 @@
 //! (`veloz_exec::binance::book_sync`), prints the top of book when it changes
 //! (at most once per second of exchange time), then prints the verifier's
 //! summary (bridges, gaps, and the book checked against the venue's own
-//! bookTicker stream wherever both are at the same update id).
+//! bookTicker stream wherever both are at the same update id). Then it trades
+//! against the embedded venue simulator through the same adapter
+//! ([`crate::venue_demo`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,9 @@ pub struct DemoArgs {
     /// Print at most this many top-of-book lines (0 = no limit).
     #[arg(long, default_value_t = 40)]
     max_lines: usize,
+    /// Skip the second part (trading against the embedded simulator).
+    #[arg(long)]
+    no_venue: bool,
 }
 
 fn kind_from_name(path: &std::path::Path) -> Option<MarketKind> {
@@ -193,6 +198,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let report = verify_capture(&captures, &options)?;
     writeln!(out, "{report}")?;
+    if !args.no_venue {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Trading against the embedded venue with VeloZ's Binance adapter"
+        )?;
+        out.flush()?;
+        crate::venue_demo::run(&mut out)?;
+    }
     out.flush()?;
     Ok(if report.is_ok() && errors == 0 {
         ExitCode::SUCCESS

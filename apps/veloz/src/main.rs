@@ -5,6 +5,7 @@
 
 mod demo;
 mod sim;
+mod venue_demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
