@@ -1255,23 +1255,11 @@ mod fast {
         }
     }
 
-    /// The instrument of `symbol`, remembering the last one built on this
-    /// thread (a stream carries one symbol over and over; validating it again
-    /// for every frame is measurable at these speeds).
+    /// The instrument of `symbol` (validated like every identifier; no hidden
+    /// cache, so the parser keeps no state between frames).
     #[inline]
     fn instrument(src: &StreamSource, symbol: &str) -> Option<InstrumentId> {
-        use std::cell::Cell;
-        thread_local! {
-            static LAST: Cell<Option<(StreamSource, InstrumentId)>> = const { Cell::new(None) };
-        }
-        if let Some((last_src, id)) = LAST.get() {
-            if last_src == *src && id.symbol.as_str() == symbol {
-                return Some(id);
-            }
-        }
-        let id = src.instrument("stream", symbol).ok()?;
-        LAST.set(Some((*src, id)));
-        Some(id)
+        src.instrument("stream", symbol).ok()
     }
 
     /// Sets a field once; a repeated known key is left to serde (which rejects it).
