@@ -44,7 +44,8 @@ pub const FIXED_SCALE: i64 = 100_000_000;
 /// Maximum number of decimal places a fixed-point value can carry.
 pub const FIXED_PRECISION: u8 = 8;
 
-const POW10: [i64; 9] = [
+/// `10^k` for `k` in `0..=8`: raw units per step at `8 - k` decimals.
+pub const POW10: [i64; 9] = [
     1,
     10,
     100,

@@ -905,21 +905,10 @@ fn parse_untyped(
 /// value or the typed error. So this module never decides that input is bad.
 mod fast {
     use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, Quote, Trade};
+    use veloz_core::fixed::POW10;
     use veloz_core::{InstrumentId, Price, Quantity, Side, TradeId, UnixNanos};
 
     use super::{aggressor, depth_message, StreamMessage, StreamSource};
-
-    const POW10: [i64; 9] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-    ];
 
     /// Nesting depth beyond which skipping an ignored value gives up.
     const MAX_DEPTH: u32 = 64;
