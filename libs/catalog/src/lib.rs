@@ -1,0 +1,1 @@
+//! veloz-catalog: the Parquet data catalog (being built).

@@ -1,0 +1,1 @@
+//! veloz-runtime: the kernel (being built).

@@ -1,0 +1,1 @@
+//! veloz-strategies: built-in strategies (being built).
