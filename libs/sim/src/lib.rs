@@ -19,6 +19,9 @@
 //! * [`trigger`]: stop, take-profit and trailing-stop trigger rules;
 //! * [`account`], [`order`], [`report`], [`error`]: the data the venue keeps
 //!   and reports;
+//! * [`backtest`]: [`backtest::BacktestVenue`], the engine behind entry and
+//!   response latencies with separate exchange and local clocks, latency
+//!   models, and the intra-bar path for bar data;
 //! * [`presets`]: example instruments with Binance's BTC rules;
 //! * [`synth`]: [`SynthMarket`], a seeded synthetic market (the simulator's
 //!   default market data when no recording is loaded).
@@ -35,6 +38,7 @@
 
 pub mod account;
 pub mod arith;
+pub mod backtest;
 pub mod engine;
 pub mod error;
 pub mod exchange;

@@ -1,0 +1,71 @@
+//! What the kernel consumes: every input that can change trading state, in
+//! one enum, so that one journal records all of them and a replay feeds them
+//! back in the same order.
+
+use serde::{Deserialize, Serialize};
+use veloz_core::events::{AccountEvent, MarketEvent, OrderEvent};
+use veloz_core::{InstrumentId, Money, Price, Quantity, UnixNanos};
+
+/// A funding payment on a perpetual position (positive = received).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundingEvent {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Signed position quantity at the funding time.
+    pub position_qty: Quantity,
+    /// Mark price used.
+    pub mark: Price,
+    /// Funding rate.
+    pub rate: Price,
+    /// Amount credited (negative = paid), in the margin asset.
+    pub amount: Money,
+    /// Funding time (exchange clock).
+    pub time: UnixNanos,
+}
+
+/// One input to the kernel. `time` of the envelope ([`Stamped`]) is the local
+/// (receive) time; the events inside carry both clocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Input {
+    /// Start the strategies (the first input of a run).
+    Start,
+    /// Market data.
+    Market(MarketEvent),
+    /// An order event reported by the venue.
+    Order(OrderEvent),
+    /// A balance, margin or position update reported by the venue.
+    Account(AccountEvent),
+    /// A funding payment reported by the venue.
+    Funding(FundingEvent),
+    /// Timers due at or before this time fire.
+    Timer,
+    /// Stop the strategies (the last input of a run).
+    Stop,
+}
+
+impl Input {
+    /// A short name for logs and audit records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Market(_) => "market",
+            Self::Order(_) => "order",
+            Self::Account(_) => "account",
+            Self::Funding(_) => "funding",
+            Self::Timer => "timer",
+            Self::Stop => "stop",
+        }
+    }
+}
+
+/// An input with its sequence number and local time, as journaled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped {
+    /// Position in the run, from 1, without gaps.
+    pub seq: u64,
+    /// Local time at which the kernel handles it.
+    pub time: UnixNanos,
+    /// The input.
+    pub input: Input,
+}

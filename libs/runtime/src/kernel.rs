@@ -1,0 +1,820 @@
+//! The kernel: one thread, one input at a time (ARCHITECTURE §3).
+//!
+//! [`Kernel::handle`] takes one [`Input`] at its local time, journals it
+//! before anything changes, applies it (market state, the order store,
+//! positions and balances), calls the strategies, and then takes the actions
+//! they queued: pre-trade checks, the order store, and the [`Venue`]. It
+//! returns a [`StepAudit`] saying what it did.
+//!
+//! The kernel owns no I/O and reads no clock: time is the input's time. The
+//! same inputs in the same order give the same state and the same commands,
+//! which is what makes a journal replay ([`Kernel::replay`]) exact and what
+//! lets one strategy object run unchanged in a backtest, paper and live: only
+//! the [`Venue`] and the source of inputs differ.
+
+use std::collections::BTreeMap;
+
+use veloz_core::events::{
+    Command, EventTimes, MarkPrice, MarketEvent, OrderEvent, OrderEventKind, Quote, SubmitOrder,
+};
+use veloz_core::{
+    ClientOrderId, ClientOrderIdGenerator, Instrument, InstrumentId, OrderCheck, Price, Quantity,
+    StrategyId, UnixNanos,
+};
+use veloz_market::{BookConfig, L2Book};
+use veloz_oms::{Applied, OrderStatus, OrderStore};
+
+use crate::input::{Input, Stamped};
+use crate::journal::{Journal, JournalError};
+use crate::portfolio::{Portfolio, Position};
+use crate::strategy::{Action, Context, FillEvent, Strategy, View};
+
+/// Where commands go: the simulated venue in backtests and paper trading, the
+/// Binance execution client live. Reports come back as kernel [`Input`]s.
+pub trait Venue {
+    /// Sends a command at local time `now`. Must not block.
+    fn send(&mut self, command: &Command, now: UnixNanos);
+}
+
+/// A venue that only records what it was sent (journal replays, tests).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecordingVenue {
+    /// Every command with its local send time.
+    pub sent: Vec<(UnixNanos, Command)>,
+}
+
+impl Venue for RecordingVenue {
+    fn send(&mut self, command: &Command, now: UnixNanos) {
+        self.sent.push((now, command.clone()));
+    }
+}
+
+/// What a pre-trade check sees besides the order.
+#[derive(Debug)]
+pub struct CheckView<'a> {
+    /// The instrument's rules.
+    pub instrument: &'a Instrument,
+    /// Reference price: mark, else mid, else last trade (for price bands).
+    pub reference_price: Option<Price>,
+    /// Our position.
+    pub position: Option<&'a Position>,
+    /// Every order.
+    pub orders: &'a OrderStore,
+    /// Local time.
+    pub now: UnixNanos,
+}
+
+/// A pre-trade check: refuse an order before it leaves (the reason becomes
+/// the `Denied` event's reason). Implement it to add your own rules; the risk
+/// engine plugs in here.
+pub trait PreTradeCheck: std::fmt::Debug + Send {
+    /// `Err(reason)` to deny.
+    fn check(&mut self, order: &SubmitOrder, view: &CheckView<'_>) -> Result<(), String>;
+}
+
+/// The instrument's own rules (tick, step, limits, minimum notional, price
+/// band), checked as the venue would, so a bad order is denied locally
+/// instead of costing a venue round trip and a reject.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InstrumentRules;
+
+impl PreTradeCheck for InstrumentRules {
+    fn check(&mut self, o: &SubmitOrder, view: &CheckView<'_>) -> Result<(), String> {
+        let violations = view.instrument.validate(&OrderCheck {
+            side: o.side,
+            order_type: o.order_type,
+            quantity: o.quantity,
+            price: o.price,
+            trigger_price: o.trigger_price,
+            flags: o.flags,
+            reference_price: view.reference_price,
+        });
+        if violations.is_empty() {
+            return Ok(());
+        }
+        let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        Err(text.join("; "))
+    }
+}
+
+/// Market state the strategies read.
+#[derive(Debug, Default)]
+pub struct MarketState {
+    /// L2 books (instruments with book data).
+    pub books: BTreeMap<InstrumentId, L2Book>,
+    /// Last quotes.
+    pub quotes: BTreeMap<InstrumentId, Quote>,
+    /// Last trade price or bar close.
+    pub last: BTreeMap<InstrumentId, Price>,
+    /// Last mark prices.
+    pub marks: BTreeMap<InstrumentId, MarkPrice>,
+}
+
+/// Counters of everything unusual the kernel met.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct KernelStats {
+    /// Inputs handled.
+    pub inputs: u64,
+    /// Commands sent to the venue.
+    pub commands: u64,
+    /// Orders denied by pre-trade checks.
+    pub denied: u64,
+    /// Order events for orders the kernel does not know (placed outside VeloZ).
+    pub external_order_events: u64,
+    /// Order events the order state machine refused (recorded, not applied).
+    pub refused_order_events: u64,
+    /// Duplicate fills ignored.
+    pub duplicate_fills: u64,
+    /// Book updates that could not be applied.
+    pub book_errors: u64,
+    /// Fills whose position arithmetic overflowed (position not updated).
+    pub position_errors: u64,
+    /// Cancels or modifies of orders that were already closed (not sent).
+    pub stale_requests: u64,
+}
+
+/// What one [`Kernel::handle`] call did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StepAudit {
+    /// The input's sequence number.
+    pub seq: u64,
+    /// Commands sent.
+    pub commands: u32,
+    /// Orders denied, with the reason.
+    pub denied: Vec<(ClientOrderId, String)>,
+    /// Anything else unusual (refused events, book errors), in words.
+    pub notes: Vec<String>,
+}
+
+/// A fill as the run records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FillRecord {
+    /// Local time.
+    pub time: UnixNanos,
+    /// Exchange time.
+    pub exchange_time: UnixNanos,
+    /// Strategy.
+    pub strategy: StrategyId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Order.
+    pub client_order_id: ClientOrderId,
+    /// The fill.
+    pub fill: veloz_core::events::Fill,
+    /// Position quantity after the fill.
+    pub position_after: Quantity,
+}
+
+/// A kernel failure that stops the run.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// The journal could not record an input (nothing was applied).
+    #[error("input {seq} was not applied because the journal failed: {source}")]
+    Journal {
+        /// The input's sequence number.
+        seq: u64,
+        /// Cause.
+        source: JournalError,
+    },
+    /// A strategy queued actions without end.
+    #[error("strategies queued more than {0} actions for one input; a strategy is reacting to its own events in a loop")]
+    RunawayActions(usize),
+}
+
+/// Kernel settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// Client order id tag (see `ClientOrderIdGenerator`).
+    pub id_tag: String,
+    /// Client order id epoch (a backtest uses a fixed one: same ids every run).
+    pub id_epoch: u64,
+    /// Keep a [`FillRecord`] of every fill.
+    pub record_fills: bool,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        Self {
+            id_tag: "VZ".into(),
+            id_epoch: 1,
+            record_fills: true,
+        }
+    }
+}
+
+const MAX_ACTIONS_PER_INPUT: usize = 100_000;
+
+/// The kernel (see the module docs).
+#[derive(Debug)]
+pub struct Kernel {
+    now: UnixNanos,
+    seq: u64,
+    instruments: BTreeMap<InstrumentId, Instrument>,
+    market: MarketState,
+    portfolio: Portfolio,
+    orders: OrderStore,
+    strategies: Vec<Box<dyn Strategy>>,
+    strategy_ids: Vec<StrategyId>,
+    ids: ClientOrderIdGenerator,
+    actions: Vec<(usize, Action)>,
+    timers: BTreeMap<(UnixNanos, u64), (usize, u64)>,
+    timer_seq: u64,
+    checks: Vec<Box<dyn PreTradeCheck>>,
+    journal: Option<Box<dyn Journal>>,
+    stats: KernelStats,
+    fills: Vec<FillRecord>,
+    record_fills: bool,
+}
+
+/// Why a kernel could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Bad client order id tag.
+    #[error("client order id tag {tag:?}: {source}")]
+    IdTag {
+        /// The tag.
+        tag: String,
+        /// Cause.
+        source: veloz_core::IdError,
+    },
+    /// Bad strategy id.
+    #[error("strategy id {id:?}: {source}")]
+    StrategyId {
+        /// The id.
+        id: String,
+        /// Cause.
+        source: veloz_core::IdError,
+    },
+    /// Two strategies with one id.
+    #[error("two strategies are named {0}; give each a unique id")]
+    DuplicateStrategy(StrategyId),
+}
+
+impl Kernel {
+    /// A kernel with no instruments, strategies or journal; the instrument
+    /// rules check is installed.
+    pub fn new(config: &KernelConfig) -> Result<Self, SetupError> {
+        let ids =
+            ClientOrderIdGenerator::new(&config.id_tag, config.id_epoch).map_err(|source| {
+                SetupError::IdTag {
+                    tag: config.id_tag.clone(),
+                    source,
+                }
+            })?;
+        Ok(Self {
+            now: UnixNanos::ZERO,
+            seq: 0,
+            instruments: BTreeMap::new(),
+            market: MarketState::default(),
+            portfolio: Portfolio::default(),
+            orders: OrderStore::new(),
+            strategies: Vec::new(),
+            strategy_ids: Vec::new(),
+            ids,
+            actions: Vec::new(),
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            checks: vec![Box::new(InstrumentRules)],
+            journal: None,
+            stats: KernelStats::default(),
+            fills: Vec::new(),
+            record_fills: config.record_fills,
+        })
+    }
+
+    /// Adds an instrument.
+    pub fn add_instrument(&mut self, instrument: Instrument) {
+        self.portfolio.add_instrument(&instrument);
+        self.instruments.insert(instrument.id, instrument);
+    }
+
+    /// Adds a strategy under `id`.
+    pub fn add_strategy(
+        &mut self,
+        id: &str,
+        strategy: Box<dyn Strategy>,
+    ) -> Result<(), SetupError> {
+        let sid = StrategyId::new(id).map_err(|source| SetupError::StrategyId {
+            id: id.into(),
+            source,
+        })?;
+        if self.strategy_ids.contains(&sid) {
+            return Err(SetupError::DuplicateStrategy(sid));
+        }
+        self.strategy_ids.push(sid);
+        self.strategies.push(strategy);
+        Ok(())
+    }
+
+    /// Adds a pre-trade check (after the instrument rules).
+    pub fn add_check(&mut self, check: Box<dyn PreTradeCheck>) {
+        self.checks.push(check);
+    }
+
+    /// Journals every input from now on.
+    pub fn set_journal(&mut self, journal: Box<dyn Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Takes the journal back (to flush or read it).
+    pub fn take_journal(&mut self) -> Option<Box<dyn Journal>> {
+        self.journal.take()
+    }
+
+    /// The kernel's time (the last input's time).
+    pub fn now(&self) -> UnixNanos {
+        self.now
+    }
+
+    /// The instruments.
+    pub fn instruments(&self) -> &BTreeMap<InstrumentId, Instrument> {
+        &self.instruments
+    }
+
+    /// The market state.
+    pub fn market(&self) -> &MarketState {
+        &self.market
+    }
+
+    /// Positions and balances.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// Every order.
+    pub fn orders(&self) -> &OrderStore {
+        &self.orders
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> KernelStats {
+        self.stats
+    }
+
+    /// Fills recorded so far.
+    pub fn fills(&self) -> &[FillRecord] {
+        &self.fills
+    }
+
+    /// The strategies' ids and names.
+    pub fn strategies(&self) -> impl Iterator<Item = (StrategyId, &str)> + '_ {
+        self.strategy_ids
+            .iter()
+            .copied()
+            .zip(self.strategies.iter().map(|s| s.name()))
+    }
+
+    /// When the next timer is due.
+    pub fn next_timer(&self) -> Option<UnixNanos> {
+        self.timers.keys().next().map(|k| k.0)
+    }
+
+    /// Reference price of an instrument: mark, else mid, else last.
+    pub fn reference_price(&self, id: InstrumentId) -> Option<Price> {
+        reference_price(&self.market, id)
+    }
+
+    /// Handles one input at local time `time` (see the module docs).
+    pub fn handle(
+        &mut self,
+        time: UnixNanos,
+        input: Input,
+        venue: &mut dyn Venue,
+    ) -> Result<StepAudit, KernelError> {
+        let seq = self.seq + 1;
+        if let Some(j) = self.journal.as_mut() {
+            let stamped = Stamped { seq, time, input };
+            j.append(&stamped)
+                .map_err(|source| KernelError::Journal { seq, source })?;
+            self.seq = seq;
+            return self.apply(stamped.time, stamped.input, venue);
+        }
+        self.seq = seq;
+        self.apply(time, input, venue)
+    }
+
+    /// Feeds journaled inputs to this (fresh) kernel, in order.
+    pub fn replay<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = &'a Stamped>,
+        venue: &mut dyn Venue,
+    ) -> Result<u64, KernelError> {
+        let mut n = 0;
+        for e in entries {
+            self.handle(e.time, e.input.clone(), venue)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn apply(
+        &mut self,
+        time: UnixNanos,
+        input: Input,
+        venue: &mut dyn Venue,
+    ) -> Result<StepAudit, KernelError> {
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        let mut audit = StepAudit {
+            seq: self.seq,
+            ..StepAudit::default()
+        };
+        match input {
+            Input::Start => self.call(None, |s, c| s.on_start(c)),
+            Input::Stop => self.call(None, |s, c| s.on_stop(c)),
+            Input::Market(ev) => self.on_market(ev, &mut audit),
+            Input::Order(ev) => self.on_order_event(ev, &mut audit),
+            Input::Account(ev) => self.portfolio.apply_account(&ev),
+            Input::Funding(f) => {
+                self.portfolio.apply_funding(f.instrument, f.amount);
+                self.call(None, |s, c| s.on_funding(c, &f));
+            }
+            Input::Timer => {
+                while let Some((&(at, k), _)) = self.timers.iter().next() {
+                    if at > self.now {
+                        break;
+                    }
+                    if let Some((idx, tag)) = self.timers.remove(&(at, k)) {
+                        self.call(Some(idx), |s, c| s.on_timer(c, tag));
+                    }
+                }
+            }
+        }
+        self.drain(venue, &mut audit)?;
+        Ok(audit)
+    }
+
+    fn on_market(&mut self, ev: MarketEvent, audit: &mut StepAudit) {
+        let id = ev.instrument();
+        match &ev {
+            MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
+                let instruments = &self.instruments;
+                let book = self.market.books.entry(id).or_insert_with(|| {
+                    instruments
+                        .get(&id)
+                        .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
+                        .unwrap_or_else(|| L2Book::new(id))
+                });
+                let r = match &ev {
+                    MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
+                    MarketEvent::BookDeltas(d) => book.apply_deltas(d),
+                    _ => Ok(()),
+                };
+                match r {
+                    Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
+                    Err(e) => {
+                        self.stats.book_errors += 1;
+                        audit
+                            .notes
+                            .push(format!("book update of {id} refused: {e}"));
+                    }
+                }
+            }
+            MarketEvent::Quote(q) => {
+                self.market.quotes.insert(id, *q);
+                self.call(None, |s, c| s.on_quote(c, q));
+            }
+            MarketEvent::Trade(t) => {
+                self.market.last.insert(id, t.price);
+                self.call(None, |s, c| s.on_trade(c, t));
+            }
+            MarketEvent::Bar(b) => {
+                self.market.last.insert(id, b.close);
+                self.call(None, |s, c| s.on_bar(c, b));
+            }
+            MarketEvent::MarkPrice(m) => {
+                if m.mark.is_positive() {
+                    self.market.marks.insert(id, *m);
+                }
+                self.call(None, |s, c| s.on_mark_price(c, m));
+            }
+            MarketEvent::Liquidation(_) => {}
+        }
+    }
+
+    fn strategy_index(&self, id: &ClientOrderId) -> Option<usize> {
+        let sid = self.orders.get(id)?.strategy();
+        self.strategy_ids.iter().position(|s| *s == sid)
+    }
+
+    fn on_order_event(&mut self, ev: OrderEvent, audit: &mut StepAudit) {
+        let applied = match self.orders.apply(&ev) {
+            Ok(a) => a.applied,
+            Err(veloz_oms::StoreError::UnknownOrder(_)) => {
+                self.stats.external_order_events += 1;
+                audit.notes.push(format!(
+                    "event for order {} that VeloZ did not place (external)",
+                    ev.client_order_id
+                ));
+                return;
+            }
+            Err(e) => {
+                self.stats.refused_order_events += 1;
+                audit.notes.push(format!("order event refused: {e}"));
+                return;
+            }
+        };
+        match applied {
+            Applied::DuplicateFill { .. } => {
+                self.stats.duplicate_fills += 1;
+                return;
+            }
+            Applied::Ignored { .. } => return,
+            Applied::Transition { .. } => {}
+        }
+        let idx = self.strategy_index(&ev.client_order_id);
+        self.call(idx, |s, c| s.on_order_event(c, &ev));
+        if let OrderEventKind::Filled(fill) = &ev.kind {
+            if !self.portfolio.apply_fill(ev.instrument, fill) {
+                self.stats.position_errors += 1;
+                audit.notes.push(format!(
+                    "position of {} not updated by a fill",
+                    ev.instrument
+                ));
+            }
+            if self.record_fills {
+                let sid = self
+                    .orders
+                    .get(&ev.client_order_id)
+                    .map(|o| o.strategy())
+                    .unwrap_or(StrategyId::from_const("unknown"));
+                let position_after = self
+                    .portfolio
+                    .position(ev.instrument)
+                    .map(Position::qty)
+                    .unwrap_or(Quantity::ZERO);
+                self.fills.push(FillRecord {
+                    time: self.now,
+                    exchange_time: ev.times.exchange,
+                    strategy: sid,
+                    instrument: ev.instrument,
+                    client_order_id: ev.client_order_id,
+                    fill: *fill,
+                    position_after,
+                });
+            }
+            self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
+            if let Some(p) = self.portfolio.position(ev.instrument).cloned() {
+                self.call(idx, |s, c| s.on_position(c, &p));
+            }
+        }
+    }
+
+    /// Calls one strategy (`Some(i)`) or all of them.
+    fn call(
+        &mut self,
+        only: Option<usize>,
+        mut f: impl FnMut(&mut dyn Strategy, &mut Context<'_>),
+    ) {
+        let Self {
+            now,
+            instruments,
+            market,
+            portfolio,
+            orders,
+            strategies,
+            strategy_ids,
+            ids,
+            actions,
+            ..
+        } = self;
+        for (i, s) in strategies.iter_mut().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            let mut ctx = Context {
+                strategy: strategy_ids[i],
+                view: View {
+                    now: *now,
+                    instruments,
+                    market,
+                    portfolio,
+                    orders,
+                },
+                ids,
+                actions,
+                index: i,
+            };
+            f(s.as_mut(), &mut ctx);
+        }
+    }
+
+    fn event(&self, o: &veloz_oms::Order, kind: OrderEventKind) -> OrderEvent {
+        OrderEvent {
+            instrument: o.instrument(),
+            client_order_id: o.client_order_id(),
+            venue_order_id: o.venue_order_id(),
+            kind,
+            times: EventTimes {
+                exchange: self.now,
+                local: self.now,
+            },
+        }
+    }
+
+    /// Takes queued actions until none are left (callbacks may queue more).
+    fn drain(&mut self, venue: &mut dyn Venue, audit: &mut StepAudit) -> Result<(), KernelError> {
+        let mut taken = 0usize;
+        while !self.actions.is_empty() {
+            let batch = std::mem::take(&mut self.actions);
+            taken += batch.len();
+            if taken > MAX_ACTIONS_PER_INPUT {
+                return Err(KernelError::RunawayActions(MAX_ACTIONS_PER_INPUT));
+            }
+            for (idx, action) in batch {
+                match action {
+                    Action::SetTimer { at, tag } => {
+                        self.timer_seq += 1;
+                        self.timers.insert((at, self.timer_seq), (idx, tag));
+                    }
+                    Action::Command(cmd) => self.take_command(idx, cmd, venue, audit),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_command(
+        &mut self,
+        idx: usize,
+        cmd: Command,
+        venue: &mut dyn Venue,
+        audit: &mut StepAudit,
+    ) {
+        match &cmd {
+            Command::Submit(o) => {
+                let denial = self.pre_trade(o);
+                if self.orders.submit(o.clone()).is_err() {
+                    audit
+                        .notes
+                        .push(format!("duplicate client order id {}", o.client_order_id));
+                    return;
+                }
+                let kind = match &denial {
+                    Some(reason) => OrderEventKind::Denied {
+                        reason: reason.clone(),
+                    },
+                    None => OrderEventKind::Submitted,
+                };
+                let ev = OrderEvent {
+                    instrument: o.instrument,
+                    client_order_id: o.client_order_id,
+                    venue_order_id: None,
+                    kind,
+                    times: EventTimes {
+                        exchange: self.now,
+                        local: self.now,
+                    },
+                };
+                if self.orders.apply(&ev).is_err() {
+                    self.stats.refused_order_events += 1;
+                }
+                if let Some(reason) = denial {
+                    self.stats.denied += 1;
+                    audit.denied.push((o.client_order_id, reason));
+                } else {
+                    venue.send(&cmd, self.now);
+                    self.stats.commands += 1;
+                    audit.commands += 1;
+                }
+                self.call(Some(idx), |s, c| s.on_order_event(c, &ev));
+            }
+            Command::Cancel(c) => {
+                let ev = match self.orders.get(&c.client_order_id) {
+                    Some(o) if o.is_open() => self.event(o, OrderEventKind::PendingCancel),
+                    _ => {
+                        self.stats.stale_requests += 1;
+                        return;
+                    }
+                };
+                let _ = self.orders.apply(&ev);
+                venue.send(&cmd, self.now);
+                self.stats.commands += 1;
+                audit.commands += 1;
+            }
+            Command::Modify(m) => {
+                let ev = match self.orders.get(&m.client_order_id) {
+                    Some(o) if o.is_open() => self.event(o, OrderEventKind::PendingUpdate),
+                    _ => {
+                        self.stats.stale_requests += 1;
+                        return;
+                    }
+                };
+                let _ = self.orders.apply(&ev);
+                venue.send(&cmd, self.now);
+                self.stats.commands += 1;
+                audit.commands += 1;
+            }
+            Command::CancelAll(c) => {
+                let evs: Vec<OrderEvent> = self
+                    .orders
+                    .open_orders(Some(c.instrument))
+                    .filter(|o| c.side.is_none_or(|s| o.side() == s))
+                    .filter(|o| {
+                        !matches!(
+                            o.status(),
+                            OrderStatus::PendingCancel | OrderStatus::Submitted
+                        )
+                    })
+                    .map(|o| self.event(o, OrderEventKind::PendingCancel))
+                    .collect();
+                for ev in &evs {
+                    let _ = self.orders.apply(ev);
+                }
+                venue.send(&cmd, self.now);
+                self.stats.commands += 1;
+                audit.commands += 1;
+            }
+        }
+    }
+
+    fn pre_trade(&mut self, o: &SubmitOrder) -> Option<String> {
+        let Some(instrument) = self.instruments.get(&o.instrument) else {
+            return Some(format!("instrument {} is not loaded", o.instrument));
+        };
+        let view = CheckView {
+            instrument,
+            reference_price: reference_price(&self.market, o.instrument),
+            position: self.portfolio.position(o.instrument),
+            orders: &self.orders,
+            now: self.now,
+        };
+        for c in &mut self.checks {
+            if let Err(reason) = c.check(o, &view) {
+                return Some(reason);
+            }
+        }
+        None
+    }
+
+    /// A comparable summary of the trading state (orders, positions,
+    /// balances): two runs or a run and its replay are equal when these are.
+    pub fn state(&self) -> StateSnapshot {
+        StateSnapshot {
+            orders: self
+                .orders
+                .iter()
+                .map(|o| OrderState {
+                    client_order_id: o.client_order_id(),
+                    status: o.status(),
+                    filled: o.filled_qty(),
+                    avg_px: o.avg_px_exact(),
+                    fills: o.fills().len(),
+                })
+                .collect(),
+            positions: self.portfolio.positions().cloned().collect(),
+            balances: self
+                .portfolio
+                .balances()
+                .map(|(c, f, l)| (c.to_string(), f.raw(), l.raw()))
+                .collect(),
+        }
+    }
+}
+
+fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
+    if let Some(mp) = m.marks.get(&id) {
+        return Some(mp.mark);
+    }
+    if let Some(b) = m.books.get(&id) {
+        if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
+            let mid = (i128::from(bid.price.raw()) + i128::from(ask.price.raw())) / 2;
+            return i64::try_from(mid)
+                .ok()
+                .map(|r| Price::from_raw(r, bid.price.precision()));
+        }
+    }
+    if let Some(q) = m.quotes.get(&id) {
+        let mid = (i128::from(q.bid.price.raw()) + i128::from(q.ask.price.raw())) / 2;
+        return i64::try_from(mid)
+            .ok()
+            .map(|r| Price::from_raw(r, q.bid.price.precision()));
+    }
+    m.last.get(&id).copied()
+}
+
+/// One order in a [`StateSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderState {
+    /// Id.
+    pub client_order_id: ClientOrderId,
+    /// Status.
+    pub status: OrderStatus,
+    /// Filled quantity.
+    pub filled: Quantity,
+    /// Exact average price as (numerator, denominator), if filled.
+    pub avg_px: Option<(i128, i128)>,
+    /// Number of fills.
+    pub fills: usize,
+}
+
+/// See [`Kernel::state`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSnapshot {
+    /// Every order.
+    pub orders: Vec<OrderState>,
+    /// Every position.
+    pub positions: Vec<Position>,
+    /// Spot balances `(asset, free raw, locked raw)`.
+    pub balances: Vec<(String, i128, i128)>,
+}

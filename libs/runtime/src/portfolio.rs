@@ -1,0 +1,275 @@
+//! Positions and balances as the kernel knows them, computed exactly from
+//! fills, funding and the venue's balance reports.
+//!
+//! A [`Position`] is the net position of one instrument built from our own
+//! fills: signed quantity, average entry price (linear or inverse, as the
+//! venue computes it), realised PnL, fees by currency and funding. Balances
+//! are what the venue last reported. All amounts are fixed-point; nothing here
+//! uses floating point.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use veloz_core::events::{AccountEvent, Fill, MarginReport, PositionReport};
+use veloz_core::{ContractKind, Currency, Instrument, InstrumentId, Money, Price, Quantity, Side};
+use veloz_sim::futures::Contract;
+
+/// The net position of one instrument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Signed quantity (positive = long), raw units of `10^-8`.
+    pub qty_raw: i64,
+    /// Average entry price, raw (0 when flat).
+    pub entry_raw: i64,
+    /// Realised PnL in [`Position::pnl_currency`], raw.
+    pub realized_raw: i128,
+    /// Funding received (negative = paid) in the margin asset, raw.
+    pub funding_raw: i128,
+    /// Fees paid by currency, raw (positive = paid).
+    pub fees: BTreeMap<Currency, i128>,
+    /// Traded notional, raw `10^-8` of the quote (linear) or USD (inverse).
+    pub turnover_raw: i128,
+    /// Number of fills.
+    pub fills: u64,
+    /// Currency of PnL: the quote for spot and USD-M, the coin for COIN-M.
+    pub pnl_currency: Currency,
+    qty_precision: u8,
+    price_precision: u8,
+    contract: ContractKind,
+}
+
+impl Position {
+    /// A flat position in `instrument`.
+    pub fn flat(instrument: &Instrument) -> Self {
+        let pnl_currency = match instrument.contract {
+            ContractKind::Spot => instrument.quote,
+            _ => instrument.margin_asset,
+        };
+        Self {
+            instrument: instrument.id,
+            qty_raw: 0,
+            entry_raw: 0,
+            realized_raw: 0,
+            funding_raw: 0,
+            fees: BTreeMap::new(),
+            turnover_raw: 0,
+            fills: 0,
+            pnl_currency,
+            qty_precision: instrument.qty_precision,
+            price_precision: instrument.price_precision,
+            contract: instrument.contract,
+        }
+    }
+
+    /// Signed quantity.
+    pub fn qty(&self) -> Quantity {
+        Quantity::from_raw(self.qty_raw, self.qty_precision)
+    }
+
+    /// Average entry price (`None` when flat).
+    pub fn entry_price(&self) -> Option<Price> {
+        (self.qty_raw != 0).then(|| Price::from_raw(self.entry_raw, self.price_precision))
+    }
+
+    /// Realised PnL.
+    pub fn realized(&self) -> Money {
+        Money::from_raw(self.realized_raw, self.pnl_currency)
+    }
+
+    /// Is the position flat?
+    pub fn is_flat(&self) -> bool {
+        self.qty_raw == 0
+    }
+
+    fn formulas(&self) -> Contract {
+        Contract::of(self.contract)
+    }
+
+    /// Unrealised PnL at `mark` (zero when flat; `None` on overflow).
+    pub fn unrealized_raw(&self, mark: Price) -> Option<i128> {
+        if self.qty_raw == 0 {
+            return Some(0);
+        }
+        self.formulas()
+            .pnl(self.qty_raw, self.entry_raw, mark.raw())
+    }
+
+    /// Applies one of our fills. Returns `false` (and changes nothing) if the
+    /// arithmetic would overflow.
+    pub fn apply_fill(&mut self, fill: &Fill) -> bool {
+        let signed = match fill.side {
+            Side::Buy => fill.qty.raw(),
+            Side::Sell => -fill.qty.raw(),
+        };
+        let px = fill.price.raw();
+        let c = self.formulas();
+        let Some(notional) = c.notional(px, fill.qty.raw(), veloz_core::Rounding::HalfEven) else {
+            return false;
+        };
+        let mut next = self.clone();
+        let held = self.qty_raw;
+        if held == 0 || held.signum() == signed.signum() {
+            let Some(e) = c.entry_after_add(held.abs(), self.entry_raw, signed.abs(), px) else {
+                return false;
+            };
+            next.entry_raw = e;
+            next.qty_raw = held + signed;
+        } else {
+            let closing = signed.abs().min(held.abs());
+            let closed_signed = closing * held.signum();
+            let Some(pnl) = c.pnl(closed_signed, self.entry_raw, px) else {
+                return false;
+            };
+            next.realized_raw += pnl;
+            let rest = held + signed;
+            next.qty_raw = rest;
+            if rest == 0 {
+                next.entry_raw = 0;
+            } else if rest.signum() != held.signum() {
+                next.entry_raw = px;
+            }
+        }
+        *next.fees.entry(fill.fee.currency()).or_insert(0) += fill.fee.raw();
+        next.turnover_raw += notional;
+        next.fills += 1;
+        *self = next;
+        true
+    }
+}
+
+/// Every position and the venue's balances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Portfolio {
+    positions: BTreeMap<InstrumentId, Position>,
+    balances: BTreeMap<Currency, (Money, Money)>,
+    margins: BTreeMap<Currency, MarginReport>,
+    venue_positions: BTreeMap<InstrumentId, PositionReport>,
+}
+
+impl Portfolio {
+    /// Registers an instrument (a flat position).
+    pub fn add_instrument(&mut self, instrument: &Instrument) {
+        self.positions
+            .entry(instrument.id)
+            .or_insert_with(|| Position::flat(instrument));
+    }
+
+    /// The position of `instrument`, if it is registered.
+    pub fn position(&self, instrument: InstrumentId) -> Option<&Position> {
+        self.positions.get(&instrument)
+    }
+
+    /// Every position.
+    pub fn positions(&self) -> impl Iterator<Item = &Position> {
+        self.positions.values()
+    }
+
+    /// Applies a fill to its instrument's position (`false` if unknown or
+    /// overflowing).
+    pub fn apply_fill(&mut self, instrument: InstrumentId, fill: &Fill) -> bool {
+        self.positions
+            .get_mut(&instrument)
+            .is_some_and(|p| p.apply_fill(fill))
+    }
+
+    /// Adds a funding payment.
+    pub fn apply_funding(&mut self, instrument: InstrumentId, amount: Money) -> bool {
+        match self.positions.get_mut(&instrument) {
+            Some(p) => {
+                p.funding_raw += amount.raw();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies a venue account report.
+    pub fn apply_account(&mut self, ev: &AccountEvent) {
+        match ev {
+            AccountEvent::Balance(b) => {
+                self.balances.insert(b.asset, (b.free, b.locked));
+            }
+            AccountEvent::Margin(m) => {
+                self.margins.insert(m.asset, *m);
+            }
+            AccountEvent::Position(p) => {
+                self.venue_positions.insert(p.instrument, *p);
+            }
+        }
+    }
+
+    /// Spot balance `(free, locked)` as last reported.
+    pub fn balance(&self, asset: Currency) -> Option<(Money, Money)> {
+        self.balances.get(&asset).copied()
+    }
+
+    /// Every reported spot balance.
+    pub fn balances(&self) -> impl Iterator<Item = (Currency, Money, Money)> + '_ {
+        self.balances.iter().map(|(c, (f, l))| (*c, *f, *l))
+    }
+
+    /// Futures margin of `asset` as last reported.
+    pub fn margin(&self, asset: Currency) -> Option<&MarginReport> {
+        self.margins.get(&asset)
+    }
+
+    /// The venue's last report of a futures position.
+    pub fn venue_position(&self, instrument: InstrumentId) -> Option<&PositionReport> {
+        self.venue_positions.get(&instrument)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veloz_core::{Liquidity, TradeId};
+
+    fn fill(side: Side, px: &str, qty: &str, fee: &str, cur: Currency) -> Fill {
+        Fill {
+            trade_id: TradeId(1),
+            side,
+            price: Price::parse(px).unwrap(),
+            qty: Quantity::parse(qty).unwrap(),
+            fee: Money::parse(fee, cur).unwrap(),
+            liquidity: Liquidity::Maker,
+        }
+    }
+
+    #[test]
+    fn linear_round_trip_realises_exact_pnl() {
+        let inst = veloz_sim::presets::usdm_btcusdt();
+        let usdt = inst.quote;
+        let mut p = Position::flat(&inst);
+        assert!(p.apply_fill(&fill(Side::Buy, "100", "1", "0.02", usdt)));
+        assert!(p.apply_fill(&fill(Side::Buy, "110", "1", "0.02", usdt)));
+        assert_eq!(p.entry_raw, 105 * 100_000_000);
+        assert_eq!(
+            p.unrealized_raw(Price::parse("107").unwrap()),
+            Some(4 * 100_000_000)
+        );
+        assert!(p.apply_fill(&fill(Side::Sell, "120", "3", "0.05", usdt)));
+        // closes 2 at 120 from 105 (+30), then short 1 at 120
+        assert_eq!(p.realized_raw, 30 * 100_000_000);
+        assert_eq!(p.qty_raw, -100_000_000);
+        assert_eq!(p.entry_raw, 120 * 100_000_000);
+        assert_eq!(p.fees[&usdt], 9_000_000);
+        assert_eq!(p.fills, 3);
+        assert_eq!(p.turnover_raw, (100 + 110 + 360) * 100_000_000);
+    }
+
+    #[test]
+    fn inverse_pnl_is_in_coin() {
+        let inst = veloz_sim::presets::coinm_btcusd_perp();
+        let btc = inst.margin_asset;
+        let mut p = Position::flat(&inst);
+        // 1 contract of 100 USD long at 50_000, closed at 100_000:
+        // 100 * (1/50_000 - 1/100_000) = 0.001 BTC.
+        assert!(p.apply_fill(&fill(Side::Buy, "50000", "1", "0", btc)));
+        assert!(p.apply_fill(&fill(Side::Sell, "100000", "1", "0", btc)));
+        assert_eq!(p.realized_raw, 100_000);
+        assert_eq!(p.pnl_currency, btc);
+        assert!(p.is_flat());
+    }
+}
