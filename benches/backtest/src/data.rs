@@ -1,0 +1,298 @@
+//! Synthetic market data for the throughput benchmark, with the same shape,
+//! event counts and timings as the peer scripts' generators (the values come
+//! from a seeded ChaCha8 generator, so they are not numpy's numbers, but every
+//! distribution and every rule is the same).
+//!
+//! * [`l2_feed`]: the hftbacktest workload (`hftbt_bench.py`): one step every
+//!   10 ms; per step five single-level depth updates (delete the level the mid
+//!   crossed or refresh the second bid, best bid, best ask, one random deeper
+//!   bid and ask with 20 % deletions) and a trade on every 4th step; exchange
+//!   time `t0 + step * 10 ms + slot` ns, local time 5 ms later.
+//! * [`quote_feed`]: the NautilusTrader workload (`nautilus_bench.py`): N best
+//!   bid/offer quotes 100 ms apart around a random-walk mid, spread 1 to 3
+//!   ticks.
+//!
+//! Prices and quantities are built from integers (ticks and lots) only.
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, MarketEvent, Quote, Trade};
+use veloz_core::{AggressorSide, Instrument, Price, Quantity, Side, TradeId, UnixNanos};
+
+/// Exchange time of the first event (the peers' `t0`, 2023-11-14).
+pub const T0: u64 = 1_700_000_000_000_000_000;
+/// Step of the L2 feed.
+pub const L2_STEP_NANOS: u64 = 10_000_000;
+/// Feed latency of the L2 feed (local time = exchange time + this).
+pub const FEED_LATENCY_NANOS: u64 = 5_000_000;
+/// Interval between quotes of the quote feed.
+pub const QUOTE_STEP_NANOS: u64 = 100_000_000;
+/// Start mid of the L2 feed, in ticks (50 000.0 with a 0.1 tick).
+pub const L2_START_MID_TICKS: i64 = 500_000;
+/// Start mid of the quote feed, in ticks.
+pub const QUOTE_START_MID_TICKS: i64 = 500_000;
+
+/// Generated events and what the harness needs to know about them.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// Events in time order.
+    pub events: Vec<MarketEvent>,
+    /// Local time of the last event.
+    pub last_local: UnixNanos,
+}
+
+/// A small uniform-integer helper on top of the raw generator.
+#[derive(Debug)]
+struct Draw(ChaCha8Rng);
+
+impl Draw {
+    fn new(seed: u64) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// Uniform in `0..n` (multiply-shift on 32 bits: bias below 2^-32 * n).
+    fn below(&mut self, n: u32) -> u32 {
+        ((u64::from(self.0.next_u32()) * u64::from(n)) >> 32) as u32
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + i64::from(self.below((hi - lo + 1) as u32))
+    }
+
+    /// Bernoulli with probability `num / den`.
+    fn chance(&mut self, num: u32, den: u32) -> bool {
+        self.below(den) < num
+    }
+
+    /// An approximately normal integer with standard deviation `sd`
+    /// (Irwin–Hall: the sum of 12 uniforms minus 6 has variance 1), in
+    /// integers only.
+    fn normal(&mut self, sd: i64) -> i64 {
+        const SCALE: i64 = 1 << 16;
+        let mut s = 0i64;
+        for _ in 0..12 {
+            s += i64::from(self.0.next_u32() >> 16);
+        }
+        (s - 6 * SCALE) * sd / SCALE
+    }
+}
+
+fn price(inst: &Instrument, ticks: i64) -> Price {
+    Price::from_raw(ticks * inst.tick_size.raw(), inst.price_precision)
+}
+
+fn qty(inst: &Instrument, lots: i64) -> Quantity {
+    Quantity::from_raw(lots * inst.lot.step.raw(), inst.qty_precision)
+}
+
+/// The hftbacktest workload for `steps` steps: `5 * steps + ceil(steps / 4)`
+/// events (see the module docs). Quantities are in lots of the instrument's
+/// step (0.001): depth 0.100..=5.000, trades 0.001..=1.000.
+pub fn l2_feed(inst: &Instrument, steps: usize, seed: u64) -> Feed {
+    let mut r = Draw::new(seed);
+    let mut events = Vec::with_capacity(steps * 5 + steps / 4 + 1);
+    let mut mid = L2_START_MID_TICKS;
+    let mut update_id = 0u64;
+    let mut last_local = UnixNanos(T0);
+    for step in 0..steps {
+        let prev = mid;
+        // Move -1 / 0 / +1 tick with probabilities 0.2 / 0.6 / 0.2.
+        mid += match r.below(10) {
+            0 | 1 => -1,
+            2 | 3 => 1,
+            _ => 0,
+        };
+        let base = T0 + step as u64 * L2_STEP_NANOS;
+        let times = |slot: u64| EventTimes {
+            exchange: UnixNanos(base + slot),
+            local: UnixNanos(base + slot + FEED_LATENCY_NANOS),
+        };
+        let depth_lots = |r: &mut Draw| r.between(100, 5_000);
+        // Slot 0: delete the level the mid crossed, or refresh the 2nd bid.
+        let slot0 = if mid > prev {
+            (Side::Sell, mid, 0)
+        } else if mid < prev {
+            (Side::Buy, mid, 0)
+        } else {
+            (Side::Buy, mid - 2, depth_lots(&mut r))
+        };
+        // Slots 1-2: best bid and ask.
+        let slot1 = (Side::Buy, mid - 1, depth_lots(&mut r));
+        let slot2 = (Side::Sell, mid + 1, depth_lots(&mut r));
+        // Slots 3-4: a deeper bid and ask, 20 % of them deletions.
+        let k1 = r.between(2, 19);
+        let k2 = r.between(2, 19);
+        let deep = |r: &mut Draw| {
+            let q = depth_lots(r);
+            if r.chance(1, 5) {
+                0
+            } else {
+                q
+            }
+        };
+        let slot3 = (Side::Buy, mid - k1, deep(&mut r));
+        let slot4 = (Side::Sell, mid + k2, deep(&mut r));
+        for (slot, (side, ticks, lots)) in
+            [slot0, slot1, slot2, slot3, slot4].into_iter().enumerate()
+        {
+            update_id += 1;
+            events.push(MarketEvent::BookDeltas(BookDeltas {
+                instrument: inst.id,
+                first_update_id: update_id,
+                last_update_id: update_id,
+                prev_last_update_id: Some(update_id - 1),
+                deltas: vec![BookDelta {
+                    side,
+                    level: Level {
+                        price: price(inst, ticks),
+                        qty: qty(inst, lots),
+                    },
+                }],
+                times: times(slot as u64),
+            }));
+        }
+        last_local = times(4).local;
+        // Slot 5: a trade every 4th step, at the best ask (buyer-initiated)
+        // or the best bid (seller-initiated).
+        let buyer = r.chance(1, 2);
+        let trade_lots = r.between(1, 1_000);
+        if step % 4 == 0 {
+            let (ticks, aggressor) = if buyer {
+                (mid + 1, AggressorSide::Buyer)
+            } else {
+                (mid - 1, AggressorSide::Seller)
+            };
+            events.push(MarketEvent::Trade(Trade {
+                instrument: inst.id,
+                trade_id: TradeId(step as u64 + 1),
+                price: price(inst, ticks),
+                qty: qty(inst, trade_lots),
+                aggressor,
+                times: times(5),
+            }));
+            last_local = times(5).local;
+        }
+    }
+    Feed { events, last_local }
+}
+
+/// The NautilusTrader workload: `n` quotes 100 ms apart. The mid is a random
+/// walk with normal steps of standard deviation 2.0 (20 ticks), rounded to
+/// the tick; the spread is 1, 2 or 3 ticks; sizes 0.100..=5.000.
+pub fn quote_feed(inst: &Instrument, n: usize, seed: u64) -> Feed {
+    let mut r = Draw::new(seed);
+    let mut events = Vec::with_capacity(n);
+    // The walk is kept in hundredths of a tick so rounding to the tick does
+    // not accumulate.
+    let mut mid_centi = QUOTE_START_MID_TICKS * 100;
+    let mut last_local = UnixNanos(T0);
+    for i in 0..n {
+        mid_centi += r.normal(2_000);
+        let mid = (mid_centi + 50).div_euclid(100);
+        let spread = r.between(1, 3);
+        let bid = mid - spread / 2;
+        let ask = bid + spread;
+        let t = UnixNanos(T0 + i as u64 * QUOTE_STEP_NANOS);
+        events.push(MarketEvent::Quote(Quote {
+            instrument: inst.id,
+            bid: Level {
+                price: price(inst, bid),
+                qty: qty(inst, r.between(100, 5_000)),
+            },
+            ask: Level {
+                price: price(inst, ask),
+                qty: qty(inst, r.between(100, 5_000)),
+            },
+            update_id: None,
+            times: EventTimes {
+                exchange: t,
+                local: t,
+            },
+        }));
+        last_local = t;
+    }
+    Feed { events, last_local }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst() -> Instrument {
+        crate::instrument()
+    }
+
+    #[test]
+    fn l2_feed_has_the_peers_event_count_and_timing() {
+        let f = l2_feed(&inst(), 1_000, 42);
+        assert_eq!(f.events.len(), 5 * 1_000 + 250);
+        let t: Vec<UnixNanos> = f.events.iter().map(|e| e.times().exchange).collect();
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(t[0], UnixNanos(T0));
+        assert_eq!(t[5], UnixNanos(T0 + 5)); // the first step's trade
+        assert_eq!(t[6], UnixNanos(T0 + L2_STEP_NANOS));
+        for e in &f.events {
+            let times = e.times();
+            assert_eq!(times.local.0 - times.exchange.0, FEED_LATENCY_NANOS);
+        }
+        let trades = f
+            .events
+            .iter()
+            .filter(|e| matches!(e, MarketEvent::Trade(_)))
+            .count();
+        assert_eq!(trades, 250);
+    }
+
+    #[test]
+    fn l2_feed_never_crosses_and_is_on_tick() {
+        let i = inst();
+        let f = l2_feed(&i, 20_000, 7);
+        let mut book = veloz_sim::MarketBook::new(&i);
+        for e in &f.events {
+            if let MarketEvent::BookDeltas(d) = e {
+                for x in &d.deltas {
+                    assert_eq!(x.level.price.raw() % i.tick_size.raw(), 0);
+                    assert_eq!(x.level.qty.raw() % i.lot.step.raw(), 0);
+                }
+                book.apply_deltas(d).unwrap();
+                if let (Some(b), Some(a)) = (book.l2().best_bid(), book.l2().best_ask()) {
+                    assert!(b.price < a.price, "crossed at {:?}", d.times);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quote_feed_spacing_and_spread() {
+        let i = inst();
+        let f = quote_feed(&i, 5_000, 42);
+        assert_eq!(f.events.len(), 5_000);
+        let mut prev = None;
+        let mut moves = 0;
+        for (k, e) in f.events.iter().enumerate() {
+            let MarketEvent::Quote(q) = e else {
+                panic!("not a quote")
+            };
+            assert_eq!(
+                q.times.exchange,
+                UnixNanos(T0 + k as u64 * QUOTE_STEP_NANOS)
+            );
+            let spread = (q.ask.price.raw() - q.bid.price.raw()) / i.tick_size.raw();
+            assert!((1..=3).contains(&spread), "spread {spread}");
+            if prev.is_some_and(|p| p != q.bid.price) {
+                moves += 1;
+            }
+            prev = Some(q.bid.price);
+        }
+        // A 20-tick standard deviation walk moves almost every time.
+        assert!(moves > 4_500, "{moves}");
+    }
+
+    #[test]
+    fn same_seed_same_feed() {
+        let i = inst();
+        assert_eq!(l2_feed(&i, 300, 3).events, l2_feed(&i, 300, 3).events);
+        assert_ne!(l2_feed(&i, 300, 3).events, l2_feed(&i, 300, 4).events);
+    }
+}
