@@ -493,21 +493,29 @@ impl Backtest {
             let ex = min_opt(te, ti);
             let tl = self.local.keys().next().map(|k| k.0);
             let to = self.venue.next_outbound_time();
-            let tt = self.kernel.next_timer();
+            // Timers keep a run going only while there is data: after the
+            // last event and the venue's last answer, the run stops.
+            let tt = if stopped {
+                None
+            } else {
+                self.kernel.next_timer()
+            };
+            let data_left = te.is_some() || tl.is_some();
+            let venue_busy = ti.is_some() || to.is_some();
+            if !data_left && !venue_busy {
+                if stopped {
+                    break;
+                }
+                let t = self.kernel.now();
+                self.kernel_input(t, Input::Stop)?;
+                stopped = true;
+                continue;
+            }
             let lo = min_opt(min_opt(tl, to), tt);
             let exchange_first = match (ex, lo) {
-                (None, None) => {
-                    if stopped {
-                        break;
-                    }
-                    let t = self.kernel.now();
-                    self.kernel_input(t, Input::Stop)?;
-                    stopped = true;
-                    continue;
-                }
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
                 (Some(a), Some(b)) => a <= b,
+                (Some(_), None) => true,
+                _ => false,
             };
             if exchange_first {
                 if te.is_some() && (ti.is_none() || te <= ti) {
@@ -555,15 +563,6 @@ impl Backtest {
                 }
             } else {
                 self.kernel_input(t, Input::Timer)?;
-            }
-            if stopped
-                && self.kernel.next_timer().is_some()
-                && ex.is_none()
-                && tl.is_none()
-                && to.is_none()
-            {
-                // After the stop, pending timers do not keep the run alive.
-                break;
             }
         }
         let end = self.kernel.now();

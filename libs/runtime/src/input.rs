@@ -26,7 +26,7 @@ pub struct FundingEvent {
 /// One input to the kernel. `time` of the envelope ([`Stamped`]) is the local
 /// (receive) time; the events inside carry both clocks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "input", content = "event", rename_all = "snake_case")]
 pub enum Input {
     /// Start the strategies (the first input of a run).
     Start,
