@@ -18,9 +18,10 @@
 //! rejected or denied leaves its line empty until a neighbouring fill puts an
 //! order there again.
 //!
-//! **Spot** cannot sell what it does not hold: at start the lines above the
-//! reference get sells only as far as the free base balance the venue last
-//! reported covers them, nearest line first (none when no balance is known).
+//! **Spot** cannot sell what it does not hold: a spot grid starts only once
+//! the venue has reported the base or the quote balance, and the lines above
+//! the reference get sells only as far as the free base balance covers them,
+//! nearest line first (none without base).
 //! The counter-sell of a filled buy sells what the buy delivered (its filled
 //! quantity minus the fee charged in the base asset), rounded down to the
 //! step.
@@ -416,7 +417,7 @@ impl Grid {
         let in_range = reference >= first && reference <= last;
         match self.phase {
             Phase::Waiting => {
-                if in_range && self.orders.is_empty() {
+                if in_range && self.orders.is_empty() && self.balances_known(ctx) {
                     self.start_grid(ctx, reference);
                 }
             }
@@ -430,6 +431,17 @@ impl Grid {
                 }
             }
             Phase::Stopping { .. } => {}
+        }
+    }
+
+    /// Spot: whether the venue has reported the base or the quote balance
+    /// (the grid needs it to know what it may sell). Always true on futures.
+    fn balances_known(&self, ctx: &Context<'_>) -> bool {
+        match self.instrument.as_ref() {
+            Some(i) if i.contract == ContractKind::Spot => {
+                ctx.balance(i.base).is_some() || ctx.balance(i.quote).is_some()
+            }
+            _ => true,
         }
     }
 

@@ -85,7 +85,11 @@ fn usdm_long_only_enters_and_exits_at_the_crosses() {
     assert_eq!(orders.len(), 2);
     let reduce: Vec<bool> = orders
         .iter()
-        .map(|o| o.request().flags.contains(veloz_core::OrderFlags::REDUCE_ONLY))
+        .map(|o| {
+            o.request()
+                .flags
+                .contains(veloz_core::OrderFlags::REDUCE_ONLY)
+        })
         .collect();
     assert_eq!(reduce.iter().filter(|r| **r).count(), 1);
 }
@@ -116,10 +120,22 @@ fn no_trade_without_a_cross() {
     let inst = veloz_sim::presets::usdm_btcusdt();
     let id = inst.id;
     let evs: Vec<_> = (0..20)
-        .map(|i| bar(id, i, 100_000 - 100 * i as i64, 100_000 - 100 * (i as i64 + 1)))
+        .map(|i| {
+            bar(
+                id,
+                i,
+                100_000 - 100 * i as i64,
+                100_000 - 100 * (i as i64 + 1),
+            )
+        })
         .collect();
     let cfg = "instrument = \"BINANCE.USDM.BTCUSDT\"\nfast = 2\nslow = 4\nqty = \"0.002\"\n";
-    let mut bt = backtest(inst, vec![money("100000", "USDT")], build("ema_cross", cfg).unwrap(), evs);
+    let mut bt = backtest(
+        inst,
+        vec![money("100000", "USDT")],
+        build("ema_cross", cfg).unwrap(),
+        evs,
+    );
     let out = run(&mut bt);
     assert!(out.fills.is_empty());
     assert_eq!(bt.kernel().orders().len(), 0);
@@ -130,7 +146,12 @@ fn spot_sells_what_the_buy_delivered_after_fees() {
     let inst = veloz_sim::presets::spot_btcusdt();
     let id = inst.id;
     let cfg = "instrument = \"BINANCE.SPOT.BTCUSDT\"\nfast = 2\nslow = 4\nqty = \"0.001\"\n";
-    let mut bt = backtest(inst, vec![money("10000", "USDT")], build("ema_cross", cfg).unwrap(), bars(id));
+    let mut bt = backtest(
+        inst,
+        vec![money("10000", "USDT")],
+        build("ema_cross", cfg).unwrap(),
+        bars(id),
+    );
     let out = run(&mut bt);
     assert_eq!(out.fills.len(), 2, "{:#?}", out.fills);
     let buy = &out.fills[0];
@@ -152,7 +173,12 @@ fn ema_cross_is_deterministic() {
         let inst = veloz_sim::presets::usdm_btcusdt();
         let id = inst.id;
         let cfg = "instrument = \"BINANCE.USDM.BTCUSDT\"\nfast = 2\nslow = 4\nqty = \"0.002\"\nmode = \"long_short\"\n";
-        let mut bt = backtest(inst, vec![money("100000", "USDT")], build("ema_cross", cfg).unwrap(), bars(id));
+        let mut bt = backtest(
+            inst,
+            vec![money("100000", "USDT")],
+            build("ema_cross", cfg).unwrap(),
+            bars(id),
+        );
         run(&mut bt).fills
     };
     let a = run_once();

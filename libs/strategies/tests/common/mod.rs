@@ -53,7 +53,14 @@ pub fn quote(id: InstrumentId, ms: u64, bid: &str, bq: &str, ask: &str, aq: &str
     })
 }
 
-pub fn trade(id: InstrumentId, ms: u64, trade_id: u64, price: &str, qty: &str, seller: bool) -> MarketEvent {
+pub fn trade(
+    id: InstrumentId,
+    ms: u64,
+    trade_id: u64,
+    price: &str,
+    qty: &str,
+    seller: bool,
+) -> MarketEvent {
     MarketEvent::Trade(Trade {
         instrument: id,
         trade_id: TradeId(trade_id),
@@ -126,7 +133,12 @@ pub fn backtest(
         equity_interval_nanos: 0,
         kernel: KernelConfig::default(),
     };
-    Backtest::new(settings, vec![("s1".into(), strategy)], vec![source(events)]).unwrap()
+    Backtest::new(
+        settings,
+        vec![("s1".into(), strategy)],
+        vec![source(events)],
+    )
+    .unwrap()
 }
 
 pub fn run(bt: &mut Backtest) -> RunOutput {
@@ -194,8 +206,10 @@ impl Watch {
                     .filter(|o| o.side() == side)
                     .count();
                 if n > 1 {
-                    seen.violations
-                        .push(format!("{n} open {side:?} orders at {} ({at})", ctx.now().0));
+                    seen.violations.push(format!(
+                        "{n} open {side:?} orders at {} ({at})",
+                        ctx.now().0
+                    ));
                 }
             }
         }
