@@ -21,9 +21,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 use veloz_core::events::MarketEvent;
 use veloz_core::{InstrumentId, Price, UnixNanos};
 
@@ -361,8 +359,7 @@ impl PartWriter {
             let final_path = self.dir.join(format!("part-{n:05}.parquet"));
             let tmp_path = self.dir.join(format!(".part-{n:05}.parquet.tmp"));
             let file = File::create(&tmp_path).map_err(|e| CatalogError::io(&tmp_path, e))?;
-            let props = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
+            let props = schema::writer_properties(&self.schema)
                 .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
                 .set_key_value_metadata(Some(vec![
                     KeyValue::new(META_TABLE.into(), self.table.name().to_string()),

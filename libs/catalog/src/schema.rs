@@ -140,6 +140,24 @@ pub(crate) fn schema(table: Table) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Writer properties for a table: Snappy compression, and no min/max
+/// statistics on decimal columns. (parquet 59 keeps per-value state for
+/// statistics of fixed-length byte-array columns until the file is closed,
+/// about 8 bytes a row, measured: memory would grow with the data. Time, id
+/// and text columns keep their statistics, so time-range pruning still works.)
+pub(crate) fn writer_properties(
+    schema: &Schema,
+) -> parquet::file::properties::WriterPropertiesBuilder {
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    let mut b = WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY);
+    for f in schema.fields() {
+        if matches!(f.data_type(), DataType::Decimal128(..)) {
+            b = b.set_column_statistics_enabled(f.name().as_str().into(), EnabledStatistics::None);
+        }
+    }
+    b
+}
+
 /// One column being built.
 #[derive(Debug)]
 pub(crate) enum Builder {

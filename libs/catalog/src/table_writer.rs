@@ -14,8 +14,6 @@ use std::sync::Arc;
 
 use arrow_schema::{Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use veloz_core::UnixNanos;
 
 use crate::record::ts_i64;
@@ -128,9 +126,7 @@ impl TableWriter {
         let parquet_path = dir.join(format!("{name}.parquet"));
         let csv_path = dir.join(format!("{name}.csv"));
         let pf = File::create(&parquet_path).map_err(|e| CatalogError::io(&parquet_path, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
+        let props = crate::schema::writer_properties(&schema).build();
         let parquet = ArrowWriter::try_new(pf, schema.clone(), Some(props)).map_err(|e| {
             CatalogError::Parquet {
                 path: parquet_path.clone(),
