@@ -31,3 +31,9 @@ pub use error::{CatalogError, SUPPORTED_LAYOUTS};
 pub use record::{BookDepth, Funding, Record, Table};
 pub use source::{open_source, Layout, LocalClock, Source, SourceInfo, SourceOptions};
 pub use table_writer::{ColumnType, TableWriter, Value};
+
+/// Formats a time as RFC 3339 UTC with nanoseconds (`2024-08-08T23:54:13.000000001Z`),
+/// as the CSV side of [`TableWriter`] does.
+pub fn format_time(t: veloz_core::UnixNanos) -> String {
+    util::format_datetime(t)
+}
