@@ -60,9 +60,10 @@
 //! reference, when the price is back inside the range. A grid also waits
 //! for the price to be inside the range before it first starts.
 //!
-//! The USD-M and COIN-M presets refuse limit prices more than 5 % from the
-//! mark price (the venue's percent band); lines farther away are denied by
-//! the pre-trade check and stay empty, so keep the range within that band.
+//! Price bands: futures refuse only buys above and sells below the band
+//! around the mark, which a grid never sends (its buys are below the price,
+//! its sells above). Spot checks both bounds; Binance's spot band for BTC is
+//! wide (0.2× to 5×).
 //!
 //! On stop, every open grid order is canceled.
 //!

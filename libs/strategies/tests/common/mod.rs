@@ -295,3 +295,34 @@ impl Strategy for Watch {
         self.inner.on_timer(ctx, tag);
     }
 }
+
+/// One-minute bars of a fixture CSV (`open_time,open,high,low,close,volume`,
+/// gzip), at most `limit` of them.
+pub fn fixture_bars(path: &str, id: InstrumentId, limit: usize) -> Vec<MarketEvent> {
+    use std::io::{BufRead, BufReader};
+    let file = veloz_core::fixtures::fixture(path).expect("fixture is missing");
+    let reader = BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&file).expect("open fixture"),
+    ));
+    let mut out = Vec::new();
+    for line in reader.lines().skip(1).take(limit) {
+        let line = line.unwrap();
+        let f: Vec<&str> = line.split(',').collect();
+        let open_ms: u64 = f[0].parse().unwrap();
+        let open_time = UnixNanos(open_ms * MS);
+        let close_time = UnixNanos((open_ms + 60_000) * MS);
+        out.push(MarketEvent::Bar(Bar {
+            instrument: id,
+            interval_secs: 60,
+            open_time,
+            open: p(f[1]),
+            high: p(f[2]),
+            low: p(f[3]),
+            close: p(f[4]),
+            volume: q(f[5]),
+            closed: true,
+            times: EventTimes::new(close_time, close_time),
+        }));
+    }
+    out
+}
