@@ -331,23 +331,16 @@ impl MarketMaker {
         if ctx.now() < self.resume_at[ix(side)] {
             return false;
         }
-        let pos = ctx.position(inst.id).map_or(0, |p| i128::from(p.qty_raw));
         let qty = i128::from(self.cfg.order_qty.raw());
-        let max = i128::from(self.cfg.max_position.raw());
-        match side {
-            Side::Buy => pos + qty <= max,
-            Side::Sell => {
-                if -pos + qty > max {
-                    return false;
-                }
-                if inst.contract == ContractKind::Spot {
-                    if let Some((free, _)) = ctx.balance(inst.base) {
-                        return free.raw() >= qty;
-                    }
-                }
-                true
+        if !self.position_allows(ctx, inst, side, qty) {
+            return false;
+        }
+        if side == Side::Sell && inst.contract == ContractKind::Spot {
+            if let Some((free, _)) = ctx.balance(inst.base) {
+                return free.raw() >= qty;
             }
         }
+        true
     }
 
     /// Recomputes the quotes; `force` requotes any price difference (timer).
@@ -374,8 +367,11 @@ impl MarketMaker {
                 Quoting::Live { id, price } => {
                     let moved = (i128::from(want.raw()) - i128::from(price.raw())).abs();
                     // A live order that may not be replaced now stays unless
-                    // its side would grow the position past the limit.
-                    let limit_hit = !self.position_allows(ctx, &inst, side);
+                    // what is left of it could take the position past the limit.
+                    let leaves = ctx
+                        .order(&id)
+                        .map_or(0, |o| i128::from(o.leaves_qty().raw()));
+                    let limit_hit = !self.position_allows(ctx, &inst, side, leaves);
                     let requote =
                         limit_hit || moved >= threshold || (force && moved > 0 && allowed);
                     if requote && ctx.cancel(id).is_ok() {
@@ -387,10 +383,9 @@ impl MarketMaker {
         }
     }
 
-    /// Whether the position limit (alone) allows an order on `side`.
-    fn position_allows(&self, ctx: &Context<'_>, inst: &Instrument, side: Side) -> bool {
+    /// Whether the position limit allows `qty` (raw) more on `side`.
+    fn position_allows(&self, ctx: &Context<'_>, inst: &Instrument, side: Side, qty: i128) -> bool {
         let pos = ctx.position(inst.id).map_or(0, |p| i128::from(p.qty_raw));
-        let qty = i128::from(self.cfg.order_qty.raw());
         let max = i128::from(self.cfg.max_position.raw());
         match side {
             Side::Buy => pos + qty <= max,

@@ -149,6 +149,10 @@ fn churn_run() -> (
 fn never_more_than_one_live_order_per_side() {
     let (out, seen, bt) = churn_run();
     let seen = seen.lock().unwrap();
+    // The kernel never saw a cancel of a closed order nor an event its order
+    // state machine refused.
+    assert_eq!(out.kernel.stale_requests, 0);
+    assert_eq!(out.kernel.refused_order_events, 0);
 
     assert!(
         seen.violations.is_empty(),
