@@ -24,9 +24,10 @@
 //! ask only while `−position + order_qty ≤ max_position`; a live quote on a
 //! side that is no longer allowed is canceled. Since at most one order per
 //! side is ever live and a new one is sent only after the previous one is
-//! closed, `|position|` never exceeds `max_position`. On spot the ask also
-//! needs a free base balance of at least `order_qty` when the venue has
-//! reported one (fund the account with base to quote both sides).
+//! closed, `|position|` never exceeds `max_position`. On spot, quoting
+//! starts once the venue has reported a balance (base or quote), and the ask
+//! needs a free base balance of at least `order_qty` (fund the account with
+//! base to quote both sides; the inventory skew counts from the start).
 //!
 //! # Refresh
 //!
@@ -335,9 +336,15 @@ impl MarketMaker {
         if !self.position_allows(ctx, inst, side, qty) {
             return false;
         }
-        if side == Side::Sell && inst.contract == ContractKind::Spot {
-            if let Some((free, _)) = ctx.balance(inst.base) {
-                return free.raw() >= qty;
+        if inst.contract == ContractKind::Spot {
+            // Spot quotes wait for the venue's balance report; an asset it
+            // does not report is not held.
+            if ctx.balance(inst.base).is_none() && ctx.balance(inst.quote).is_none() {
+                return false;
+            }
+            if side == Side::Sell {
+                let free = ctx.balance(inst.base).map_or(0, |(f, _)| f.raw());
+                return free >= qty;
             }
         }
         true

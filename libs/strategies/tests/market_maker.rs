@@ -243,3 +243,39 @@ fn refresh_timer_requotes_small_moves() {
     }
     assert_eq!(timed, want);
 }
+
+#[test]
+fn spot_asks_only_with_base_to_sell() {
+    let inst = veloz_sim::presets::spot_btcusdt();
+    let id = inst.id;
+    let text = "instrument = \"BINANCE.SPOT.BTCUSDT\"\nhalf_spread_ticks = 50\norder_qty = \"0.001\"\nmax_position = \"0.003\"\n";
+    let sides = |balances: Vec<veloz_core::Money>| {
+        let (mut watch, seen) = Watch::new(build("market_maker", text).unwrap(), id);
+        watch.one_per_side = true;
+        let events = vec![
+            quote(id, 0, "99999.99", "1", "100000.01", "1"),
+            quote(id, 10, "99999.99", "1", "100000.01", "1"),
+        ];
+        let mut bt = backtest(inst.clone(), balances, Box::new(watch), events);
+        run(&mut bt);
+        let s = seen.lock().unwrap();
+        assert!(
+            s.rejected.is_empty() && s.denied.is_empty() && s.violations.is_empty(),
+            "{s:?}"
+        );
+        // Quoting starts with the first balance report (after the first quote).
+        assert!(s.sent.iter().all(|x| x.time == at(10)));
+        sent_summary(&s.sent)
+    };
+    assert_eq!(
+        sides(vec![money("1000", "USDT")]),
+        [(Side::Buy, "99999.50".to_string(), 0)]
+    );
+    assert_eq!(
+        sides(vec![money("1000", "USDT"), money("0.002", "BTC")]),
+        [
+            (Side::Buy, "99999.50".to_string(), 0),
+            (Side::Sell, "100000.50".to_string(), 0)
+        ]
+    );
+}
