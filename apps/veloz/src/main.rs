@@ -3,7 +3,9 @@
 //! This binary owns argument parsing, files, exit codes and human-readable
 //! output. Trading logic lives in the libraries.
 
+mod backtest;
 mod demo;
+mod instruments;
 mod sim;
 mod venue_demo;
 
@@ -31,6 +33,10 @@ enum Command {
     /// Run the Binance venue simulator on 127.0.0.1 (spot, USD-M and COIN-M
     /// REST and WebSocket; see docs/SIMULATOR.md) until Ctrl-C.
     Sim(sim::SimArgs),
+    /// Run a built-in strategy on historical data against the simulated venue
+    /// (latency, queue position, fees, funding) and write a run folder with
+    /// orders, fills, positions, the equity curve and a summary.
+    Backtest(backtest::BacktestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
     {
         Command::Demo(args) => demo::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Backtest(args) => backtest::run(&args),
         Command::Data(DataCommand::VerifyBook { files, kind }) => {
             verify_book(&files, kind.as_deref())
         }
