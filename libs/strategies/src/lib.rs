@@ -31,6 +31,20 @@
 //! Instrument ids are written `VENUE.KIND.SYMBOL` with the kind `SPOT`,
 //! `USDM` or `COINM`, e.g. `BINANCE.USDM.BTCUSDT`.
 //!
+//! # Behaviour common to all three
+//!
+//! * The position a strategy reads is the kernel's position of the
+//!   instrument, which is not split by strategy: run one of these strategies
+//!   per instrument.
+//! * At start a strategy checks its config against the instrument's rules;
+//!   when that fails (or the instrument is not loaded) it does not trade and
+//!   says why in its `halted()` accessor. Call [`check_rules`] first to show
+//!   the error to the user.
+//! * Spot strategies never sell more base than they hold: the grid and the
+//!   market maker wait for the venue's first balance report, and the grid
+//!   and the EMA cross sell what their buys delivered after fees charged in
+//!   the base asset.
+//!
 //! ## `grid`
 //!
 //! ```toml
