@@ -797,13 +797,81 @@ fn dispatch(
     })
 }
 
+/// The market-data frame parser of one connection.
+///
+/// Owned by the caller (one per WebSocket connection, no shared or hidden
+/// state): it keeps a small cache from the symbols seen on the wire to their
+/// [`InstrumentId`]s, so a frame for a known symbol compares a few bytes
+/// instead of validating and building the id again. Results are exactly those
+/// of [`parse_frame`], which is the same parser without the cache.
+#[derive(Debug, Clone)]
+pub struct FrameParser {
+    src: StreamSource,
+    symbols: fast::SymbolCache,
+}
+
+impl FrameParser {
+    /// How many distinct symbols the cache holds; beyond that, the entry
+    /// filled longest ago is replaced (still correct, only slower).
+    pub const SYMBOL_CACHE_CAPACITY: usize = 64;
+
+    /// A parser for frames from `src`, with an empty symbol cache.
+    pub fn new(src: StreamSource) -> Self {
+        Self {
+            src,
+            symbols: fast::SymbolCache::new(Self::SYMBOL_CACHE_CAPACITY),
+        }
+    }
+
+    /// Where the frames come from.
+    pub fn source(&self) -> StreamSource {
+        self.src
+    }
+
+    /// Parses one WebSocket text frame (see [`parse_frame`]).
+    pub fn parse(&mut self, frame: &str, local: UnixNanos) -> Result<StreamMessage, StreamError> {
+        parse_with(&self.src, &mut self.symbols, frame, local)
+    }
+}
+
+fn parse_with(
+    src: &StreamSource,
+    symbols: &mut fast::SymbolCache,
+    frame: &str,
+    local: UnixNanos,
+) -> Result<StreamMessage, StreamError> {
+    if let Some(q) = fast::book_ticker_frame(src, symbols, frame, local) {
+        return Ok(StreamMessage::BookTicker(q));
+    }
+    if let Some(m) = fast::parse_frame(src, symbols, frame, local) {
+        return Ok(m);
+    }
+    parse_frame_reference(src, frame, local)
+}
+
 /// Parses one WebSocket text frame from a market-data connection.
+///
+/// A long-lived connection should use a [`FrameParser`] instead: same results,
+/// and it remembers the instrument ids of the symbols it has seen.
 pub fn parse_frame(
     src: &StreamSource,
     frame: &str,
     local: UnixNanos,
 ) -> Result<StreamMessage, StreamError> {
-    if let Some(m) = fast::parse_frame(src, frame, local) {
+    parse_with(src, &mut fast::SymbolCache::new(0), frame, local)
+}
+
+/// The parser as it was before the fixed-shape `bookTicker` scanner and the
+/// symbol cache (generic byte scanner, then the reference parser): same
+/// results. Kept as the baseline the benchmarks compare against, and as a third
+/// opinion in tests.
+#[doc(hidden)]
+pub fn parse_frame_generic(
+    src: &StreamSource,
+    frame: &str,
+    local: UnixNanos,
+) -> Result<StreamMessage, StreamError> {
+    if let Some(m) = fast::parse_frame(src, &mut fast::SymbolCache::new(0), frame, local) {
         return Ok(m);
     }
     parse_frame_reference(src, frame, local)
@@ -906,7 +974,7 @@ fn parse_untyped(
 mod fast {
     use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, Quote, Trade};
     use veloz_core::fixed::POW10;
-    use veloz_core::{InstrumentId, Price, Quantity, Side, TradeId, UnixNanos};
+    use veloz_core::{InstrumentId, Price, Quantity, Side, Symbol, TradeId, UnixNanos};
 
     use super::{aggressor, depth_message, StreamMessage, StreamSource};
 
@@ -1244,11 +1312,346 @@ mod fast {
         }
     }
 
-    /// The instrument of `symbol` (validated like every identifier; no hidden
-    /// cache, so the parser keeps no state between frames).
+    /// Instrument ids of the symbols seen on one connection (see
+    /// [`super::FrameParser`]). With capacity 0 it caches nothing and never
+    /// allocates: every lookup validates the symbol and builds the id.
+    #[derive(Debug, Clone)]
+    pub(super) struct SymbolCache {
+        entries: Vec<CachedSymbol>,
+        capacity: usize,
+        /// The entry that matched last (tried first).
+        last: usize,
+        /// The entry replaced next once the cache is full.
+        victim: usize,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    struct CachedSymbol {
+        /// The symbol's bytes (valid symbol characters only, so never a quote
+        /// or a backslash).
+        bytes: [u8; Symbol::MAX_LEN],
+        len: usize,
+        id: InstrumentId,
+    }
+
+    impl CachedSymbol {
+        #[inline]
+        fn key(&self) -> &[u8] {
+            // `len` never exceeds the array; `get` keeps this panic-free anyway.
+            self.bytes.get(..self.len).unwrap_or_default()
+        }
+    }
+
+    impl SymbolCache {
+        /// How many symbols are cached.
+        #[cfg(test)]
+        pub(super) fn len(&self) -> usize {
+            self.entries.len()
+        }
+
+        /// A cache of at most `capacity` symbols (0: no caching).
+        pub(super) const fn new(capacity: usize) -> Self {
+            Self {
+                entries: Vec::new(),
+                capacity,
+                last: 0,
+                victim: 0,
+            }
+        }
+
+        /// The instrument id of `symbol` on `src`, or `None` if it is not a
+        /// valid symbol (the reference parser then reports the error).
+        #[inline]
+        pub(super) fn get(&mut self, src: &StreamSource, symbol: &str) -> Option<InstrumentId> {
+            if let Some(e) = self.entries.get(self.last) {
+                if e.key() == symbol.as_bytes() {
+                    return Some(e.id);
+                }
+            }
+            self.find_or_insert(src, symbol)
+        }
+
+        /// The symbol string starting at byte `at` of `s` (just after its
+        /// opening quote): its instrument id and the position after the closing
+        /// quote. `None` when it is not a valid symbol string.
+        #[inline]
+        fn get_at(
+            &mut self,
+            src: &StreamSource,
+            s: &str,
+            at: usize,
+        ) -> Option<(InstrumentId, usize)> {
+            let b = s.as_bytes();
+            // The usual case: the same symbol as last time, compared in place.
+            // A cached symbol holds no quote or backslash, so the quote after
+            // it ends the string.
+            if let Some(e) = self.entries.get(self.last) {
+                let end = at + e.len;
+                if b.get(at..end) == Some(e.key()) && b.get(end) == Some(&b'"') {
+                    return Some((e.id, end + 1));
+                }
+            }
+            let rest = b.get(at..)?;
+            let len = rest
+                .iter()
+                .take(Symbol::MAX_LEN + 1)
+                .position(|&c| c == b'"')?;
+            // Up to an ASCII quote after an ASCII quote: character boundaries.
+            let symbol = s.get(at..at + len)?;
+            let id = self.find_or_insert(src, symbol)?;
+            Some((id, at + len + 1))
+        }
+
+        #[inline(never)]
+        fn find_or_insert(&mut self, src: &StreamSource, symbol: &str) -> Option<InstrumentId> {
+            if let Some(i) = self
+                .entries
+                .iter()
+                .position(|e| e.key() == symbol.as_bytes())
+            {
+                self.last = i;
+                return self.entries.get(i).map(|e| e.id);
+            }
+            let id = src.instrument("stream", symbol).ok()?;
+            if self.capacity > 0 {
+                let mut bytes = [0u8; Symbol::MAX_LEN];
+                // A valid symbol is at most `MAX_LEN` bytes long.
+                bytes
+                    .get_mut(..symbol.len())?
+                    .copy_from_slice(symbol.as_bytes());
+                let e = CachedSymbol {
+                    bytes,
+                    len: symbol.len(),
+                    id,
+                };
+                if self.entries.len() < self.capacity {
+                    self.last = self.entries.len();
+                    self.entries.push(e);
+                } else if let Some(slot) = self.entries.get_mut(self.victim) {
+                    *slot = e;
+                    self.last = self.victim;
+                    self.victim = (self.victim + 1) % self.capacity;
+                }
+            }
+            Some(id)
+        }
+    }
+
+    /// The value of 8 ASCII digits, or `None` if any byte is not a digit
+    /// (all eight bytes are checked and converted at once).
+    #[inline(always)]
+    fn eight_digits(b: &[u8]) -> Option<u64> {
+        const ZEROS: u64 = 0x3030_3030_3030_3030;
+        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+        let x = u64::from_le_bytes(b.try_into().ok()?);
+        // Every byte is 0x30..=0x3F, and adding 6 does not leave that range
+        // (which 0x3A..=0x3F would): so every byte is 0x30..=0x39.
+        if x & HIGH != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+            return None;
+        }
+        // The first digit is the lowest byte. Pairs, then quads, then all
+        // eight: each step multiplies the more significant half and adds the
+        // other (the masks drop the lanes that mixed).
+        let x = x - ZEROS;
+        let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+        Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
+    }
+
+    /// A cursor for the fixed-shape scanner: the frame must follow one exact
+    /// byte layout, member by member, or the scanner gives up.
+    struct Fixed<'a> {
+        s: &'a str,
+        i: usize,
+    }
+
+    impl Fixed<'_> {
+        /// The exact bytes `l` come next.
+        #[inline(always)]
+        fn lit<const N: usize>(&mut self, l: &[u8; N]) -> Option<()> {
+            let end = self.i + N;
+            if self.s.as_bytes().get(self.i..end)? == l {
+                self.i = end;
+                Some(())
+            } else {
+                None
+            }
+        }
+
+        /// The rest of a string whose opening quote was read: no escapes, no
+        /// control characters. The cursor ends after the closing quote.
+        #[inline]
+        fn string_rest(&mut self) -> Option<()> {
+            let rest = self.s.as_bytes().get(self.i..)?;
+            let n = rest
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if rest.get(n) != Some(&b'"') {
+                return None;
+            }
+            self.i += n + 1;
+            Some(())
+        }
+
+        /// A JSON integer of at most 19 digits (so it fits a `u64`), without
+        /// sign or leading zero. What follows is checked by the next literal.
+        #[inline(always)]
+        fn u64(&mut self) -> Option<u64> {
+            let b = self.s.as_bytes();
+            let start = self.i;
+            let mut i = start;
+            let mut v: u64 = 0;
+            // Ids and millisecond times have 10 to 16 digits: eight at a time
+            // first, then one by one.
+            if let Some(d) = b.get(i..i + 8).and_then(eight_digits) {
+                v = d;
+                i += 8;
+            }
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            let n = i - start;
+            if n == 0 || n > 19 || (n > 1 && b.get(start) == Some(&b'0')) {
+                return None;
+            }
+            self.i = i;
+            Some(v)
+        }
+
+        /// The body of a quoted decimal whose opening quote was read:
+        /// `D{1,10}(.D{1,8})?` then the closing quote, in raw fixed-point units
+        /// and precision (what `Price::parse` gives for that text).
+        #[inline(always)]
+        fn decimal(&mut self) -> Option<(i64, u8)> {
+            let b = self.s.as_bytes();
+            let start = self.i;
+            let mut i = start;
+            let mut v: u64 = 0;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            let int_digits = i - start;
+            let mut prec = 0;
+            if b.get(i) == Some(&b'.') {
+                i += 1;
+                let frac_start = i;
+                while let Some(&c) = b.get(i) {
+                    let d = c.wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                    i += 1;
+                }
+                prec = i - frac_start;
+                if prec == 0 || prec > 8 {
+                    return None;
+                }
+            }
+            if int_digits == 0 || int_digits > 10 || b.get(i) != Some(&b'"') {
+                return None;
+            }
+            self.i = i + 1;
+            // At most 10 + 8 digits: below 10^18, so nothing wrapped and the
+            // scaled value fits an i64.
+            Some((v as i64 * POW10.get(8 - prec)?, prec as u8))
+        }
+
+        #[inline(always)]
+        fn price(&mut self) -> Option<Price> {
+            self.decimal().map(|(raw, p)| Price::from_raw(raw, p))
+        }
+
+        #[inline(always)]
+        fn qty(&mut self) -> Option<Quantity> {
+            self.decimal().map(|(raw, p)| Quantity::from_raw(raw, p))
+        }
+
+        /// Only whitespace is left.
+        #[inline]
+        fn end(&self) -> Option<()> {
+            let rest = self.s.as_bytes().get(self.i..)?;
+            rest.iter()
+                .all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+                .then_some(())
+        }
+    }
+
+    /// A `bookTicker` frame in exactly the layout Binance sends, with or without
+    /// the combined-stream wrapper:
+    ///
+    /// * futures: `{"e":"bookTicker","u":…,"s":"…","b":"…","B":"…","a":"…","A":"…","T":…,"E":…}`
+    /// * spot: `{"u":…,"s":"…","b":"…","B":"…","a":"…","A":"…"}`
+    ///
+    /// Members are matched at fixed offsets one after the other, so each key is
+    /// compared once and no other key can appear (no duplicates, no unknown
+    /// fields). Any other layout gives `None` and the general scanner decides.
     #[inline]
-    fn instrument(src: &StreamSource, symbol: &str) -> Option<InstrumentId> {
-        src.instrument("stream", symbol).ok()
+    pub(super) fn book_ticker_frame(
+        src: &StreamSource,
+        symbols: &mut SymbolCache,
+        frame: &str,
+        local: UnixNanos,
+    ) -> Option<Quote> {
+        let mut c = Fixed { s: frame, i: 0 };
+        let wrapped = c.lit(b"{\"stream\":\"").is_some();
+        if wrapped {
+            c.string_rest()?;
+            c.lit(b",\"data\":")?;
+        }
+        if c.lit(b"{\"e\":\"bookTicker\",\"u\":").is_none() {
+            c.lit(b"{\"u\":")?;
+        }
+        let update_id = c.u64()?;
+        c.lit(b",\"s\":\"")?;
+        let (instrument, after) = symbols.get_at(src, frame, c.i)?;
+        c.i = after;
+        c.lit(b",\"b\":\"")?;
+        let bid = c.price()?;
+        c.lit(b",\"B\":\"")?;
+        let bid_qty = c.qty()?;
+        c.lit(b",\"a\":\"")?;
+        let ask = c.price()?;
+        c.lit(b",\"A\":\"")?;
+        let ask_qty = c.qty()?;
+        // Spot sends no venue time: the receive time stands in for it.
+        let exchange = if c.lit(b"}").is_some() {
+            local
+        } else {
+            c.lit(b",\"T\":")?;
+            let t = c.u64()?;
+            c.lit(b",\"E\":")?;
+            c.u64()?;
+            c.lit(b"}")?;
+            UnixNanos::from_millis(t)
+        };
+        if wrapped {
+            c.lit(b"}")?;
+        }
+        c.end()?;
+        Some(Quote {
+            instrument,
+            bid: Level {
+                price: bid,
+                qty: bid_qty,
+            },
+            ask: Level {
+                price: ask,
+                qty: ask_qty,
+            },
+            update_id: Some(update_id),
+            times: EventTimes::new(exchange, local),
+        })
     }
 
     /// Sets a field once; a repeated known key is left to serde (which rejects it).
@@ -1294,6 +1697,7 @@ mod fast {
     /// `resume`: the caller has read the leading `"e":"depthUpdate"` member.
     fn depth(
         src: &StreamSource,
+        symbols: &mut SymbolCache,
         c: &mut Cur<'_>,
         local: UnixNanos,
         size_hint: usize,
@@ -1331,7 +1735,7 @@ mod fast {
             return None;
         }
         Some(BookDeltas {
-            instrument: instrument(src, s?)?,
+            instrument: symbols.get(src, s?)?,
             first_update_id: first?,
             last_update_id: last?,
             prev_last_update_id: prev.flatten(),
@@ -1343,6 +1747,7 @@ mod fast {
     /// `resume`: the caller has read the leading `"e":"bookTicker"` member.
     fn book_ticker(
         src: &StreamSource,
+        symbols: &mut SymbolCache,
         c: &mut Cur<'_>,
         local: UnixNanos,
         resume: bool,
@@ -1371,7 +1776,7 @@ mod fast {
             .or(big_e.flatten())
             .map_or(local, UnixNanos::from_millis);
         Some(Quote {
-            instrument: instrument(src, s?)?,
+            instrument: symbols.get(src, s?)?,
             bid: Level {
                 price: b?,
                 qty: bq?,
@@ -1386,7 +1791,13 @@ mod fast {
     }
 
     /// `resume`: the caller has read the leading `"e":"trade"` member.
-    fn trade(src: &StreamSource, c: &mut Cur<'_>, local: UnixNanos, resume: bool) -> Option<Trade> {
+    fn trade(
+        src: &StreamSource,
+        symbols: &mut SymbolCache,
+        c: &mut Cur<'_>,
+        local: UnixNanos,
+        resume: bool,
+    ) -> Option<Trade> {
         let mut e = resume.then_some("trade");
         let (mut big_e, mut t, mut s) = (None, None, None);
         let (mut id, mut p, mut q, mut m) = (None, None, None, None);
@@ -1405,7 +1816,7 @@ mod fast {
             _ => c.skip(0),
         })?;
         Some(Trade {
-            instrument: instrument(src, s?)?,
+            instrument: symbols.get(src, s?)?,
             trade_id: TradeId(id?),
             price: p?,
             qty: q?,
@@ -1417,6 +1828,7 @@ mod fast {
     /// Parses the payload object at the cursor, if it is one of the fast kinds.
     fn payload(
         src: &StreamSource,
+        symbols: &mut SymbolCache,
         stream: Option<&str>,
         c: &mut Cur<'_>,
         local: UnixNanos,
@@ -1429,15 +1841,17 @@ mod fast {
             "e" => match c.str()? {
                 "depthUpdate" => {
                     let hint = c.s.len() - start;
-                    depth(src, c, local, hint, true).map(|d| depth_message(stream, d))
+                    depth(src, symbols, c, local, hint, true).map(|d| depth_message(stream, d))
                 }
-                "bookTicker" => book_ticker(src, c, local, true).map(StreamMessage::BookTicker),
-                "trade" => trade(src, c, local, true).map(StreamMessage::Trade),
+                "bookTicker" => {
+                    book_ticker(src, symbols, c, local, true).map(StreamMessage::BookTicker)
+                }
+                "trade" => trade(src, symbols, c, local, true).map(StreamMessage::Trade),
                 _ => None,
             },
             "u" => {
                 c.i = start;
-                book_ticker(src, c, local, false).map(StreamMessage::BookTicker)
+                book_ticker(src, symbols, c, local, false).map(StreamMessage::BookTicker)
             }
             _ => None,
         }
@@ -1446,6 +1860,7 @@ mod fast {
     /// The fast path of [`super::parse_frame`].
     pub(super) fn parse_frame(
         src: &StreamSource,
+        symbols: &mut SymbolCache,
         frame: &str,
         local: UnixNanos,
     ) -> Option<StreamMessage> {
@@ -1457,13 +1872,13 @@ mod fast {
             if c.key()? != "data" {
                 return None;
             }
-            let m = payload(src, Some(stream), &mut c, local)?;
+            let m = payload(src, symbols, Some(stream), &mut c, local)?;
             c.eat(b'}')?;
             c.end()?;
             return Some(m);
         }
         let mut c = Cur::new(frame);
-        let m = payload(src, None, &mut c, local)?;
+        let m = payload(src, symbols, None, &mut c, local)?;
         c.end()?;
         Some(m)
     }
@@ -1518,6 +1933,148 @@ mod fast {
         }
 
         #[test]
+        fn eight_digits_matches_a_digit_loop() {
+            let naive = |b: &[u8]| -> Option<u64> {
+                b.iter().try_fold(0u64, |v, &c| {
+                    c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
+                })
+            };
+            let mut cases: Vec<[u8; 8]> = vec![
+                *b"00000000",
+                *b"99999999",
+                *b"12345678",
+                *b"51231078",
+                *b"1234567:",
+                *b"/2345678",
+                *b"12345\"78",
+                *b"1234.678",
+                *b"9999999\xff",
+            ];
+            // Every byte value in every position, the rest digits.
+            for pos in 0..8 {
+                for v in 0..=255u8 {
+                    let mut c = *b"31415926";
+                    c[pos] = v;
+                    cases.push(c);
+                }
+            }
+            for c in cases {
+                assert_eq!(eight_digits(&c), naive(&c), "{c:?}");
+            }
+            assert_eq!(eight_digits(b"1234567"), None, "too short");
+        }
+
+        const SPOT: StreamSource = StreamSource::binance(veloz_core::MarketKind::Spot);
+
+        fn fixed(symbols: &mut SymbolCache, f: &str) -> Option<Quote> {
+            book_ticker_frame(&SPOT, symbols, f, UnixNanos(3))
+        }
+
+        #[test]
+        fn fixed_layout_takes_both_real_forms_and_refuses_the_rest() {
+            let futures = r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20","B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256314}}"#;
+            let spot = r#"{"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}"#;
+            let raw = r#"{"u":1,"s":"ETHUSDT","b":"1","B":"0","a":"2.5","A":"0.00000001"}"#;
+            let mut symbols = SymbolCache::new(4);
+            for accepted in [futures, spot, raw, &format!("{spot} \r\n\t")] {
+                let q = fixed(&mut symbols, accepted).expect(accepted);
+                let r = super::super::parse_frame_reference(&SPOT, accepted, UnixNanos(3));
+                assert_eq!(Some(StreamMessage::BookTicker(q)), r.ok(), "{accepted}");
+            }
+            let q = fixed(&mut symbols, futures).unwrap();
+            assert_eq!(q.update_id, Some(5123107839020));
+            assert_eq!(q.times.exchange, UnixNanos::from_millis(1723161256313));
+            assert_eq!(q.bid.price, Price::from_raw(6_180_020_000_000, 2));
+            assert_eq!(q.ask.qty, Quantity::from_raw(251_000_000, 3));
+            let q = fixed(&mut symbols, spot).unwrap();
+            assert_eq!(q.times.exchange, UnixNanos(3));
+            assert_eq!(q.bid.qty.to_string(), "3.78826000");
+
+            // Each of these leaves the exact layout: the general scanner or
+            // the reference parser decides.
+            let refused = [
+                // Member order, extra members, missing members, whitespace.
+                futures.replace(
+                    r#""b":"61800.20","B":"2.507""#,
+                    r#""B":"2.507","b":"61800.20""#,
+                ),
+                futures.replace(r#""T":1723161256313,"E""#, r#""E":1,"T":1723161256313,"E""#),
+                futures.replace(r#","E":1723161256314"#, ""),
+                futures.replace(r#""u":"#, r#""x":1,"u":"#),
+                spot.replace(r#""A":"1.54698000""#, r#""A":"1.54698000","x":1"#),
+                spot.replace(r#","A":"1.54698000""#, ""),
+                spot.replace(r#""s":"#, r#""s" :"#),
+                spot.replace(r#"{"u""#, r#"{ "u""#),
+                format!(" {spot}"),
+                // Values the strict readers do not take.
+                futures.replace("1723161256313", "null"),
+                futures.replace("5123107839020", "05123107839020"),
+                futures.replace("5123107839020", "18446744073709551616"),
+                futures.replace("5123107839020", "12345678901234567890"),
+                futures.replace("5123107839020", "-1"),
+                futures.replace("5123107839020", "1.0"),
+                futures.replace("5123107839020", "1e3"),
+                futures.replace("5123107839020", "\"1\""),
+                futures.replace("61800.20", "61800."),
+                futures.replace("61800.20", ".20"),
+                futures.replace("61800.20", "-61800.20"),
+                futures.replace("61800.20", "1e5"),
+                futures.replace("61800.20", "12345678901.5"),
+                futures.replace("61800.20", "1.123456789"),
+                futures.replace("61800.20", "6\\u00310"),
+                futures.replace("61800.20", ""),
+                futures.replace("BTCUSDT", "BTC\\u0055SDT"),
+                futures.replace("BTCUSDT", "btcusdt"),
+                futures.replace("BTCUSDT", ""),
+                futures.replace("BTCUSDT", &"X".repeat(40)),
+                // The wrapper.
+                futures.replace("btcusdt@bookTicker", "btc\\\"usdt"),
+                futures.replace("btcusdt@bookTicker", "btc\tusdt"),
+                futures.replace(r#""data":"#, r#""data" :"#),
+                format!("{futures}}}"),
+                format!("{futures}x"),
+                futures[..futures.len() - 1].to_string(),
+                spot.replace("\"stream\"", "\"Stream\""),
+                String::new(),
+            ];
+            for (i, f) in refused.iter().enumerate() {
+                assert!(fixed(&mut symbols, f).is_none(), "case {i}: {f}");
+            }
+        }
+
+        #[test]
+        fn symbol_cache_tells_similar_symbols_apart() {
+            let frame = |s: &str| format!(r#"{{"u":1,"s":"{s}","b":"1","B":"1","a":"2","A":"1"}}"#);
+            let names = [
+                "BTCUSDT",
+                "BTCUSD",
+                "BTCUSDTX",
+                "ETHUSDT",
+                "BTCUSD_PERP",
+                "1000SATSUSDT",
+            ];
+            for capacity in [0, 1, 2, 3, 64] {
+                let mut symbols = SymbolCache::new(capacity);
+                for round in 0..3 {
+                    for (i, s) in names.iter().enumerate() {
+                        // Varying order, so hits, misses and replacements mix.
+                        let s = names[(i * (round + 1)) % names.len()].min(s);
+                        let q = fixed(&mut symbols, &frame(s)).expect(s);
+                        assert_eq!(q.instrument.symbol.as_str(), s);
+                        assert_eq!(q.instrument.kind, veloz_core::MarketKind::Spot);
+                        assert_eq!(
+                            symbols.get(&SPOT, s).map(|id| id.to_string()),
+                            Some(format!("BINANCE.SPOT.{s}"))
+                        );
+                    }
+                }
+                assert!(symbols.entries.len() <= capacity);
+                assert!(symbols.get(&SPOT, "btcusdt").is_none());
+                assert!(fixed(&mut symbols, &frame("BTCUSD\\u0054")).is_none());
+            }
+        }
+
+        #[test]
         fn skips_every_json_value_kind() {
             let mut c = Cur::new(r#"{"a":[1,-2.5e3,{"x":null}],"b":true,"c":"s"} "#);
             let mut keys = Vec::new();
@@ -1553,7 +2110,9 @@ mod tests {
     #[test]
     fn futures_depth_update() {
         let f = r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":5,"u":9,"pu":4,"b":[["58710.20","0.014"],["61510.90","0.000"]],"a":[["61800.30","1.5"]]}}"#;
-        assert!(fast::parse_frame(&USDM, f, UnixNanos(7)).is_some());
+        assert!(
+            fast::parse_frame(&USDM, &mut fast::SymbolCache::new(0), f, UnixNanos(7)).is_some()
+        );
         let StreamMessage::Depth(d) = both(&USDM, f) else {
             panic!("not a depth update")
         };
@@ -1594,6 +2153,90 @@ mod tests {
         assert_eq!(q.ask.qty.to_string(), "1.54698000");
         assert_eq!(q.update_id, Some(50093239212));
         assert_eq!(q.times.exchange, UnixNanos(7));
+    }
+
+    /// A long-lived parser (symbol cache warm, entries replaced) against the
+    /// reference parser on mutated `bookTicker` frames: same value, or both
+    /// refuse.
+    #[test]
+    fn frame_parser_agrees_with_the_reference_on_mutated_book_tickers() {
+        use rand_chacha::rand_core::{RngCore, SeedableRng};
+        let seeds = [
+            r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20","B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256313}}"#,
+            r#"{"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}"#,
+            r#"{"e":"bookTicker","u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000","T":1568014460891,"E":1568014460893}"#,
+        ];
+        const SPECIAL: &[u8] = b"\"\\{}[],:-+.0e9 \x00\xffX_";
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0xB00C_71C4);
+        for src in [USDM, SPOT] {
+            let mut parser = FrameParser::new(src);
+            let mut checked = 0;
+            for seed in seeds {
+                let b = seed.as_bytes();
+                for n in 0..3000 {
+                    let mut m = b.to_vec();
+                    // Symbol edits that stay valid fill and churn the cache.
+                    if n % 7 == 0 {
+                        let p = seed.find(r#""s":""#).unwrap() + 5 + (n % 6);
+                        m[p] = b'A' + (n % 26) as u8;
+                    }
+                    let i = rng.next_u32() as usize % m.len();
+                    match n % 4 {
+                        0 => m[i] ^= 1 << (rng.next_u32() % 8),
+                        1 => m[i] = SPECIAL[rng.next_u32() as usize % SPECIAL.len()],
+                        2 => m.insert(i, SPECIAL[rng.next_u32() as usize % SPECIAL.len()]),
+                        _ => m.truncate(i),
+                    }
+                    let Ok(text) = std::str::from_utf8(&m) else {
+                        continue;
+                    };
+                    for f in [text, seed] {
+                        let ours = parser.parse(f, UnixNanos(9));
+                        let reference = parse_frame_reference(&src, f, UnixNanos(9));
+                        match (&ours, &reference) {
+                            (Ok(a), Ok(b)) => assert_eq!(a, b, "{f}"),
+                            (Err(_), Err(_)) => {}
+                            _ => panic!("{ours:?} vs reference {reference:?} on {f}"),
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+            assert!(checked > 10_000, "{checked}");
+            assert_eq!(parser.symbols.len(), FrameParser::SYMBOL_CACHE_CAPACITY);
+        }
+    }
+
+    /// Every line of the three captures through one long-lived parser per
+    /// capture, against the parser as it was before the fixed-layout scanner
+    /// and the cache (the integration tests hold that one to the reference).
+    #[test]
+    fn frame_parser_agrees_with_the_old_path_on_every_captured_line() {
+        use crate::binance::capture::CaptureReader;
+        for (file, kind) in [
+            ("spot_btcusdt_20240808.gz", MarketKind::Spot),
+            ("usdm_btcusdt_20240808.gz", MarketKind::UsdM),
+            ("cm_btcusd_perp_20240808.gz", MarketKind::CoinM),
+        ] {
+            let src = StreamSource::binance(kind);
+            let mut parser = FrameParser::new(src);
+            let path =
+                veloz_core::fixtures::fixture(&format!("binance/hftbacktest/{file}")).unwrap();
+            let mut r = CaptureReader::open(&[path]).unwrap();
+            let (mut n, mut tickers) = (0, 0);
+            while let Some(line) = r.next_line().unwrap() {
+                if line.is_snapshot() {
+                    continue;
+                }
+                let ours = parser.parse(line.json, line.local).unwrap();
+                let old = parse_frame_generic(&src, line.json, line.local).unwrap();
+                assert_eq!(ours, old, "{file}: {}", line.json);
+                tickers += usize::from(matches!(ours, StreamMessage::BookTicker(_)));
+                n += 1;
+            }
+            assert!(n > 10_000, "{file}: {n} lines");
+            assert!(tickers > 10_000, "{file}: {tickers} bookTicker frames");
+        }
     }
 
     #[test]
