@@ -339,6 +339,11 @@ fn run_one(
     }
     let wall = started.elapsed();
     write_tables(&bt, &out, dir)?;
+    let mut log = String::new();
+    for (t, sid, text) in bt.kernel().strategy_log() {
+        log.push_str(&format!("{} {sid} {text}\n", fmt_time(*t)));
+    }
+    std::fs::write(dir.join("strategy.log"), log)?;
     let summary = summary(p, &bt, &out, catalogs, wall.as_secs_f64());
     std::fs::write(
         dir.join("summary.json"),

@@ -484,6 +484,17 @@ impl Backtest {
             let data = self.next_source()?;
             if !started {
                 let t0 = data.map(|d| d.1).unwrap_or(UnixNanos::ZERO);
+                // The starting balances are known before the first event:
+                // the kernel gets the venue's setup reports at once.
+                let setup = self.venue.exchange_mut().take_reports();
+                for r in setup {
+                    if let veloz_sim::SimReport::Account { account, mut event } = r {
+                        if account == BACKTEST_ACCOUNT {
+                            set_times(&mut event, t0);
+                            self.kernel_input(t0, Input::Account(event))?;
+                        }
+                    }
+                }
                 self.kernel_input(t0, Input::Start)?;
                 started = true;
                 continue;
@@ -578,6 +589,18 @@ impl Backtest {
             currency: self.currency,
             start_equity: Money::from_raw(self.start_equity_raw, self.currency),
         })
+    }
+}
+
+fn set_times(ev: &mut veloz_core::events::AccountEvent, t: UnixNanos) {
+    let times = EventTimes {
+        exchange: t,
+        local: t,
+    };
+    match ev {
+        veloz_core::events::AccountEvent::Balance(b) => b.times = times,
+        veloz_core::events::AccountEvent::Position(p) => p.times = times,
+        veloz_core::events::AccountEvent::Margin(m) => m.times = times,
     }
 }
 

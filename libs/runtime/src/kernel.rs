@@ -131,6 +131,8 @@ pub struct KernelStats {
     pub position_errors: u64,
     /// Cancels or modifies of orders that were already closed (not sent).
     pub stale_requests: u64,
+    /// Strategy log messages beyond the kept ones.
+    pub log_dropped: u64,
 }
 
 /// What one [`Kernel::handle`] call did.
@@ -203,6 +205,7 @@ impl Default for KernelConfig {
 }
 
 const MAX_ACTIONS_PER_INPUT: usize = 100_000;
+const MAX_LOG: usize = 10_000;
 
 /// The kernel (see the module docs).
 #[derive(Debug)]
@@ -224,6 +227,7 @@ pub struct Kernel {
     stats: KernelStats,
     fills: Vec<FillRecord>,
     record_fills: bool,
+    log: Vec<(UnixNanos, StrategyId, String)>,
 }
 
 /// Why a kernel could not be built.
@@ -279,6 +283,7 @@ impl Kernel {
             stats: KernelStats::default(),
             fills: Vec::new(),
             record_fills: config.record_fills,
+            log: Vec::new(),
         })
     }
 
@@ -354,6 +359,11 @@ impl Kernel {
     /// Fills recorded so far.
     pub fn fills(&self) -> &[FillRecord] {
         &self.fills
+    }
+
+    /// Messages strategies logged with `Context::log`.
+    pub fn strategy_log(&self) -> &[(UnixNanos, StrategyId, String)] {
+        &self.log
     }
 
     /// The strategies' ids and names.
@@ -523,7 +533,8 @@ impl Kernel {
             Applied::Transition { .. } => {}
         }
         let idx = self.strategy_index(&ev.client_order_id);
-        self.call(idx, |s, c| s.on_order_event(c, &ev));
+        // A fill updates the position before any callback, so every callback
+        // of this event sees the position after it.
         if let OrderEventKind::Filled(fill) = &ev.kind {
             if !self.portfolio.apply_fill(ev.instrument, fill) {
                 self.stats.position_errors += 1;
@@ -553,6 +564,9 @@ impl Kernel {
                     position_after,
                 });
             }
+        }
+        self.call(idx, |s, c| s.on_order_event(c, &ev));
+        if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
             if let Some(p) = self.portfolio.position(ev.instrument).cloned() {
                 self.call(idx, |s, c| s.on_position(c, &p));
@@ -628,6 +642,14 @@ impl Kernel {
                         self.timers.insert((at, self.timer_seq), (idx, tag));
                     }
                     Action::Command(cmd) => self.take_command(idx, cmd, venue, audit),
+                    Action::Log(text) => {
+                        if self.log.len() < MAX_LOG {
+                            let sid = self.strategy_ids[idx];
+                            self.log.push((self.now, sid, text));
+                        } else {
+                            self.stats.log_dropped += 1;
+                        }
+                    }
                 }
             }
         }

@@ -58,7 +58,8 @@ pub trait Strategy: std::fmt::Debug + Send {
     fn on_mark_price(&mut self, _ctx: &mut Context<'_>, _mark: &MarkPrice) {}
     /// A funding payment on one of our positions.
     fn on_funding(&mut self, _ctx: &mut Context<'_>, _funding: &FundingEvent) {}
-    /// Any event about one of this strategy's orders (after it was applied).
+    /// Any event about one of this strategy's orders (after it was applied;
+    /// for a fill, the position already includes it).
     fn on_order_event(&mut self, _ctx: &mut Context<'_>, _event: &OrderEvent) {}
     /// A fill of one of this strategy's orders (after `on_order_event`).
     fn on_fill(&mut self, _ctx: &mut Context<'_>, _fill: FillEvent<'_>) {}
@@ -168,6 +169,7 @@ impl OrderRequest {
 pub(crate) enum Action {
     Command(Command),
     SetTimer { at: UnixNanos, tag: u64 },
+    Log(String),
 }
 
 /// What the kernel lends a strategy during a callback.
@@ -383,6 +385,13 @@ impl Context<'_> {
     pub fn set_timer(&mut self, at: UnixNanos, tag: u64) {
         self.actions
             .push((self.index, Action::SetTimer { at, tag }));
+    }
+
+    /// Records a message in the run's strategy log (with the time and the
+    /// strategy id): why a strategy stopped, a parameter it adjusted, ...
+    /// The kernel keeps the first 10,000 messages and counts the rest.
+    pub fn log(&mut self, message: impl Into<String>) {
+        self.actions.push((self.index, Action::Log(message.into())));
     }
 
     fn own_open(&self, id: &ClientOrderId) -> Result<&Order, SdkError> {

@@ -263,8 +263,9 @@ fn spot_asks_only_with_base_to_sell() {
             s.rejected.is_empty() && s.denied.is_empty() && s.violations.is_empty(),
             "{s:?}"
         );
-        // Quoting starts with the first balance report (after the first quote).
-        assert!(s.sent.iter().all(|x| x.time == at(10)));
+        // The starting balances are known at the start: quoting starts on
+        // the first quote.
+        assert!(s.sent.iter().all(|x| x.time == at(0)));
         sent_summary(&s.sent)
     };
     assert_eq!(
