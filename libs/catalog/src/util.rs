@@ -104,7 +104,10 @@ pub(crate) fn parse_datetime(s: &str) -> Result<UnixNanos, String> {
         format!("{s:?} is not a date-time like 2024-12-01 00:00:59.999000+01:00 ({why})")
     };
     let s = s.trim();
-    if s.len() < 19 || !s.is_char_boundary(10) || !s.is_char_boundary(19) {
+    if !s.is_ascii() {
+        return Err(bad("not ASCII"));
+    }
+    if s.len() < 19 {
         return Err(bad("too short"));
     }
     let (date, rest) = s.split_at(10);
@@ -222,6 +225,8 @@ mod tests {
         assert!(parse_datetime("2024-13-01 00:00:00").is_err());
         assert!(parse_datetime("yesterday").is_err());
         assert!(parse_datetime("2024-01-01 00:00:00+1").is_err());
+        assert!(parse_datetime("2024-01-01 0é:00:00+01:00").is_err());
+        assert!(parse_datetime("2024-01-01 00:00:00+0é:0").is_err());
     }
 
     #[test]

@@ -345,7 +345,7 @@ impl Ctx {
             Layout::BarsCloseDatetime => {
                 let interval = self.interval.unwrap_or(60);
                 let close = parse_datetime(f[7])?;
-                let open_time = (close.as_nanos() + 1_000_000)
+                let open_time = (close.as_nanos().saturating_add(1_000_000))
                     .checked_sub(u64::from(interval) * 1_000_000_000)
                     .ok_or("close time before the epoch")?;
                 Record::Event(MarketEvent::Bar(Bar {
