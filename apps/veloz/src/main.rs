@@ -4,6 +4,7 @@
 //! output. Trading logic lives in the libraries.
 
 mod backtest;
+mod data_import;
 mod demo;
 mod instruments;
 mod sim;
@@ -41,6 +42,10 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
+    /// Import market data files (Binance WebSocket captures, bar / funding /
+    /// mark-price CSVs, data.binance.vision files) into the Parquet catalog
+    /// (see docs/DATA.md).
+    Import(data_import::ImportArgs),
     /// Replay a recorded capture (`<ns> <json>` lines, gzip'd or not) through
     /// Binance's order-book sync procedure and report events, gaps, resyncs,
     /// bridges and the final top of book. Several files are one continuous
@@ -65,6 +70,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Backtest(args) => backtest::run(&args),
+        Command::Data(DataCommand::Import(args)) => {
+            data_import::run(&args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Data(DataCommand::VerifyBook { files, kind }) => {
             verify_book(&files, kind.as_deref())
         }
