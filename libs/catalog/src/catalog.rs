@@ -8,9 +8,12 @@
 //! sorted by `ts_local`: when a record's local time goes backwards the writer
 //! starts a new part.
 //!
-//! [`Catalog::read_records`] opens every selected part and merges them (k-way,
-//! on `ts_local`, then table order, then `seq`), decoding one batch of one row
-//! group at a time per part. [`Catalog::read`] turns records into market events
+//! [`Catalog::read_records`] reads the footers of the selected parts, drops
+//! the row groups outside the query's time window (by their `ts_local`
+//! statistics), chains parts of one table and instrument that do not overlap in
+//! time into lanes (daily files make one lane), and merges the lanes (k-way, on
+//! `ts_local`, then table order, then `seq`), decoding one batch of one row
+//! group at a time of the one open part of each lane. [`Catalog::read`] turns records into market events
 //! and joins funding rows with the latest mark price.
 
 use std::cmp::Reverse;
@@ -279,7 +282,7 @@ impl Catalog {
         } else {
             query.tables.clone()
         };
-        let mut parts = Vec::new();
+        let mut lanes = Vec::new();
         for table in tables {
             let instruments = if query.instruments.is_empty() {
                 self.instruments(table)?
@@ -287,17 +290,21 @@ impl Catalog {
                 query.instruments.clone()
             };
             for instrument in instruments {
+                let mut metas = Vec::new();
                 for path in self.parts(table, instrument)? {
-                    parts.push(PartReader::open(path, table)?);
+                    let meta = PartMeta::read(path, table, query.start, query.end)?;
+                    if !meta.row_groups.is_empty() {
+                        metas.push(meta);
+                    }
                 }
+                lanes.extend(Lane::plan(metas));
             }
         }
         let mut r = CatalogReader {
-            parts,
+            lanes,
             heap: BinaryHeap::new(),
             start: query.start,
             end: query.end,
-            started: false,
         };
         r.prime()?;
         Ok(r)
@@ -431,35 +438,27 @@ struct PartReader {
     row: usize,
     file_row: u64,
     instrument_cache: Option<(String, InstrumentId)>,
-    head: Option<Record>,
 }
 
 const READ_BATCH_ROWS: usize = 4096;
 
 impl PartReader {
-    fn open(path: PathBuf, table: Table) -> Result<Self, CatalogError> {
+    fn open(meta: PartMeta) -> Result<Self, CatalogError> {
+        let PartMeta {
+            path,
+            table,
+            row_groups,
+            ..
+        } = meta;
         let file = File::open(&path).map_err(|e| CatalogError::io(&path, e))?;
         let builder =
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| CatalogError::Parquet {
                 path: path.clone(),
                 source: e,
             })?;
-        let expected = schema::schema(table);
-        let found = builder.schema();
-        let same = expected.fields().len() == found.fields().len()
-            && expected
-                .fields()
-                .iter()
-                .zip(found.fields().iter())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-        if !same {
-            return Err(CatalogError::BadCatalog {
-                path,
-                row: 0,
-                reason: format!("its columns are not those of the {table} table"),
-            });
-        }
+        check_schema(&path, table, builder.schema())?;
         let reader = builder
+            .with_row_groups(row_groups)
             .with_batch_size(READ_BATCH_ROWS)
             .build()
             .map_err(|e| CatalogError::Parquet {
@@ -474,7 +473,6 @@ impl PartReader {
             row: 0,
             file_row: 0,
             instrument_cache: None,
-            head: None,
         })
     }
 
@@ -583,40 +581,182 @@ impl PartReader {
     }
 }
 
+fn check_schema(
+    path: &Path,
+    table: Table,
+    found: &arrow_schema::Schema,
+) -> Result<(), CatalogError> {
+    let expected = schema::schema(table);
+    let same = expected.fields().len() == found.fields().len()
+        && expected
+            .fields()
+            .iter()
+            .zip(found.fields().iter())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if same {
+        Ok(())
+    } else {
+        Err(CatalogError::BadCatalog {
+            path: path.to_path_buf(),
+            row: 0,
+            reason: format!("its columns are not those of the {table} table"),
+        })
+    }
+}
+
+/// A part file's `ts_local` range and the row groups that can hold rows of
+/// the query's time window (from the row groups' min/max statistics).
+struct PartMeta {
+    path: PathBuf,
+    table: Table,
+    min: u64,
+    max: u64,
+    row_groups: Vec<usize>,
+}
+
+impl PartMeta {
+    fn read(
+        path: PathBuf,
+        table: Table,
+        start: Option<UnixNanos>,
+        end: Option<UnixNanos>,
+    ) -> Result<Self, CatalogError> {
+        use parquet::file::statistics::Statistics;
+        let file = File::open(&path).map_err(|e| CatalogError::io(&path, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| CatalogError::Parquet {
+                path: path.clone(),
+                source: e,
+            })?;
+        check_schema(&path, table, builder.schema())?;
+        let (mut min, mut max) = (u64::MAX, 0u64);
+        let mut row_groups = Vec::new();
+        for (i, rg) in builder.metadata().row_groups().iter().enumerate() {
+            // Column 2 is ts_local. Without statistics, assume any time.
+            let (lo, hi) = match rg.column(2).statistics() {
+                Some(Statistics::Int64(v)) => match (v.min_opt(), v.max_opt()) {
+                    (Some(&lo), Some(&hi)) => (
+                        u64::try_from(lo).unwrap_or(0),
+                        u64::try_from(hi).unwrap_or(0),
+                    ),
+                    _ => (0, u64::MAX),
+                },
+                _ => (0, u64::MAX),
+            };
+            if start.is_some_and(|s| hi < s.as_nanos()) || end.is_some_and(|e| lo >= e.as_nanos()) {
+                continue;
+            }
+            min = min.min(lo);
+            max = max.max(hi);
+            row_groups.push(i);
+        }
+        Ok(Self {
+            path,
+            table,
+            min,
+            max,
+            row_groups,
+        })
+    }
+}
+
+/// Parts of one table and instrument that do not overlap in time, read one
+/// after the other: only the current part is open.
+struct Lane {
+    pending: std::collections::VecDeque<PartMeta>,
+    current: Option<PartReader>,
+    head: Option<Record>,
+}
+
+impl Lane {
+    /// Splits parts into as few lanes of non-overlapping parts as possible
+    /// (daily files imported one by one make one lane).
+    fn plan(mut metas: Vec<PartMeta>) -> Vec<Lane> {
+        metas.sort_by(|a, b| (a.min, a.max, &a.path).cmp(&(b.min, b.max, &b.path)));
+        let mut lanes: Vec<(u64, Lane)> = Vec::new();
+        for m in metas {
+            let (min, max) = (m.min, m.max);
+            match lanes.iter_mut().find(|(end, _)| *end <= min) {
+                Some((end, lane)) => {
+                    *end = max;
+                    lane.pending.push_back(m);
+                }
+                None => lanes.push((
+                    max,
+                    Lane {
+                        pending: std::collections::VecDeque::from([m]),
+                        current: None,
+                        head: None,
+                    },
+                )),
+            }
+        }
+        lanes.into_iter().map(|(_, l)| l).collect()
+    }
+
+    fn table(&self) -> Table {
+        self.current
+            .as_ref()
+            .map(|p| p.table)
+            .or_else(|| self.pending.front().map(|m| m.table))
+            .unwrap_or(Table::BookDepth)
+    }
+
+    fn next_record(&mut self) -> Result<Option<(Record, u64)>, CatalogError> {
+        loop {
+            if self.current.is_none() {
+                let Some(meta) = self.pending.pop_front() else {
+                    return Ok(None);
+                };
+                self.current = Some(PartReader::open(meta)?);
+            }
+            let Some(part) = self.current.as_mut() else {
+                continue;
+            };
+            match part.next_record()? {
+                Some(r) => return Ok(Some(r)),
+                None => self.current = None,
+            }
+        }
+    }
+}
+
 type HeapKey = Reverse<(UnixNanos, Table, u64, usize)>;
 
 /// A time-ordered stream of records from a catalog (see [`Catalog::read_records`]).
-/// Holds one decoded batch per part file; after an error it yields nothing more.
+/// Parts of one table and instrument that do not overlap in time are read one
+/// after the other; overlapping ones are merged. Each open part holds one
+/// decoded batch. After an error it yields nothing more.
 pub struct CatalogReader {
-    parts: Vec<PartReader>,
+    lanes: Vec<Lane>,
     heap: BinaryHeap<HeapKey>,
     start: Option<UnixNanos>,
     end: Option<UnixNanos>,
-    started: bool,
 }
 
 impl std::fmt::Debug for CatalogReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogReader")
-            .field("parts", &self.parts.len())
+            .field("lanes", &self.lanes.len())
             .finish()
     }
 }
 
 impl CatalogReader {
-    /// How many part files are being merged.
-    pub fn part_count(&self) -> usize {
-        self.parts.len()
+    /// How many streams are being merged (at most one part file of each is open).
+    pub fn lane_count(&self) -> usize {
+        self.lanes.len()
     }
 
-    /// Loads the next in-range record of part `i` and queues it.
+    /// Loads the next in-range record of lane `i` and queues it.
     fn refill(&mut self, i: usize) -> Result<(), CatalogError> {
         let start = self.start;
         let end = self.end;
-        let part = &mut self.parts[i];
+        let lane = &mut self.lanes[i];
         loop {
-            let Some((rec, seq)) = part.next_record()? else {
-                part.head = None;
+            let table = lane.table();
+            let Some((rec, seq)) = lane.next_record()? else {
+                lane.head = None;
                 return Ok(());
             };
             let t = rec.times().local;
@@ -624,20 +764,22 @@ impl CatalogReader {
                 continue;
             }
             if end.is_some_and(|e| t >= e) {
-                part.head = None;
+                // Later parts of the lane are later still.
+                lane.pending.clear();
+                lane.current = None;
+                lane.head = None;
                 return Ok(());
             }
-            self.heap.push(Reverse((t, part.table, seq, i)));
-            part.head = Some(rec);
+            self.heap.push(Reverse((t, table, seq, i)));
+            lane.head = Some(rec);
             return Ok(());
         }
     }
 
     fn prime(&mut self) -> Result<(), CatalogError> {
-        for i in 0..self.parts.len() {
+        for i in 0..self.lanes.len() {
             self.refill(i)?;
         }
-        self.started = true;
         Ok(())
     }
 }
@@ -647,7 +789,7 @@ impl Iterator for CatalogReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let Reverse((_, _, _, i)) = self.heap.pop()?;
-        let rec = self.parts[i].head.take()?;
+        let rec = self.lanes[i].head.take()?;
         if let Err(e) = self.refill(i) {
             self.heap.clear();
             return Some(Err(e));

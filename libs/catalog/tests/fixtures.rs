@@ -395,3 +395,52 @@ fn captures_round_trip_exactly() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn daily_files_chain_into_one_lane_and_windows_prune() {
+    let dir = temp_dir("daily");
+    let cat = Catalog::open(&dir).unwrap();
+    let day = |d: u32| {
+        market(&format!(
+            "binance_vision_spot_daily_klines_1m/BTCUSDT-1m-2020-01-0{d}.zip"
+        ))
+    };
+    // Imported out of order: three parts that do not overlap.
+    for d in [3, 1, 2] {
+        cat.write(
+            open_source(&day(d), &SourceOptions::default()).unwrap(),
+            &WriteOptions::default(),
+        )
+        .unwrap();
+    }
+    let read = |q: &Query| -> (usize, Vec<UnixNanos>) {
+        let r = cat.read_records(q).unwrap();
+        let lanes = r.lane_count();
+        (lanes, r.map(|x| x.unwrap().times().local).collect())
+    };
+    let (lanes, times) = read(&Query::default());
+    assert_eq!(lanes, 1);
+    assert_eq!(times.len(), 3 * 1440);
+    assert!(times.windows(2).all(|w| w[0] < w[1]));
+    // The same day again overlaps: a second lane, still one sorted stream.
+    cat.write(
+        open_source(&day(2), &SourceOptions::default()).unwrap(),
+        &WriteOptions::default(),
+    )
+    .unwrap();
+    let (lanes, times) = read(&Query::default());
+    assert_eq!(lanes, 2);
+    assert_eq!(times.len(), 4 * 1440);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    // A window inside day 3 opens only day 3's part.
+    let start = UnixNanos::from_millis(1_578_009_600_000 + 59_999);
+    let (lanes, times) = read(&Query {
+        start: Some(start),
+        end: Some(start.add_nanos(30 * 60_000_000_000)),
+        ..Query::default()
+    });
+    assert_eq!(lanes, 1);
+    assert_eq!(times.len(), 30);
+    assert_eq!(times[0], start);
+    let _ = std::fs::remove_dir_all(&dir);
+}
