@@ -1331,14 +1331,52 @@ mod fast {
         /// or a backslash).
         bytes: [u8; Symbol::MAX_LEN],
         len: usize,
+        /// For symbols of at most 15 bytes: the symbol and its closing quote
+        /// as a little-endian 16-byte word, and the mask of those bytes, to
+        /// compare with the frame in one go.
+        probe: Option<(u128, u128)>,
         id: InstrumentId,
     }
 
     impl CachedSymbol {
+        fn new(symbol: &str, id: InstrumentId) -> Option<Self> {
+            let mut bytes = [0u8; Symbol::MAX_LEN];
+            // A valid symbol is at most `MAX_LEN` bytes long.
+            bytes
+                .get_mut(..symbol.len())?
+                .copy_from_slice(symbol.as_bytes());
+            let probe = (symbol.len() < 16).then(|| {
+                let mut w = [0u8; 16];
+                w[..symbol.len()].copy_from_slice(symbol.as_bytes());
+                w[symbol.len()] = b'"';
+                let mask = u128::MAX >> (8 * (15 - symbol.len()));
+                (u128::from_le_bytes(w), mask)
+            });
+            Some(Self {
+                bytes,
+                len: symbol.len(),
+                probe,
+                id,
+            })
+        }
+
         #[inline]
         fn key(&self) -> &[u8] {
             // `len` never exceeds the array; `get` keeps this panic-free anyway.
             self.bytes.get(..self.len).unwrap_or_default()
+        }
+
+        /// Is the string at `at` in `b` (after its opening quote) this symbol,
+        /// closing quote included?
+        #[inline(always)]
+        fn is_at(&self, b: &[u8], at: usize) -> bool {
+            if let (Some((probe, mask)), Some(Ok(w))) =
+                (self.probe, b.get(at..at + 16).map(<[u8; 16]>::try_from))
+            {
+                return u128::from_le_bytes(w) & mask == probe;
+            }
+            let end = at + self.len;
+            b.get(at..end) == Some(self.key()) && b.get(end) == Some(&b'"')
         }
     }
 
@@ -1386,9 +1424,8 @@ mod fast {
             // A cached symbol holds no quote or backslash, so the quote after
             // it ends the string.
             if let Some(e) = self.entries.get(self.last) {
-                let end = at + e.len;
-                if b.get(at..end) == Some(e.key()) && b.get(end) == Some(&b'"') {
-                    return Some((e.id, end + 1));
+                if e.is_at(b, at) {
+                    return Some((e.id, at + e.len + 1));
                 }
             }
             let rest = b.get(at..)?;
@@ -1414,16 +1451,7 @@ mod fast {
             }
             let id = src.instrument("stream", symbol).ok()?;
             if self.capacity > 0 {
-                let mut bytes = [0u8; Symbol::MAX_LEN];
-                // A valid symbol is at most `MAX_LEN` bytes long.
-                bytes
-                    .get_mut(..symbol.len())?
-                    .copy_from_slice(symbol.as_bytes());
-                let e = CachedSymbol {
-                    bytes,
-                    len: symbol.len(),
-                    id,
-                };
+                let e = CachedSymbol::new(symbol, id)?;
                 if self.entries.len() < self.capacity {
                     self.last = self.entries.len();
                     self.entries.push(e);
@@ -1437,25 +1465,52 @@ mod fast {
         }
     }
 
-    /// The value of 8 ASCII digits, or `None` if any byte is not a digit
-    /// (all eight bytes are checked and converted at once).
+    /// `0x01` in every byte.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    /// The top bit of every byte.
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+
+    /// The 8 bytes of `b` from `i` as a little-endian word (the byte at `i` is
+    /// the lowest); past the end of `b` the bytes are 0.
     #[inline(always)]
-    fn eight_digits(b: &[u8]) -> Option<u64> {
-        const ZEROS: u64 = 0x3030_3030_3030_3030;
-        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-        let x = u64::from_le_bytes(b.try_into().ok()?);
-        // Every byte is 0x30..=0x3F, and adding 6 does not leave that range
-        // (which 0x3A..=0x3F would): so every byte is 0x30..=0x39.
-        if x & HIGH != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
-            return None;
+    fn load8(b: &[u8], i: usize) -> u64 {
+        if let Some(Ok(w)) = b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+            return u64::from_le_bytes(w);
         }
-        // The first digit is the lowest byte. Pairs, then quads, then all
-        // eight: each step multiplies the more significant half and adds the
-        // other (the masks drop the lanes that mixed).
-        let x = x - ZEROS;
-        let x = (x.wrapping_mul(10) + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
-        let x = (x.wrapping_mul(100) + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
-        Some((x.wrapping_mul(10_000) + (x >> 32)) & 0xFFFF_FFFF)
+        let mut w = [0u8; 8];
+        let rest = b.get(i..).unwrap_or_default();
+        let n = rest.len().min(8);
+        w[..n].copy_from_slice(&rest[..n]);
+        u64::from_le_bytes(w)
+    }
+
+    /// How many of the lowest bytes of `w` are ASCII digits (0 to 8), and the
+    /// number they spell. No branch depends on the digits.
+    #[inline(always)]
+    fn digits8(w: u64) -> (u64, usize) {
+        // Digits become 0..=9; a byte is not a digit if its high nibble is set
+        // now or after adding 6 (0x0A..=0x0F). A carry out of a byte can only
+        // mark a byte above the first non-digit, which is never used.
+        let d = w ^ (ONES * u64::from(b'0'));
+        let not_digit = (d | d.wrapping_add(ONES * 6)) & (ONES * 0xF0);
+        let n = (not_digit.trailing_zeros() / 8) as usize;
+        if n == 0 {
+            return (0, 0);
+        }
+        // Keep the n digits, moved to the top (the first digit is the lowest
+        // byte, the most significant): the bytes below become leading zeros.
+        let d = d << (8 * (8 - n));
+        // Pairs, then quads, then all eight: each step multiplies the more
+        // significant part and adds the other; the masks drop mixed lanes.
+        let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+        let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_FFFF_0000_FFFF;
+        ((d.wrapping_mul(10_000) + (d >> 32)) & 0xFFFF_FFFF, n)
+    }
+
+    /// `10^n` for `n` in `0..=8`.
+    #[inline(always)]
+    fn pow10(n: usize) -> u64 {
+        POW10.get(n).map_or(0, |&p| p as u64)
     }
 
     /// A cursor for the fixed-shape scanner: the frame must follow one exact
@@ -1480,16 +1535,31 @@ mod fast {
 
         /// The rest of a string whose opening quote was read: no escapes, no
         /// control characters. The cursor ends after the closing quote.
-        #[inline]
+        #[inline(always)]
         fn string_rest(&mut self) -> Option<()> {
-            let rest = self.s.as_bytes().get(self.i..)?;
-            let n = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-            if rest.get(n) != Some(&b'"') {
+            let b = self.s.as_bytes();
+            let mut i = self.i;
+            loop {
+                // Eight bytes at a time, marking quotes, backslashes and bytes
+                // below 0x20 (`x - 1` borrows only where a byte is 0, and a
+                // false mark can only sit above a true one).
+                let w = load8(b, i);
+                let zero = |x: u64| x.wrapping_sub(ONES) & !x & TOPS;
+                let special = zero(w ^ (ONES * u64::from(b'"')))
+                    | zero(w ^ (ONES * u64::from(b'\\')))
+                    | (w.wrapping_sub(ONES * 0x20) & !w & TOPS);
+                if special != 0 {
+                    i += (special.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            // Past the end `load8` reads zeros, which are control bytes: `i`
+            // never runs more than 8 past the end, and `get` checks it.
+            if b.get(i) != Some(&b'"') {
                 return None;
             }
-            self.i += n + 1;
+            self.i = i + 1;
             Some(())
         }
 
@@ -1499,27 +1569,20 @@ mod fast {
         fn u64(&mut self) -> Option<u64> {
             let b = self.s.as_bytes();
             let start = self.i;
-            let mut i = start;
-            let mut v: u64 = 0;
-            // Ids and millisecond times have 10 to 16 digits: eight at a time
-            // first, then one by one.
-            if let Some(d) = b.get(i..i + 8).and_then(eight_digits) {
-                v = d;
-                i += 8;
+            let (mut v, mut n) = digits8(load8(b, start));
+            let mut total = n;
+            // Ids and millisecond times have 10 to 16 digits.
+            while n == 8 && total <= 19 {
+                let (w, m) = digits8(load8(b, start + total));
+                v = v.wrapping_mul(pow10(m)).wrapping_add(w);
+                total += m;
+                n = m;
             }
-            while let Some(&c) = b.get(i) {
-                let d = c.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
-            }
-            let n = i - start;
-            if n == 0 || n > 19 || (n > 1 && b.get(start) == Some(&b'0')) {
+            if total == 0 || total > 19 || (total > 1 && b.get(start) == Some(&b'0')) {
                 return None;
             }
-            self.i = i;
+            // At most 19 digits: below 10^19, so nothing wrapped.
+            self.i = start + total;
             Some(v)
         }
 
@@ -1529,42 +1592,35 @@ mod fast {
         #[inline(always)]
         fn decimal(&mut self) -> Option<(i64, u8)> {
             let b = self.s.as_bytes();
-            let start = self.i;
-            let mut i = start;
-            let mut v: u64 = 0;
-            while let Some(&c) = b.get(i) {
-                let d = c.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
+            let mut i = self.i;
+            let (mut v, mut int_digits) = digits8(load8(b, i));
+            if int_digits == 8 {
+                let (w, m) = digits8(load8(b, i + 8));
+                v = v.wrapping_mul(pow10(m)).wrapping_add(w);
+                int_digits += m;
             }
-            let int_digits = i - start;
+            if int_digits == 0 || int_digits > 10 {
+                return None;
+            }
+            i += int_digits;
             let mut prec = 0;
             if b.get(i) == Some(&b'.') {
-                i += 1;
-                let frac_start = i;
-                while let Some(&c) = b.get(i) {
-                    let d = c.wrapping_sub(b'0');
-                    if d > 9 {
-                        break;
-                    }
-                    v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-                    i += 1;
-                }
-                prec = i - frac_start;
-                if prec == 0 || prec > 8 {
+                let (f, m) = digits8(load8(b, i + 1));
+                if m == 0 {
                     return None;
                 }
+                // A ninth fraction digit fails the closing-quote test below.
+                v = v.wrapping_mul(pow10(m)).wrapping_add(f);
+                prec = m;
+                i += 1 + m;
             }
-            if int_digits == 0 || int_digits > 10 || b.get(i) != Some(&b'"') {
+            if b.get(i) != Some(&b'"') {
                 return None;
             }
             self.i = i + 1;
             // At most 10 + 8 digits: below 10^18, so nothing wrapped and the
             // scaled value fits an i64.
-            Some((v as i64 * POW10.get(8 - prec)?, prec as u8))
+            Some(((v * pow10(8 - prec)) as i64, prec as u8))
         }
 
         #[inline(always)]
@@ -1933,11 +1989,13 @@ mod fast {
         }
 
         #[test]
-        fn eight_digits_matches_a_digit_loop() {
-            let naive = |b: &[u8]| -> Option<u64> {
-                b.iter().try_fold(0u64, |v, &c| {
-                    c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
-                })
+        fn digits8_matches_a_digit_loop() {
+            let naive = |b: &[u8; 8]| -> (u64, usize) {
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let v = b[..n]
+                    .iter()
+                    .fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+                (v, n)
             };
             let mut cases: Vec<[u8; 8]> = vec![
                 *b"00000000",
@@ -1949,6 +2007,8 @@ mod fast {
                 *b"12345\"78",
                 *b"1234.678",
                 *b"9999999\xff",
+                *b"\xff9999999",
+                *b"0\x00\x00\x00\x00\x00\x00\x00",
             ];
             // Every byte value in every position, the rest digits.
             for pos in 0..8 {
@@ -1959,9 +2019,18 @@ mod fast {
                 }
             }
             for c in cases {
-                assert_eq!(eight_digits(&c), naive(&c), "{c:?}");
+                assert_eq!(
+                    digits8(u64::from_le_bytes(c)),
+                    naive(&c),
+                    "{:?}",
+                    String::from_utf8_lossy(&c)
+                );
             }
-            assert_eq!(eight_digits(b"1234567"), None, "too short");
+            // Past the end of the input: zeros, which are not digits.
+            assert_eq!(digits8(load8(b"1234567", 0)), (1_234_567, 7));
+            assert_eq!(digits8(load8(b"12", 1)), (2, 1));
+            assert_eq!(load8(b"12", 2), 0);
+            assert_eq!(load8(b"12", 9), 0);
         }
 
         const SPOT: StreamSource = StreamSource::binance(veloz_core::MarketKind::Spot);
@@ -2052,6 +2121,12 @@ mod fast {
                 "ETHUSDT",
                 "BTCUSD_PERP",
                 "1000SATSUSDT",
+                // Around the 15 bytes compared as one word.
+                "ABCDEFGHIJKLMN",
+                "ABCDEFGHIJKLMNO",
+                "ABCDEFGHIJKLMNOP",
+                "ABCDEFGHIJKLMNOPQ",
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
             ];
             for capacity in [0, 1, 2, 3, 64] {
                 let mut symbols = SymbolCache::new(capacity);
