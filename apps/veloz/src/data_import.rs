@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use veloz_catalog::{format_time, open_source, Catalog, SourceOptions, WriteOptions};
+use veloz_catalog::{format_time, Catalog, SourceOptions, WriteOptions};
 use veloz_core::{InstrumentId, MarketKind};
 
 /// Arguments of `veloz data import`.
@@ -126,14 +126,11 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     };
     let mut total = 0;
     for file in &files {
-        let src = open_source(file, &opts)?;
-        let info = src.info().clone();
         let write = WriteOptions {
             row_group_rows: args.row_group_rows,
-            local_clock: info.local_clock,
             ..WriteOptions::default()
         };
-        let summary = catalog.write(src, &write).with_context(|| {
+        let (info, summary) = catalog.import(file, &opts, &write).with_context(|| {
             format!(
                 "importing {} failed; nothing of it was kept",
                 file.display()

@@ -222,6 +222,25 @@ impl Catalog {
         Ok(())
     }
 
+    /// Imports one file: [`crate::open_source`] then [`Self::write`], with
+    /// `ts_local`'s meaning taken from the source (`opts.local_clock` is
+    /// ignored). Returns what the file was and what was written.
+    pub fn import(
+        &self,
+        path: &Path,
+        source: &crate::SourceOptions,
+        opts: &WriteOptions,
+    ) -> Result<(crate::SourceInfo, WriteSummary), CatalogError> {
+        let src = crate::open_source(path, source)?;
+        let info = src.info().clone();
+        let opts = WriteOptions {
+            local_clock: info.local_clock,
+            ..*opts
+        };
+        let summary = self.write(src, &opts)?;
+        Ok((info, summary))
+    }
+
     /// Every part file of a table and instrument, in name order.
     pub fn parts(
         &self,
