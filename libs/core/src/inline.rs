@@ -35,10 +35,41 @@ pub enum IdError {
 }
 
 /// A fixed-capacity ASCII string of at most `N` bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InlineStr<const N: usize> {
     len: u8,
     bytes: [u8; N],
+}
+
+// Ordered by length, then bytes (as a derived `Ord` would), but comparing
+// eight bytes at a time: ids are map keys on hot paths, and a byte-wise
+// `memcmp` call per comparison showed in profiles.
+impl<const N: usize> Ord for InlineStr<N> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.len.cmp(&other.len).then_with(|| {
+            let (a, b) = (self.bytes.chunks_exact(8), other.bytes.chunks_exact(8));
+            let (ra, rb) = (a.remainder(), b.remainder());
+            for (x, y) in a.zip(b) {
+                let (x, y) = (word(x), word(y));
+                if x != y {
+                    return x.cmp(&y);
+                }
+            }
+            ra.cmp(rb)
+        })
+    }
+}
+
+impl<const N: usize> PartialOrd for InlineStr<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_be_bytes(w)
 }
 
 impl<const N: usize> InlineStr<N> {
@@ -186,3 +217,28 @@ macro_rules! inline_id {
     };
 }
 pub(crate) use inline_id;
+
+#[cfg(test)]
+mod order_tests {
+    use super::InlineStr;
+
+    fn ids(s: &str) -> InlineStr<24> {
+        InlineStr::new("id", s, |b| b.is_ascii_graphic(), "graphic").unwrap()
+    }
+
+    #[test]
+    fn order_is_length_then_bytes() {
+        let mut v = vec![
+            "BTCUSDT",
+            "ETHUSDT",
+            "BTCUSD_PERP",
+            "A",
+            "BTCUSDC",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZ",
+        ];
+        let mut want = v.clone();
+        want.sort_by(|a, b| a.len().cmp(&b.len()).then(a.as_bytes().cmp(b.as_bytes())));
+        v.sort_by_key(|s| ids(s));
+        assert_eq!(v, want);
+    }
+}

@@ -15,11 +15,13 @@
 //! taken in file order; an event stamped earlier than its predecessor is
 //! treated as happening at the predecessor's time (and counted).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use veloz_core::events::{Command, EventTimes, MarketEvent};
 use veloz_core::{Currency, Instrument, InstrumentId, Money, Price, UnixNanos};
-use veloz_sim::backtest::{bar_events, BacktestVenue, FeedLatency, Latency, VenueMessage};
+use veloz_sim::backtest::{
+    bar_events, BacktestVenue, FeedLatency, Latency, TimeQueue, VenueMessage,
+};
 use veloz_sim::{AccountId, QueueModel, SimConfig, SimExchange};
 
 use crate::input::{FundingEvent, Input};
@@ -179,8 +181,7 @@ pub struct Backtest {
     venue: BacktestVenue,
     cursors: Vec<Cursor>,
     feed: FeedLatency,
-    local: BTreeMap<(UnixNanos, u64), MarketEvent>,
-    local_seq: u64,
+    local: TimeQueue<MarketEvent>,
     trade_seq: u64,
     equity: Vec<EquityPoint>,
     equity_interval: u64,
@@ -190,6 +191,7 @@ pub struct Backtest {
     start_equity_raw: i128,
     base_deposits: Vec<(InstrumentId, i128)>,
     first_time: Option<UnixNanos>,
+    last_instrument: Option<(InstrumentId, Price)>,
 }
 
 /// The simulated account a backtest trades.
@@ -284,8 +286,7 @@ impl Backtest {
                 })
                 .collect(),
             feed: FeedLatency::new(feed_latency),
-            local: BTreeMap::new(),
-            local_seq: 0,
+            local: TimeQueue::default(),
             trade_seq: 1 << 40,
             equity: Vec::new(),
             equity_interval: equity_interval_nanos,
@@ -295,6 +296,7 @@ impl Backtest {
             start_equity_raw,
             base_deposits,
             first_time: None,
+            last_instrument: None,
         })
     }
 
@@ -323,12 +325,18 @@ impl Backtest {
             let ev = next.map_err(BacktestError::Data)?;
             self.stats.data_events += 1;
             let id = ev.instrument();
-            let Some(inst) = self.venue.exchange().instrument(id) else {
-                return Err(BacktestError::UnknownInstrument(id));
+            let tick = match self.last_instrument {
+                Some((last, tick)) if last == id => tick,
+                _ => {
+                    let Some(inst) = self.venue.exchange().instrument(id) else {
+                        return Err(BacktestError::UnknownInstrument(id));
+                    };
+                    self.last_instrument = Some((id, inst.tick_size));
+                    inst.tick_size
+                }
             };
             match ev {
                 MarketEvent::Bar(b) => {
-                    let tick = inst.tick_size;
                     let first_id = self.trade_seq;
                     self.trade_seq += 4;
                     let close = UnixNanos(
@@ -502,7 +510,7 @@ impl Backtest {
             let te = data.map(|d| d.1);
             let ti = self.venue.next_inbound_time();
             let ex = min_opt(te, ti);
-            let tl = self.local.keys().next().map(|k| k.0);
+            let tl = self.local.next_time();
             let to = self.venue.next_outbound_time();
             // Timers keep a run going only while there is data: after the
             // last event and the venue's last answer, the run stops.
@@ -546,8 +554,7 @@ impl Backtest {
                             exchange: t,
                             local: times.local,
                         });
-                        self.local_seq += 1;
-                        self.local.insert((local, self.local_seq), ev);
+                        self.local.push(local, ev);
                     }
                     if self.stats.data_events >= last_progress + progress_every {
                         last_progress = self.stats.data_events;
@@ -569,7 +576,7 @@ impl Backtest {
                     self.deliver_venue(at, msg)?;
                 }
             } else if tl == Some(t) {
-                if let Some((_, ev)) = self.local.pop_first() {
+                if let Some((_, ev)) = self.local.pop() {
                     self.kernel_input(t, Input::Market(ev))?;
                 }
             } else {

@@ -24,7 +24,7 @@
 //! The caller (the runtime's backtest driver) decides the order of events; this
 //! type only keeps the two queues.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 
@@ -203,6 +203,76 @@ impl FeedLatency {
     }
 }
 
+/// A queue of items by time, first in first out among equal times.
+///
+/// Items pushed in time order (the common case: constant latencies, data in
+/// order) go to a ring buffer and cost no search; an item earlier than the
+/// last one pushed goes to an ordered map. Popping takes the earlier head of
+/// the two, so the order is exact either way.
+#[derive(Debug)]
+pub struct TimeQueue<T> {
+    fifo: VecDeque<(UnixNanos, u64, T)>,
+    sorted: BTreeMap<(UnixNanos, u64), T>,
+    seq: u64,
+}
+
+impl<T> Default for TimeQueue<T> {
+    fn default() -> Self {
+        Self {
+            fifo: VecDeque::new(),
+            sorted: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> TimeQueue<T> {
+    /// Adds `item` at time `t` (after every item already queued at `t`).
+    pub fn push(&mut self, t: UnixNanos, item: T) {
+        self.seq += 1;
+        match self.fifo.back() {
+            Some(b) if b.0 > t => {
+                self.sorted.insert((t, self.seq), item);
+            }
+            _ => self.fifo.push_back((t, self.seq, item)),
+        }
+    }
+
+    fn front_key(&self) -> Option<(UnixNanos, u64)> {
+        let a = self.fifo.front().map(|f| (f.0, f.1));
+        let b = self.sorted.keys().next().copied();
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, None) => x,
+            (None, y) => y,
+        }
+    }
+
+    /// Time of the earliest item.
+    pub fn next_time(&self) -> Option<UnixNanos> {
+        self.front_key().map(|k| k.0)
+    }
+
+    /// Takes the earliest item.
+    pub fn pop(&mut self) -> Option<(UnixNanos, T)> {
+        let k = self.front_key()?;
+        if self.fifo.front().is_some_and(|f| (f.0, f.1) == k) {
+            return self.fifo.pop_front().map(|(t, _, v)| (t, v));
+        }
+        self.sorted.remove(&k).map(|v| (k.0, v))
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.fifo.len() + self.sorted.len()
+    }
+
+    /// Is the queue empty?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What the venue tells the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VenueMessage {
@@ -224,9 +294,8 @@ pub struct BacktestVenue {
     account: AccountId,
     entry: Box<dyn Latency>,
     response: Box<dyn Latency>,
-    inbound: BTreeMap<(UnixNanos, u64), Command>,
-    outbound: BTreeMap<(UnixNanos, u64), VenueMessage>,
-    seq: u64,
+    inbound: TimeQueue<Command>,
+    outbound: TimeQueue<VenueMessage>,
     commands: u64,
 }
 
@@ -243,9 +312,8 @@ impl BacktestVenue {
             account,
             entry,
             response,
-            inbound: BTreeMap::new(),
-            outbound: BTreeMap::new(),
-            seq: 0,
+            inbound: TimeQueue::default(),
+            outbound: TimeQueue::default(),
             commands: 0,
         }
     }
@@ -270,33 +338,27 @@ impl BacktestVenue {
         self.commands
     }
 
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
     /// A command leaves the kernel at local time `now`; it reaches the engine
     /// after the entry latency.
     pub fn send(&mut self, command: Command, now: UnixNanos) {
         let arrive = UnixNanos(now.0.saturating_add(self.entry.sample(now)));
-        let s = self.next_seq();
         self.commands += 1;
-        self.inbound.insert((arrive, s), command);
+        self.inbound.push(arrive, command);
     }
 
     /// When the next command reaches the engine.
     pub fn next_inbound_time(&self) -> Option<UnixNanos> {
-        self.inbound.keys().next().map(|k| k.0)
+        self.inbound.next_time()
     }
 
     /// When the next report reaches the kernel.
     pub fn next_outbound_time(&self) -> Option<UnixNanos> {
-        self.outbound.keys().next().map(|k| k.0)
+        self.outbound.next_time()
     }
 
     /// Applies the next command at its arrival time; returns that time.
     pub fn process_inbound(&mut self) -> Option<UnixNanos> {
-        let ((t, _), cmd) = self.inbound.pop_first()?;
+        let (t, cmd) = self.inbound.pop()?;
         let t = t.max(self.exchange.now());
         let acct = self.account;
         let refused = match &cmd {
@@ -341,9 +403,8 @@ impl BacktestVenue {
         };
         if let Some((instrument, client_order_id, kind)) = refused {
             let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
-            let s = self.next_seq();
-            self.outbound.insert(
-                (back, s),
+            self.outbound.push(
+                back,
                 VenueMessage::Order(OrderEvent {
                     instrument,
                     client_order_id,
@@ -387,11 +448,10 @@ impl BacktestVenue {
 
     /// Takes the next report if it has reached the kernel by `now`.
     pub fn pop_outbound(&mut self, now: UnixNanos) -> Option<(UnixNanos, VenueMessage)> {
-        let (&(t, s), _) = self.outbound.iter().next()?;
-        if t > now {
+        if self.outbound.next_time()? > now {
             return None;
         }
-        self.outbound.remove(&(t, s)).map(|m| (t, m))
+        self.outbound.pop()
     }
 
     /// Queues the engine's reports for our account, each delayed by a sample
@@ -424,8 +484,7 @@ impl BacktestVenue {
                 }
                 _ => continue,
             };
-            let s = self.next_seq();
-            self.outbound.insert((back, s), msg);
+            self.outbound.push(back, msg);
         }
     }
 }
@@ -534,6 +593,27 @@ pub fn command_instrument(c: &Command) -> InstrumentId {
 mod tests {
     use super::*;
     use veloz_core::{Symbol, Venue};
+
+    #[test]
+    fn time_queue_orders_by_time_then_arrival() {
+        let mut q = TimeQueue::default();
+        for (t, v) in [
+            (5, 'a'),
+            (7, 'b'),
+            (6, 'c'),
+            (7, 'd'),
+            (1, 'e'),
+            (9, 'f'),
+            (6, 'g'),
+        ] {
+            q.push(UnixNanos(t), v);
+        }
+        assert_eq!(q.len(), 7);
+        assert_eq!(q.next_time(), Some(UnixNanos(1)));
+        let order: String = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
+        assert_eq!(order, "eacgbdf");
+        assert!(q.is_empty());
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -576,6 +576,19 @@ impl SimExchange {
         if now > self.now {
             self.now = now;
         }
+        // Fast path: nothing expires and no funding is due.
+        let t = self.now;
+        let gtd_due = self
+            .books
+            .values()
+            .any(|b| b.gtd.iter().next().is_some_and(|(e, _)| *e <= t));
+        let funding_due = self.metas.values().any(|m| {
+            m.next_funding
+                .is_some_and(|f| m.is_futures() && f <= t && m.last_funding.is_none_or(|l| l < f))
+        });
+        if !gtd_due && !funding_due {
+            return;
+        }
         let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
         let mut funded = false;
         for iid in ids {
@@ -669,18 +682,33 @@ impl SimExchange {
     /// After a call: triggers (repeatedly, as placing may move the last
     /// price) and liquidations.
     fn after_call(&mut self, only: Option<InstrumentId>) {
-        let ids: Vec<InstrumentId> = match only {
-            Some(i) => vec![i],
-            None => self.metas.keys().copied().collect(),
-        };
-        for iid in ids {
-            self.process_triggers(iid);
+        self.after_call_checked(only, true);
+    }
+
+    /// Triggers, then (if `liquidations`) the liquidation check. A book
+    /// update that filled nothing moves neither the mark nor the last price
+    /// nor any margin, so it skips the liquidation check.
+    fn after_call_checked(&mut self, only: Option<InstrumentId>, liquidations: bool) {
+        match only {
+            Some(i) => self.process_triggers(i),
+            None => {
+                let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
+                for iid in ids {
+                    self.process_triggers(iid);
+                }
+            }
         }
-        self.check_liquidations();
+        if liquidations {
+            self.check_liquidations();
+        }
     }
 
     fn process_triggers(&mut self, iid: InstrumentId) {
-        let limit = self.books.get(&iid).map_or(0, |b| b.waiting.len()) + 1;
+        let waiting = self.books.get(&iid).map_or(0, |b| b.waiting.len());
+        if waiting == 0 {
+            return;
+        }
+        let limit = waiting + 1;
         for _ in 0..limit {
             let Some(meta) = self.metas.get(&iid) else {
                 return;
@@ -895,6 +923,7 @@ impl SimExchange {
             return Err(SimError::UnknownInstrument(iid));
         }
         self.advance_to(ev.times().exchange);
+        let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
                 let r = self.with_ctx(iid, |c| {
@@ -946,7 +975,12 @@ impl SimExchange {
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
         }
-        self.after_call(Some(iid));
+        let book_only = matches!(
+            ev,
+            MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
+        );
+        let liquidations = !book_only || self.out.len() > reports_before;
+        self.after_call_checked(Some(iid), liquidations);
         Ok(())
     }
 
