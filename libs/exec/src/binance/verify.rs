@@ -31,7 +31,7 @@ use super::book_sync::{
 };
 use super::capture::{CaptureError, CaptureReader};
 use super::stream::{
-    parse_depth_snapshot, parse_frame, unwrap_combined, StreamMessage, StreamSource, UnknownEvents,
+    parse_depth_snapshot, unwrap_combined, FrameParser, StreamMessage, StreamSource, UnknownEvents,
 };
 
 /// What to verify and how.
@@ -843,6 +843,8 @@ pub fn verify_capture<P: AsRef<Path>>(
         unknown: UnknownEvents::default(),
     };
     let mut r = CaptureReader::open(&files)?;
+    // One parser for the whole capture, as for one connection.
+    let mut parser = v.src.map(FrameParser::new);
     let mut consecutive_io_errors = 0;
     loop {
         let line = match r.next_line() {
@@ -880,11 +882,11 @@ pub fn verify_capture<P: AsRef<Path>>(
             v.on_snapshot(&at, &json, local);
             continue;
         }
-        let Some(src) = v.src else {
+        let Some(parser) = parser.as_mut() else {
             v.counts.other += 1;
             continue;
         };
-        match parse_frame(&src, &json, local) {
+        match parser.parse(&json, local) {
             Ok(m) => v.on_message(&at, m),
             Err(e) => {
                 v.counts.bad += 1;

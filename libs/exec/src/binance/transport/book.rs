@@ -19,7 +19,7 @@ use super::{local_now, TransportError};
 use crate::binance::book_sync::{BookSync, DeltaOutcome, SnapshotOutcome};
 use crate::binance::rest::futures::FuturesApi;
 use crate::binance::rest::{spot, RestRequest};
-use crate::binance::stream::{parse_depth_snapshot, parse_frame, StreamMessage, StreamSource};
+use crate::binance::stream::{parse_depth_snapshot, FrameParser, StreamMessage, StreamSource};
 
 /// Counts of what the driver did (beyond [`BookSync`]'s own counters).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct DriverCounters {
 #[derive(Debug)]
 pub struct BookDriver {
     instrument: InstrumentId,
-    src: StreamSource,
+    parser: FrameParser,
     sync: BookSync,
     book: L2Book,
     depth: RestRequest,
@@ -59,7 +59,7 @@ impl BookDriver {
         .map_err(crate::binance::error::BinanceError::from)?;
         Ok(Self {
             instrument,
-            src: StreamSource::binance(instrument.kind),
+            parser: FrameParser::new(StreamSource::binance(instrument.kind)),
             sync: BookSync::new(instrument),
             book: L2Book::new(instrument),
             depth,
@@ -139,7 +139,7 @@ impl BookDriver {
         if let Some(r) = &mut self.recorder {
             r.frame(local, text)?;
         }
-        let msg = parse_frame(&self.src, text, local)?;
+        let msg = self.parser.parse(text, local)?;
         if let StreamMessage::Depth(d) = &msg {
             if d.instrument == self.instrument {
                 if let DeltaOutcome::Gap(_) = self.sync.on_deltas(&mut self.book, d.clone())? {
