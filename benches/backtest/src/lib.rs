@@ -27,10 +27,10 @@
 //! order entry and response latency 10 ms each, feed latency 5 ms (the data
 //! carries it). Quote modes: no latency (Nautilus' default venue has none).
 //!
-//! The market maker stops re-arming its timer at the end of the data: the
-//! driver keeps firing timers after the data ends until the strategy stops
-//! asking (it only stops once `on_stop` has been delivered), so a strategy
-//! that re-arms unconditionally never finishes.
+//! The market maker stops re-arming its timer at the end of the data, as
+//! hftbacktest's `elapse` loop ends with the data (the driver would end the
+//! run anyway: timers do not keep it alive after the last data and venue
+//! answer).
 
 #![warn(missing_docs)]
 

@@ -44,8 +44,8 @@ pub struct MarketMaker {
 }
 
 impl MarketMaker {
-    /// Quotes `qty` every `interval_nanos` until `until` (the end of the data:
-    /// see the crate docs on why the strategy must stop re-arming its timer).
+    /// Quotes `qty` every `interval_nanos` until `until` (the end of the
+    /// data, like hftbacktest's `elapse` loop).
     pub fn new(
         instrument: InstrumentId,
         interval_nanos: u64,
