@@ -45,6 +45,7 @@ pub struct InlineStr<const N: usize> {
 // eight bytes at a time: ids are map keys on hot paths, and a byte-wise
 // `memcmp` call per comparison showed in profiles.
 impl<const N: usize> Ord for InlineStr<N> {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.len.cmp(&other.len).then_with(|| {
             let (a, b) = (self.bytes.chunks_exact(8), other.bytes.chunks_exact(8));
@@ -66,6 +67,7 @@ impl<const N: usize> PartialOrd for InlineStr<N> {
     }
 }
 
+#[inline(always)]
 fn word(b: &[u8]) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(b);

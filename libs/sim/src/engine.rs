@@ -286,7 +286,7 @@ pub(crate) enum Origin {
 pub(crate) struct Ctx<'a> {
     pub iid: InstrumentId,
     pub meta: &'a Meta,
-    pub metas: &'a BTreeMap<InstrumentId, Meta>,
+    pub metas: &'a crate::idmap::IdMap<Meta>,
     pub book: &'a mut Book,
     pub accounts: &'a mut BTreeMap<AccountId, Account>,
     pub ledgers: &'a mut Ledgers,
@@ -318,7 +318,7 @@ pub(crate) fn symbol_config(
 
 /// Margin summary of one account in one margin asset.
 pub(crate) fn margin_summary(
-    metas: &BTreeMap<InstrumentId, Meta>,
+    metas: &crate::idmap::IdMap<Meta>,
     acct: &Account,
     asset: Currency,
     default_leverage: u32,
@@ -1544,11 +1544,13 @@ impl Ctx<'_> {
         for side in [Side::Buy, Side::Sell] {
             let opp = side.opposite();
             loop {
-                let Some((p, ids)) = self
-                    .book
-                    .levels_best_first(side)
-                    .next()
-                    .map(|(p, ids)| (p, ids.to_vec()))
+                // The best resting level of our orders on this side, and its
+                // first order (no allocation: this runs on every book update).
+                let best = match side {
+                    Side::Buy => self.book.bids.iter().next_back(),
+                    Side::Sell => self.book.asks.iter().next(),
+                };
+                let Some((p, id)) = best.and_then(|(p, ids)| ids.first().map(|id| (*p, *id)))
                 else {
                     break;
                 };
@@ -1562,7 +1564,6 @@ impl Ctx<'_> {
                 if !crossed {
                     break;
                 }
-                let Some(&id) = ids.first() else { break };
                 let aggressor = match opp {
                     Side::Buy => AggressorSide::Buyer,
                     Side::Sell => AggressorSide::Seller,

@@ -36,6 +36,7 @@ use crate::engine::{
 };
 use crate::error::{SimError, VenueError};
 use crate::futures::maintenance_margin;
+use crate::idmap::IdMap;
 use crate::market::MarketBook;
 use crate::order::{AccountId, SimOrder, SimOrderStatus, StpMode, TrailingState};
 use crate::queue::{ConservativeQueue, QueueModel};
@@ -81,8 +82,8 @@ pub enum OrderRef {
 pub struct SimExchange {
     config: SimConfig,
     queue: Box<dyn QueueModel>,
-    metas: BTreeMap<InstrumentId, Meta>,
-    books: BTreeMap<InstrumentId, Book>,
+    metas: IdMap<Meta>,
+    books: IdMap<Book>,
     accounts: BTreeMap<AccountId, Account>,
     ledgers: Ledgers,
     now: UnixNanos,
@@ -183,8 +184,8 @@ impl SimExchange {
         Self {
             config,
             queue,
-            metas: BTreeMap::new(),
-            books: BTreeMap::new(),
+            metas: IdMap::new(),
+            books: IdMap::new(),
             accounts: BTreeMap::new(),
             ledgers: Ledgers::default(),
             now: UnixNanos::ZERO,
@@ -927,12 +928,16 @@ impl SimExchange {
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
                 let r = self.with_ctx(iid, |c| {
-                    let before: Vec<((Side, i64), i64)> = c
-                        .book
-                        .resting_levels()
-                        .into_iter()
-                        .map(|(s, p)| ((s, p), c.book.market.effective(s, p)))
-                        .collect();
+                    let before: Vec<((Side, i64), i64)> =
+                        if c.book.bids.is_empty() && c.book.asks.is_empty() {
+                            Vec::new()
+                        } else {
+                            c.book
+                                .resting_levels()
+                                .into_iter()
+                                .map(|(s, p)| ((s, p), c.book.market.effective(s, p)))
+                                .collect()
+                        };
                     let applied = match ev {
                         MarketEvent::BookSnapshot(s) => c.book.market.apply_snapshot(s),
                         MarketEvent::BookDeltas(d) => c.book.market.apply_deltas(d),

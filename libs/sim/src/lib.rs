@@ -43,6 +43,7 @@ pub mod engine;
 pub mod error;
 pub mod exchange;
 pub mod futures;
+pub mod idmap;
 pub mod market;
 pub mod order;
 pub mod presets;

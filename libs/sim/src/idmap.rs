@@ -1,0 +1,127 @@
+//! [`IdMap`]: a small map from instrument id to a value, ordered by id like a
+//! `BTreeMap`, stored as a sorted vector and searched linearly by equality.
+//!
+//! A venue simulates a handful of instruments and looks one up several times
+//! per market event; for a few keys a linear scan on equality is much cheaper
+//! than a tree search with ordered comparisons.
+
+use veloz_core::InstrumentId;
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub struct IdMap<V> {
+    entries: Vec<(InstrumentId, V)>,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> IdMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    fn position(&self, id: &InstrumentId) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == id)
+    }
+
+    /// The value of `id`.
+    #[inline]
+    pub fn get(&self, id: &InstrumentId) -> Option<&V> {
+        self.entries.iter().find(|(k, _)| k == id).map(|(_, v)| v)
+    }
+
+    /// The value of `id`, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, id: &InstrumentId) -> Option<&mut V> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == id)
+            .map(|(_, v)| v)
+    }
+
+    /// Is `id` in the map?
+    #[inline]
+    pub fn contains_key(&self, id: &InstrumentId) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// Inserts (or replaces) the value of `id`; returns the old value.
+    pub fn insert(&mut self, id: InstrumentId, value: V) -> Option<V> {
+        if let Some(i) = self.position(&id) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        let at = self.entries.partition_point(|(k, _)| *k < id);
+        self.entries.insert(at, (id, value));
+        None
+    }
+
+    /// Ids in order.
+    pub fn keys(&self) -> impl Iterator<Item = &InstrumentId> + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// Values in id order.
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// Values in id order, mutably.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Entries in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&InstrumentId, &V)> + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Entries in id order, values mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&InstrumentId, &mut V)> + '_ {
+        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No entries?
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_id_order_and_replaces() {
+        let id = |s: &str| s.parse::<InstrumentId>().unwrap();
+        let mut m = IdMap::new();
+        assert!(m.insert(id("BINANCE.USDM.ETHUSDT"), 1).is_none());
+        assert!(m.insert(id("BINANCE.SPOT.BTCUSDT"), 2).is_none());
+        assert!(m.insert(id("BINANCE.USDM.BTCUSDT"), 3).is_none());
+        assert_eq!(m.insert(id("BINANCE.USDM.BTCUSDT"), 4), Some(3));
+        let mut want: Vec<InstrumentId> = vec![
+            id("BINANCE.USDM.ETHUSDT"),
+            id("BINANCE.SPOT.BTCUSDT"),
+            id("BINANCE.USDM.BTCUSDT"),
+        ];
+        want.sort();
+        assert_eq!(m.keys().copied().collect::<Vec<_>>(), want);
+        assert_eq!(m.get(&id("BINANCE.USDM.BTCUSDT")), Some(&4));
+        assert!(!m.contains_key(&id("BINANCE.COINM.BTCUSD_PERP")));
+        *m.get_mut(&id("BINANCE.SPOT.BTCUSDT")).unwrap() += 10;
+        assert_eq!(m.values().sum::<i32>(), 1 + 12 + 4);
+        assert_eq!(m.len(), 3);
+    }
+}
