@@ -201,8 +201,9 @@ fn data_sources(
     paths: &[PathBuf],
     run_dir: &Path,
     instruments: &[InstrumentId],
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<(Vec<PathBuf>, Option<u64>)> {
     let mut catalogs = Vec::new();
+    let mut total = 0u64;
     let mut files = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p)
@@ -227,13 +228,17 @@ fn data_sources(
                 local_clock: src.info().local_clock,
                 ..WriteOptions::default()
             };
-            cat.write(src, &opts)
+            let w = cat
+                .write(src, &opts)
                 .with_context(|| format!("importing {}", f.display()))?;
+            total += w.records();
         }
         catalogs.push(root);
     }
     let _ = instruments;
-    Ok(catalogs)
+    // The number of records is known only when every input was imported here.
+    let known = files.len() == paths.len();
+    Ok((catalogs, known.then_some(total)))
 }
 
 fn open_catalogs(
@@ -315,6 +320,7 @@ fn run_one(
     catalogs: &[PathBuf],
     dir: &Path,
     show_progress: bool,
+    total: Option<u64>,
 ) -> anyhow::Result<serde_json::Value> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let ids: Vec<InstrumentId> = p.instruments.iter().map(|i| i.id).collect();
@@ -323,10 +329,22 @@ fn run_one(
     let mut bt = Backtest::new(settings(p)?, vec![(p.strategy.clone(), strategy)], sources)?;
     let started = Instant::now();
     let draw = show_progress && std::io::stderr().is_terminal();
-    let out = bt.run(50_000, |pr: Progress| {
+    let out = bt.run(5_000, |pr: Progress| {
         if draw {
+            let bar = match total {
+                Some(t) if t > 0 => {
+                    let done = (pr.events.min(t) * 30 / t) as usize;
+                    format!(
+                        "[{}{}] {:>3}% ",
+                        "#".repeat(done),
+                        "-".repeat(30 - done),
+                        pr.events.min(t) * 100 / t
+                    )
+                }
+                _ => String::new(),
+            };
             eprint!(
-                "\r  {}  {:>12} events  {:>8} fills  {:>6.1}s ",
+                "\r  {bar}{}  {:>10} events  {:>7} fills  {:>6.1}s ",
                 fmt_time(pr.time),
                 pr.events,
                 pr.fills,
@@ -617,7 +635,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let ids: Vec<InstrumentId> = prepared.instruments.iter().map(|i| i.id).collect();
-    let catalogs = data_sources(&args.data, &out_dir, &ids)?;
+    let (catalogs, total) = data_sources(&args.data, &out_dir, &ids)?;
     if let Some(sweep) = &args.sweep {
         return run_sweep(&prepared, &catalogs, &out_dir, sweep);
     }
@@ -630,7 +648,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
             .join(", "),
         out_dir.display()
     );
-    let s = run_one(&prepared, &catalogs, &out_dir, !args.quiet)?;
+    let s = run_one(&prepared, &catalogs, &out_dir, !args.quiet, total)?;
     if s["events"].as_u64() == Some(0) {
         bail!(
             "the data has no events for {}; check that --data holds this instrument's market data",
@@ -771,7 +789,7 @@ fn run_sweep(
                     break;
                 };
                 let dir = out_dir.join("runs").join(format!("{i:04}"));
-                let r = run_one(p, catalogs, &dir, false);
+                let r = run_one(p, catalogs, &dir, false, None);
                 if let Ok(mut v) = results.lock() {
                     v.push((*i, r));
                 }
