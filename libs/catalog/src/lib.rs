@@ -4,9 +4,12 @@
 //!
 //! * [`open_source`]: streams one input file (a Binance WebSocket capture, a bar,
 //!   mark-price or funding CSV, or a data.binance.vision file) as [`Record`]s;
-//! * [`Catalog`]: writes records to Parquet tables under a root folder and reads
-//!   them back as one time-ordered stream (a k-way merge over tables, instruments
-//!   and part files, one row group at a time);
+//! * [`Catalog`]: writes records to Parquet tables under a root folder
+//!   (`<root>/<table>/<instrument>/part-NNNNN.parquet`; [`Catalog::import`] for
+//!   one file) and reads them back as one time-ordered stream of market events
+//!   ([`Catalog::read`]) or records ([`Catalog::read_records`]): a k-way merge
+//!   over tables, instruments and non-overlapping runs of part files, one
+//!   batch of one row group at a time;
 //! * [`TableWriter`]: an exact table writer for run outputs (Parquet and CSV side
 //!   by side).
 //!
