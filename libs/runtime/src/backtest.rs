@@ -400,6 +400,17 @@ impl Backtest {
         Ok(())
     }
 
+    fn kernel_market(&mut self, time: UnixNanos, ev: &MarketEvent) -> Result<(), BacktestError> {
+        if self.first_time.is_none() {
+            self.first_time = Some(time);
+        }
+        self.sample_equity_until(time);
+        let mut sink = VenueSink(&mut self.venue);
+        self.kernel.handle_market(time, ev, &mut sink)?;
+        self.stats.kernel_inputs += 1;
+        Ok(())
+    }
+
     fn sample_equity_until(&mut self, time: UnixNanos) {
         if self.equity_interval == 0 {
             return;
@@ -577,7 +588,7 @@ impl Backtest {
                 }
             } else if tl == Some(t) {
                 if let Some((_, ev)) = self.local.pop() {
-                    self.kernel_input(t, Input::Market(ev))?;
+                    self.kernel_market(t, &ev)?;
                 }
             } else {
                 self.kernel_input(t, Input::Timer)?;

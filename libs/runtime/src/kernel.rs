@@ -23,6 +23,7 @@ use veloz_core::{
 };
 use veloz_market::{BookConfig, L2Book};
 use veloz_oms::{Applied, OrderStatus, OrderStore};
+use veloz_sim::idmap::IdMap;
 
 use crate::input::{Input, Stamped};
 use crate::journal::{Journal, JournalError};
@@ -97,17 +98,18 @@ impl PreTradeCheck for InstrumentRules {
     }
 }
 
-/// Market state the strategies read.
+/// Market state the strategies read (small id-ordered maps: a run trades a
+/// handful of instruments and looks one up on every event).
 #[derive(Debug, Default)]
 pub struct MarketState {
     /// L2 books (instruments with book data).
-    pub books: BTreeMap<InstrumentId, L2Book>,
+    pub books: IdMap<L2Book>,
     /// Last quotes.
-    pub quotes: BTreeMap<InstrumentId, Quote>,
+    pub quotes: IdMap<Quote>,
     /// Last trade price or bar close.
-    pub last: BTreeMap<InstrumentId, Price>,
+    pub last: IdMap<Price>,
     /// Last mark prices.
-    pub marks: BTreeMap<InstrumentId, MarkPrice>,
+    pub marks: IdMap<MarkPrice>,
 }
 
 /// Counters of everything unusual the kernel met.
@@ -403,6 +405,36 @@ impl Kernel {
         self.apply(time, input, venue)
     }
 
+    /// [`Kernel::handle`] for market data, without moving the event (the
+    /// hot path of a backtest). The journal, if any, records a copy.
+    pub fn handle_market(
+        &mut self,
+        time: UnixNanos,
+        ev: &MarketEvent,
+        venue: &mut dyn Venue,
+    ) -> Result<StepAudit, KernelError> {
+        let seq = self.seq + 1;
+        if let Some(j) = self.journal.as_mut() {
+            let stamped = Stamped {
+                seq,
+                time,
+                input: Input::Market(ev.clone()),
+            };
+            j.append(&stamped)
+                .map_err(|source| KernelError::Journal { seq, source })?;
+        }
+        self.seq = seq;
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        let mut audit = StepAudit {
+            seq,
+            ..StepAudit::default()
+        };
+        self.on_market(ev, &mut audit);
+        self.drain(venue, &mut audit)?;
+        Ok(audit)
+    }
+
     /// Feeds journaled inputs to this (fresh) kernel, in order.
     pub fn replay<'a>(
         &mut self,
@@ -432,7 +464,7 @@ impl Kernel {
         match input {
             Input::Start => self.call(None, |s, c| s.on_start(c)),
             Input::Stop => self.call(None, |s, c| s.on_stop(c)),
-            Input::Market(ev) => self.on_market(ev, &mut audit),
+            Input::Market(ev) => self.on_market(&ev, &mut audit),
             Input::Order(ev) => self.on_order_event(ev, &mut audit),
             Input::Account(ev) => self.portfolio.apply_account(&ev),
             Input::Funding(f) => {
@@ -454,17 +486,21 @@ impl Kernel {
         Ok(audit)
     }
 
-    fn on_market(&mut self, ev: MarketEvent, audit: &mut StepAudit) {
+    fn on_market(&mut self, ev: &MarketEvent, audit: &mut StepAudit) {
         let id = ev.instrument();
-        match &ev {
+        match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
-                let instruments = &self.instruments;
-                let book = self.market.books.entry(id).or_insert_with(|| {
-                    instruments
+                if !self.market.books.contains_key(&id) {
+                    let book = self
+                        .instruments
                         .get(&id)
                         .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
-                        .unwrap_or_else(|| L2Book::new(id))
-                });
+                        .unwrap_or_else(|| L2Book::new(id));
+                    self.market.books.insert(id, book);
+                }
+                let Some(book) = self.market.books.get_mut(&id) else {
+                    return;
+                };
                 let r = match &ev {
                     MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
                     MarketEvent::BookDeltas(d) => book.apply_deltas(d),
