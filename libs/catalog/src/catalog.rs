@@ -296,17 +296,22 @@ impl Catalog {
     /// Streams the selected records merged in `ts_local` order (ties: table
     /// order, then write order).
     pub fn read_records(&self, query: &Query) -> Result<CatalogReader, CatalogError> {
-        let tables: Vec<Table> = if query.tables.is_empty() {
+        let mut tables: Vec<Table> = if query.tables.is_empty() {
             Table::ALL.to_vec()
         } else {
             query.tables.clone()
         };
+        tables.sort();
+        tables.dedup();
+        let mut wanted = query.instruments.clone();
+        wanted.sort();
+        wanted.dedup();
         let mut lanes = Vec::new();
         for table in tables {
-            let instruments = if query.instruments.is_empty() {
+            let instruments = if wanted.is_empty() {
                 self.instruments(table)?
             } else {
-                query.instruments.clone()
+                wanted.clone()
             };
             for instrument in instruments {
                 let mut metas = Vec::new();

@@ -441,6 +441,15 @@ fn daily_files_chain_into_one_lane_and_windows_prune() {
     });
     assert_eq!(lanes, 1);
     assert_eq!(times.len(), 30);
+    // Listing a table or instrument twice does not duplicate rows.
+    let btc: veloz_core::InstrumentId = "BINANCE.SPOT.BTCUSDT".parse().unwrap();
+    let (_, twice) = read(&Query {
+        instruments: vec![btc, btc],
+        tables: vec![Table::Bars, Table::Bars],
+        start: Some(start),
+        end: Some(start.add_nanos(30 * 60_000_000_000)),
+    });
+    assert_eq!(twice, times);
     assert_eq!(times[0], start);
     let _ = std::fs::remove_dir_all(&dir);
 }
