@@ -931,6 +931,19 @@ impl SimExchange {
                     let before: Vec<((Side, i64), i64)> =
                         if c.book.bids.is_empty() && c.book.asks.is_empty() {
                             Vec::new()
+                        } else if let MarketEvent::BookDeltas(d) = ev {
+                            // Deltas change only the levels they name: only our
+                            // resting levels among them can see their depth move.
+                            let mut v: Vec<((Side, i64), i64)> = Vec::new();
+                            for x in &d.deltas {
+                                let p = x.level.price.raw();
+                                if c.book.levels(x.side).contains_key(&p)
+                                    && !v.iter().any(|(k, _)| *k == (x.side, p))
+                                {
+                                    v.push(((x.side, p), c.book.market.effective(x.side, p)));
+                                }
+                            }
+                            v
                         } else {
                             c.book
                                 .resting_levels()
