@@ -327,6 +327,7 @@ fn run_one(
     let sources = open_catalogs(catalogs, &ids)?;
     let strategy = veloz_strategies::build(&p.strategy, &p.cfg.strategy_toml)?;
     let mut bt = Backtest::new(settings(p)?, vec![(p.strategy.clone(), strategy)], sources)?;
+    bt.record_prices(1_000_000_000);
     let started = Instant::now();
     let draw = show_progress && std::io::stderr().is_terminal();
     let out = bt.run(5_000, |pr: Progress| {
@@ -509,6 +510,25 @@ fn write_tables(bt: &Backtest, out: &RunOutput, dir: &Path) -> anyhow::Result<()
     }
     fills.finish()?;
     positions.finish()?;
+
+    let mut prices = TableWriter::create(
+        dir,
+        "prices",
+        &[
+            ("time", Timestamp),
+            ("instrument", Utf8),
+            ("price", Decimal),
+        ],
+    )?;
+    for p in &out.prices {
+        let iid = p.instrument.to_string();
+        prices.write_row(&[
+            Value::Timestamp(p.time),
+            Value::Utf8(&iid),
+            Value::Decimal(p.price.raw().into()),
+        ])?;
+    }
+    prices.finish()?;
 
     let mut eq = TableWriter::create(
         dir,

@@ -97,6 +97,17 @@ pub struct EquityPoint {
     pub exposure: Money,
 }
 
+/// A sampled market price (for markouts and price charts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PricePoint {
+    /// Local time.
+    pub time: UnixNanos,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Mid price (book, else quote), else the last trade or bar close.
+    pub price: Price,
+}
+
 /// Counters of the driver.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DriverStats {
@@ -129,6 +140,8 @@ pub struct RunOutput {
     pub currency: Currency,
     /// Starting equity.
     pub start_equity: Money,
+    /// Sampled prices (see [`Backtest::record_prices`]).
+    pub prices: Vec<PricePoint>,
 }
 
 /// Progress report (for a progress bar).
@@ -192,6 +205,9 @@ pub struct Backtest {
     base_deposits: Vec<(InstrumentId, i128)>,
     first_time: Option<UnixNanos>,
     last_instrument: Option<(InstrumentId, Price)>,
+    price_interval: u64,
+    prices: Vec<PricePoint>,
+    price_next: Vec<(InstrumentId, UnixNanos, Option<Price>)>,
 }
 
 /// The simulated account a backtest trades.
@@ -297,7 +313,47 @@ impl Backtest {
             base_deposits,
             first_time: None,
             last_instrument: None,
+            price_interval: 0,
+            prices: Vec::new(),
+            price_next: Vec::new(),
         })
+    }
+
+    /// Records each instrument's mid price (else last price) at most once
+    /// per `interval_nanos` of local time, when it changed (0: off, the
+    /// default). The samples are in [`RunOutput::prices`].
+    pub fn record_prices(&mut self, interval_nanos: u64) {
+        self.price_interval = interval_nanos;
+    }
+
+    fn sample_price(&mut self, time: UnixNanos, id: InstrumentId) {
+        if self.price_interval == 0 {
+            return;
+        }
+        let k = match self.price_next.iter().position(|(i, _, _)| *i == id) {
+            Some(k) => k,
+            None => {
+                self.price_next.push((id, UnixNanos::ZERO, None));
+                self.price_next.len() - 1
+            }
+        };
+        let (_, next, last) = self.price_next[k];
+        if time < next {
+            return;
+        }
+        let Some(px) = self.kernel.mid_price(id) else {
+            return;
+        };
+        if last == Some(px) {
+            return;
+        }
+        self.prices.push(PricePoint {
+            time,
+            instrument: id,
+            price: px,
+        });
+        let iv = self.price_interval;
+        self.price_next[k] = (id, UnixNanos(time.0 - time.0 % iv + iv), Some(px));
     }
 
     /// The kernel (state after or during the run).
@@ -408,6 +464,7 @@ impl Backtest {
         let mut sink = VenueSink(&mut self.venue);
         self.kernel.handle_market(time, ev, &mut sink)?;
         self.stats.kernel_inputs += 1;
+        self.sample_price(time, ev.instrument());
         Ok(())
     }
 
@@ -606,6 +663,7 @@ impl Backtest {
             span: (self.first_time.unwrap_or(end), end),
             currency: self.currency,
             start_equity: Money::from_raw(self.start_equity_raw, self.currency),
+            prices: std::mem::take(&mut self.prices),
         })
     }
 }

@@ -381,6 +381,12 @@ impl Kernel {
         self.timers.keys().next().map(|k| k.0)
     }
 
+    /// Mid price of an instrument (book, else quote), else the last trade
+    /// or bar close.
+    pub fn mid_price(&self, id: InstrumentId) -> Option<Price> {
+        mid_or_last(&self.market, id)
+    }
+
     /// Reference price of an instrument: mark, else mid, else last.
     pub fn reference_price(&self, id: InstrumentId) -> Option<Price> {
         reference_price(&self.market, id)
@@ -834,6 +840,10 @@ fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
     if let Some(mp) = m.marks.get(&id) {
         return Some(mp.mark);
     }
+    mid_or_last(m, id)
+}
+
+fn mid_or_last(m: &MarketState, id: InstrumentId) -> Option<Price> {
     if let Some(b) = m.books.get(&id) {
         if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
             let mid = (i128::from(bid.price.raw()) + i128::from(ask.price.raw())) / 2;

@@ -26,7 +26,7 @@ pub mod kernel;
 pub mod portfolio;
 pub mod strategy;
 
-pub use backtest::{Backtest, BacktestError, BacktestSettings, EquityPoint, RunOutput};
+pub use backtest::{Backtest, BacktestError, BacktestSettings, EquityPoint, PricePoint, RunOutput};
 pub use input::{FundingEvent, Input, Stamped};
 pub use journal::{Journal, JournalError, JsonLinesJournal, MemoryJournal};
 pub use kernel::{
