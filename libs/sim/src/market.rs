@@ -105,6 +105,10 @@ impl MarketBook {
     }
 
     fn set_level(&mut self, side: Side, price: Price, qty: Quantity) -> Result<(), BookError> {
+        if self.consumed.is_empty() {
+            // Nothing of ours was taken from the book: nothing to forget.
+            return self.book.update(side, price, qty);
+        }
         let prev = self.book.depth_at_raw(side, price.raw());
         self.book.update(side, price, qty)?;
         let new = qty.raw();
