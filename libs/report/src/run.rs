@@ -375,7 +375,7 @@ pub fn render_run(run_dir: &Path, analytics: Option<&Value>) -> Result<String, R
         })?;
     let equity_path = run_dir.join("equity.csv");
     let equity = read_csv(&equity_path)?;
-    let eq = series(&equity_path, &equity, "equity")?;
+    let mut eq = series(&equity_path, &equity, "equity")?;
     let exposure = series(&equity_path, &equity, "exposure").unwrap_or_default();
     let fills = read_fills(run_dir)?;
     let prices_path = run_dir.join("prices.csv");
@@ -413,6 +413,13 @@ pub fn render_run(run_dir: &Path, analytics: Option<&Value>) -> Result<String, R
     for (t, _) in eq.iter() {
         t0 = t0.min(*t);
         t1 = t1.max(*t);
+    }
+
+    // the curve starts at the start equity at the start of the run
+    if let (Some(ts), Some(e0)) = (parse_time(&sget("start")), parse_num(&sget("start_equity"))) {
+        if eq.first().is_none_or(|p| ts < p.0) {
+            eq.insert(0, (ts, e0));
+        }
     }
 
     let mut body = String::new();
