@@ -180,16 +180,16 @@ impl MarketBook {
                     qty: level.qty,
                 });
             }
-            let better: Vec<i64> = self
-                .book
-                .levels_raw(side)
-                .take_while(|&(p, _)| match side {
+            // Levels better than the quote are gone: remove them best first
+            // (no allocation: this runs on every quote).
+            while let Some((p, _)) = self.book.levels_raw(side).next() {
+                let better = match side {
                     Side::Buy => p > level.price.raw(),
                     Side::Sell => p < level.price.raw(),
-                })
-                .map(|(p, _)| p)
-                .collect();
-            for p in better {
+                };
+                if !better {
+                    break;
+                }
                 self.set_level(
                     side,
                     Price::from_raw(p, level.price.precision()),
