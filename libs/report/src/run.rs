@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::data::{parse_num, parse_time, read_csv, read_text, Table};
+use crate::data::{format_time, parse_num, parse_time, read_csv, read_text, Table};
 use crate::html::{escape, json_tables, kv_table, label, page, scalar_text, table};
 use crate::svg::{bar_chart, Format, Line, Marker, TimeChart};
 use crate::ReportError;
@@ -617,7 +617,22 @@ pub fn render_run(run_dir: &Path, analytics: Option<&Value>) -> Result<String, R
         Some(map) => {
             let top: Vec<(String, String)> = map
                 .iter()
-                .filter_map(|(k, v)| scalar_text(v).map(|t| (label(k), t)))
+                .filter_map(|(k, v)| {
+                    // nanosecond timestamps (`start`, `end`) as UTC times
+                    let t = match v.as_i64() {
+                        Some(ns) if ns > 100_000_000_000_000_000 => {
+                            let secs = ns.div_euclid(1_000_000_000);
+                            let sub = ns.rem_euclid(1_000_000_000);
+                            format!(
+                                "{}:{:02}.{sub:09} UTC",
+                                format_time(secs as f64, true, false),
+                                secs.rem_euclid(60)
+                            )
+                        }
+                        _ => scalar_text(v)?,
+                    };
+                    Some((label(k), t))
+                })
                 .collect();
             if !top.is_empty() {
                 body.push_str(&kv_table(&top));

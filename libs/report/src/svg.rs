@@ -567,7 +567,7 @@ impl Heatmap {
                         out,
                         "<rect class=\"cell\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{cw:.1}\" height=\"{ch:.1}\" fill=\"{fill}\">\
                          <title>{}={}, {}={}: {}</title></rect>\
-                         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
+                         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" style=\"fill:{}\">{}</text>",
                         escape(&self.x_name),
                         escape(self.x_labels.get(xi).map_or("", |s| s)),
                         escape(&self.y_name),

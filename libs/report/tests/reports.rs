@@ -143,6 +143,7 @@ fn run_report_with_analytics() {
     let d = run_folder("analytics");
     let a = json!({
         "currency": "USDT",
+        "start": 1_723_161_256_299_000_000_i64,
         "pnl": {"decomposition": {"spread_capture": "3.5", "inventory": "-4.2", "fees": "0.3", "funding": "0", "net": "-1", "fills_without_mid": 0}},
         "stats": {"sharpe": 1.234_567_89, "max_drawdown": 0.00002},
         "trade_quality": {"markouts": [{"horizon_secs": 1.0, "mean_bps": -0.5}, {"horizon_secs": 10.0, "mean_bps": null}]},
@@ -160,6 +161,7 @@ fn run_report_with_analytics() {
     assert!(html.contains("<th>horizon secs</th><th>mean bps</th>"));
     assert!(!html.contains("<h3 class=\"stats\">series</h3>"));
     assert!(!html.contains("no analytics given"));
+    assert!(html.contains("<th>start</th><td>2024-08-08 23:54:16.299000000 UTC</td>"));
 }
 
 #[test]
