@@ -697,6 +697,20 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's backtest: the built-in market maker (its example config) on a
+/// USD-M BTCUSDT capture, written to `out_dir`; returns the summary.
+pub fn demo_run(capture: &Path, out_dir: &Path) -> anyhow::Result<serde_json::Value> {
+    const CONFIG: &str =
+        include_str!("../../../libs/strategies/examples/configs/mm_usdm_btcusdt.toml");
+    let cfg = split_config(CONFIG, Path::new("mm_usdm_btcusdt.toml"))?;
+    let prepared = prepare("market_maker", cfg)?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let ids: Vec<InstrumentId> = prepared.instruments.iter().map(|i| i.id).collect();
+    let (catalogs, _) = data_sources(&[capture.to_path_buf()], out_dir, &ids)?;
+    run_one(&prepared, &catalogs, out_dir, false, None)
+}
+
 /// A sweep file: the parameters to vary and the metric to rank by.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

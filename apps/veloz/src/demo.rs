@@ -39,6 +39,9 @@ pub struct DemoArgs {
     /// Skip the second part (trading against the embedded simulator).
     #[arg(long)]
     no_venue: bool,
+    /// Skip the third part (a backtest of the market maker on the capture).
+    #[arg(long)]
+    no_backtest: bool,
 }
 
 fn kind_from_name(path: &std::path::Path) -> Option<MarketKind> {
@@ -206,6 +209,30 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         )?;
         out.flush()?;
         crate::venue_demo::run(&mut out)?;
+    }
+    if !args.no_backtest && kind == MarketKind::UsdM && captures.len() == 1 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Backtesting the built-in market maker on the same capture (kernel + simulated venue)"
+        )?;
+        out.flush()?;
+        let dir = PathBuf::from("runs/demo-market-maker");
+        let s = crate::backtest::demo_run(&captures[0], &dir)?;
+        writeln!(
+            out,
+            "  {} depth/trade messages, {} orders, {} fills ({} as maker), fees {} {}, PnL {} {}, max drawdown {}",
+            s["events"],
+            s["orders"],
+            s["fills"],
+            s["maker_fills"],
+            s["fees"].as_str().unwrap_or("0"),
+            s["currency"].as_str().unwrap_or(""),
+            s["pnl"].as_str().unwrap_or("0"),
+            s["currency"].as_str().unwrap_or(""),
+            s["max_drawdown"].as_str().unwrap_or("n/a"),
+        )?;
+        writeln!(out, "  run folder: {}", dir.display())?;
     }
     out.flush()?;
     Ok(if report.is_ok() && errors == 0 {
