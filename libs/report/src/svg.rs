@@ -141,6 +141,51 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> (Vec<f64>, f64) {
     (out, step)
 }
 
+/// Round time ticks (UTC-aligned multiples of 1 s … 30 days) inside
+/// `[t0, t1]` (epoch seconds), at most about `n` of them, and their step.
+pub fn time_ticks(t0: f64, t1: f64, n: usize) -> (Vec<f64>, f64) {
+    const STEPS: [f64; 22] = [
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+        15.0,
+        30.0,
+        60.0,
+        120.0,
+        300.0,
+        600.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        10_800.0,
+        21_600.0,
+        43_200.0,
+        86_400.0,
+        172_800.0,
+        604_800.0,
+        1_209_600.0,
+        2_592_000.0,
+    ];
+    let span = t1 - t0;
+    if span.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !span.is_finite() {
+        return (vec![t0], 1.0);
+    }
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= n as f64)
+        .unwrap_or_else(|| (span / n as f64 / 2_592_000.0).ceil() * 2_592_000.0);
+    let mut out = Vec::new();
+    let mut t = (t0 / step).ceil() * step;
+    while t <= t1 && out.len() < 64 {
+        out.push(t);
+        t += step;
+    }
+    (out, step)
+}
+
 /// Formats a number for a label with `decimals` fraction digits.
 pub fn fmt_num(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
@@ -315,21 +360,14 @@ impl TimeChart {
                 py + 4.0
             );
         }
-        let span = t1 - t0;
-        let nx = 6;
-        for i in 0..=nx {
-            let t = t0 + span * i as f64 / nx as f64;
+        let (tticks, tstep) = time_ticks(t0, t1, 7);
+        for t in tticks {
             let px = xs.map(t);
-            let label = crate::data::format_time(t, span < 40.0 * 86_400.0, span < 3.0 * 3600.0);
-            let anchor = match i {
-                0 => "start",
-                i if i == nx => "end",
-                _ => "middle",
-            };
+            let label = crate::data::format_time(t, tstep < 86_400.0, tstep < 60.0);
             let _ = write!(
                 out,
                 "<line class=\"tick\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-                 <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                 <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
                 h - BOTTOM,
                 h - BOTTOM + 4.0,
                 h - BOTTOM + 16.0,
@@ -665,6 +703,21 @@ mod tests {
         assert_eq!(t, [0.0, 0.0005]);
         assert_eq!(fmt_num(-0.0000001, 4), "0.0000");
         assert_eq!(decimals_for(0.0005), 4);
+    }
+
+    #[test]
+    fn time_ticks_are_round() {
+        // 23:54:16 .. 00:00:01: every minute
+        let (t, step) = time_ticks(1_723_161_256.3, 1_723_161_601.0, 7);
+        assert_eq!(step, 60.0);
+        assert_eq!(t.len(), 6);
+        assert!(t.iter().all(|x| x % 60.0 == 0.0));
+        // 89 days: every 14 days, at most 7 ticks
+        let (t, step) = time_ticks(0.0, 89.0 * 86_400.0, 7);
+        assert_eq!(step, 1_209_600.0);
+        assert_eq!(t.len(), 7);
+        assert_eq!(t[6], 6.0 * 1_209_600.0);
+        assert_eq!(time_ticks(5.0, 5.0, 7).0, [5.0]);
     }
 
     #[test]
