@@ -469,6 +469,12 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
     (den != 0.0).then(|| num / den).filter(|v| v.is_finite())
 }
 
+/// Σ that saturates instead of overflowing (amounts are bounded on input, so
+/// this never triggers on a real run).
+fn sat_sum(v: &[i128]) -> i128 {
+    v.iter().fold(0i128, |a, b| a.saturating_add(*b))
+}
+
 fn mean_opt(v: &[f64]) -> Option<f64> {
     stats::mean(v)
 }
@@ -484,11 +490,14 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
         .last()
         .map(|e| e.time)
         .unwrap_or(start)
-        .max(data.fills.last().map(|f| f.time).unwrap_or(start));
+        .max(data.fills.last().map(|f| f.time).unwrap_or(start))
+        .max(start);
 
     // --- equity curve and returns -------------------------------------
     let mut curve: Vec<(TimeNs, i128)> = vec![(start, data.start_equity)];
     curve.extend(data.equity.iter().map(|e| (e.time, e.equity)));
+    // equity.csv is in time order; a sample stamped before the start moves first
+    curve.sort_by_key(|p| p.0);
     let final_equity = curve.last().map(|p| p.1).unwrap_or(data.start_equity);
     let span_ns = end - start;
     let span_secs = span_ns as f64 / 1e9;
@@ -559,7 +568,7 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
             .and_then(|o| mids.at(&f.instrument, o.created));
         let mut slippage_bps = None;
         if let Some(a) = arrival.filter(|a| *a > 0) {
-            let d = sign * (f.price - a);
+            let d = i128::from(sign) * (i128::from(f.price) - i128::from(a));
             slip_px.push(d as f64 / 1e8);
             let bps = d as f64 / a as f64 * 1e4;
             slip_bps.push(bps);
@@ -574,7 +583,7 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
                 .ok_or_else(|| AnalyticsError::Overflow {
                     instrument: f.instrument.clone(),
                 })?;
-            slip_cost -= pnl;
+            slip_cost = slip_cost.saturating_sub(pnl);
         }
         let mut markouts_bps = Vec::with_capacity(opts.markout_horizons.len());
         for (i, h) in opts.markout_horizons.iter().enumerate() {
@@ -585,7 +594,7 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
                 .and_then(|t| mids.at_within(&f.instrument, t));
             let v = match (mid, later) {
                 (Some(m0), Some(m1)) if m0 > 0 => {
-                    let d = sign * (m1 - m0);
+                    let d = i128::from(sign) * (i128::from(m1) - i128::from(m0));
                     let bps = d as f64 / m0 as f64 * 1e4;
                     mk_px[i].push(d as f64 / 1e8);
                     mk_bps[i].push(bps);
@@ -637,8 +646,8 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
         let unrealized = last.and_then(|m| book.unrealized(m)).unwrap_or(0);
         let funding = single.then_some(total.funding);
         let net = book.realized + unrealized - book.fees + funding.map(|f| f.0).unwrap_or(0);
-        spread_total += book.spread;
-        turnover += book.turnover;
+        spread_total = spread_total.saturating_add(book.spread);
+        turnover = turnover.saturating_add(book.turnover);
         instruments.push(InstrumentPnl {
             instrument: id.clone(),
             kind: book.kind.name(),
@@ -671,9 +680,9 @@ pub fn analyze_data(data: &RunData, opts: &AnalysisOptions) -> Result<Analysis, 
     let (max_dd, dd_dur) = stats::max_drawdown(&curve);
     let wins: Vec<i128> = trades.iter().copied().filter(|p| *p > 0).collect();
     let losses: Vec<i128> = trades.iter().copied().filter(|p| *p < 0).collect();
-    let gross_profit: i128 = wins.iter().sum();
-    let gross_loss: i128 = losses.iter().sum();
-    let trade_sum: i128 = trades.iter().sum();
+    let gross_profit = sat_sum(&wins);
+    let gross_loss = sat_sum(&losses);
+    let trade_sum = sat_sum(&trades);
     let n_trades = trades.len();
 
     // position timelines: time in market and inventory
@@ -857,7 +866,7 @@ fn inventory_stats(
         let (mut weighted, mut flat) = (0i128, 0i128);
         for &(t, p) in &path {
             let dt = i128::from(t - t0);
-            weighted += i128::from(pos.unsigned_abs()) * dt;
+            weighted = weighted.saturating_add(i128::from(pos.unsigned_abs()) * dt);
             if pos == 0 {
                 flat += dt;
             }
@@ -865,7 +874,7 @@ fn inventory_stats(
             pos = p;
         }
         let dt = i128::from(end - t0);
-        weighted += i128::from(pos.unsigned_abs()) * dt;
+        weighted = weighted.saturating_add(i128::from(pos.unsigned_abs()) * dt);
         if pos == 0 {
             flat += dt;
         }

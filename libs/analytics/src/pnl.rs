@@ -193,7 +193,7 @@ impl Book {
                 .ok_or(Overflow)?;
             out.realized = pnl;
             out.reducing = true;
-            self.realized += pnl;
+            self.realized = self.realized.checked_add(pnl).ok_or(Overflow)?;
             let rest = held + signed;
             self.qty = rest;
             if rest == 0 {
@@ -215,10 +215,10 @@ impl Book {
         if let Some(m) = mid {
             let s = c.pnl(signed, f.price, m).ok_or(Overflow)?;
             out.spread = Some(s);
-            self.spread += s;
+            self.spread = self.spread.checked_add(s).ok_or(Overflow)?;
         }
-        self.fees += out.fee;
-        self.turnover += notional;
+        self.fees = self.fees.checked_add(out.fee).ok_or(Overflow)?;
+        self.turnover = self.turnover.checked_add(notional).ok_or(Overflow)?;
         self.fills += 1;
         Ok(out)
     }

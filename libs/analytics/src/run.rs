@@ -335,12 +335,17 @@ fn split_fields(line: &str) -> Vec<String> {
     out
 }
 
-/// Exact decimal text to raw `10^-8` units (`None` if malformed or more than
-/// 8 decimals).
+/// Largest magnitude accepted for a decimal: 10^18 units (raw 10^26), far
+/// beyond any real amount, so that sums of many rows cannot overflow `i128`.
+pub const MAX_ABS_RAW: i128 = 100_000_000_000_000_000_000_000_000;
+
+/// Exact decimal text to raw `10^-8` units (`None` if malformed, more than 8
+/// decimals, or beyond ±10^18).
 pub fn parse_dec(s: &str) -> Option<i128> {
     veloz_core::fixed::parse_raw(s.trim())
         .ok()
         .map(|(raw, _)| raw)
+        .filter(|raw| raw.unsigned_abs() <= MAX_ABS_RAW as u128)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -364,7 +369,13 @@ fn num(s: &str) -> Option<i64> {
 fn date_time_ns(date: &str, time: &str) -> Option<TimeNs> {
     let mut d = date.split('-');
     let (y, mo, da) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
-    if d.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
+    // Runs happen after 1970: times are non-negative, so differences of two
+    // times never overflow.
+    if d.next().is_some()
+        || !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+    {
         return None;
     }
     let (hms, frac) = match time.split_once('.') {
@@ -421,6 +432,10 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2024-08-08T23:54:16+01:00"), None);
         assert_eq!(parse_rfc3339("2024-13-08T23:54:16Z"), None);
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), None); // beyond i64 ns
+        assert_eq!(parse_dec("1000000000000000000"), Some(MAX_ABS_RAW));
+        assert_eq!(parse_dec("-1000000000000000000.00000001"), None);
         assert_eq!(parse_rfc3339("2024-08-08T23:54:16.1234567891Z"), None);
     }
 

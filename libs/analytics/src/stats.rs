@@ -30,14 +30,14 @@ pub fn resample(points: &[(TimeNs, i128)], freq_ns: i64) -> Vec<(TimeNs, i128)> 
         return points.to_vec();
     }
     let mut out = vec![first];
-    let mut b = first.0 - first.0.rem_euclid(freq_ns) + freq_ns;
+    let mut next = (first.0 - first.0.rem_euclid(freq_ns)).checked_add(freq_ns);
     let mut i = 0;
-    while b < last.0 {
+    while let Some(b) = next.filter(|b| *b < last.0) {
         while i + 1 < points.len() && points[i + 1].0 <= b {
             i += 1;
         }
         out.push((b, points[i].1));
-        b += freq_ns;
+        next = b.checked_add(freq_ns);
     }
     if points.len() > 1 {
         out.push(last);
@@ -169,7 +169,12 @@ pub fn max_drawdown(points: &[(TimeNs, i128)]) -> (f64, i64) {
         }
         under = true;
         let dd = peak - v;
-        if peak > 0 && dd * den > num * peak {
+        // dd / peak > num / den, exactly while the products fit
+        let deeper = match (dd.checked_mul(den), num.checked_mul(peak)) {
+            (Some(a), Some(b)) => a > b,
+            _ => dd as f64 / peak as f64 > num as f64 / den as f64,
+        };
+        if peak > 0 && deeper {
             num = dd;
             den = peak;
         }
@@ -208,6 +213,8 @@ mod tests {
             vec![(5, 100), (10, 100), (20, 120), (30, 120), (31, 90)]
         );
         assert_eq!(resample(&p, 0), p.to_vec());
+        // a period longer than the curve: first and last only
+        assert_eq!(resample(&p, i64::MAX), vec![(5, 100), (31, 90)]);
         // a last point on a boundary is kept once
         assert_eq!(
             resample(&[(0, 1), (20, 2)], 10),

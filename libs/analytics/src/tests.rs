@@ -334,3 +334,44 @@ fn run_folder_round_trip() {
     assert!(err.to_string().contains("prices.csv"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_empty_run_has_no_statistics_and_does_not_fail() {
+    let data = RunData {
+        currency: "USDT".into(),
+        start_equity: 1000 * U,
+        start: 10 * S,
+        instruments: vec![ID.into()],
+        fills: vec![],
+        orders: vec![],
+        equity: vec![],
+        prices: vec![],
+    };
+    let a = analyze_data(&data, &AnalysisOptions::default()).unwrap();
+    assert_eq!(a.returns.count, 0);
+    assert_eq!(
+        (a.stats.sharpe, a.stats.volatility, a.risk.var_95),
+        (None, None, None)
+    );
+    assert_eq!(a.stats.total_return, Some(0.0));
+    assert_eq!(a.stats.annualised_return, None);
+    assert_eq!(
+        (a.trade_quality.fill_ratio, a.trade_quality.maker_share),
+        (None, None)
+    );
+    assert_eq!(a.pnl.total.net, Amount(0));
+    assert_eq!(a.pnl.instruments[0].last_price, None);
+    assert_eq!(a.stats.exposure, 0.0);
+    // an equity sample stamped before the start and a huge frequency
+    let mut data = run_data();
+    data.equity[0].time = 0;
+    data.start = 1;
+    let opts = AnalysisOptions {
+        frequency: Some(Duration::MAX),
+        ..AnalysisOptions::default()
+    };
+    let a = analyze_data(&data, &opts).unwrap();
+    // one period: first point (0 ns, 1002.27) to the last (1004.46)
+    assert_eq!(a.returns.count, 1);
+    assert!(close(a.series.returns[0].1, 2.19 / 1002.27));
+}
