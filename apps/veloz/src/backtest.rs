@@ -372,6 +372,7 @@ fn run_one(
     cfg_copy.push_str("\n# run settings\n");
     cfg_copy.push_str(&format!("# {:?}\n", p.cfg.settings));
     std::fs::write(dir.join("config.toml"), cfg_copy)?;
+    report(dir)?;
     Ok(summary)
 }
 
@@ -608,6 +609,37 @@ fn write_tables(bt: &Backtest, out: &RunOutput, dir: &Path) -> anyhow::Result<()
     Ok(())
 }
 
+/// Analytics (`analytics.json`) and the HTML report (`report.html`) of a
+/// finished run folder; returns the report's path.
+pub fn report(dir: &Path) -> anyhow::Result<PathBuf> {
+    let analysis = veloz_analytics::analyze(dir, &veloz_analytics::AnalysisOptions::default())
+        .with_context(|| format!("analytics of {}", dir.display()))?;
+    let value = serde_json::to_value(&analysis)?;
+    std::fs::write(
+        dir.join("analytics.json"),
+        serde_json::to_string_pretty(&value)? + "\n",
+    )?;
+    Ok(veloz_report::write_run_report(dir, Some(&value))?)
+}
+
+/// `veloz report DIR`: a run folder's analytics and report, or a sweep
+/// folder's report (when it has `sweep.csv`).
+pub fn report_command(dir: &Path) -> anyhow::Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a folder; pass a run folder written by `veloz backtest`",
+            dir.display()
+        );
+    }
+    let path = if dir.join("sweep.csv").exists() {
+        veloz_report::write_sweep_report(dir)?
+    } else {
+        report(dir)?
+    };
+    println!("report: {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `2025-05-04 15:33:00` (UTC) from nanoseconds.
 pub fn fmt_time(t: UnixNanos) -> String {
     let secs = t.0 / 1_000_000_000;
@@ -694,6 +726,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         s["fees"].as_str().unwrap_or("0"),
         out_dir.display()
     );
+    println!("report: {}", out_dir.join("report.html").display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -895,6 +928,8 @@ fn run_sweep(
     }
     std::fs::write(out_dir.join("sweep.csv"), csv)?;
     println!("sweep table: {}", out_dir.join("sweep.csv").display());
+    let html = veloz_report::write_sweep_report(out_dir)?;
+    println!("sweep report: {}", html.display());
     Ok(ExitCode::SUCCESS)
 }
 

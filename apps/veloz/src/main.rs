@@ -38,6 +38,12 @@ enum Command {
     /// (latency, queue position, fees, funding) and write a run folder with
     /// orders, fills, positions, the equity curve and a summary.
     Backtest(backtest::BacktestArgs),
+    /// Write the analytics (analytics.json) and the self-contained HTML report
+    /// (report.html) of a run folder, or the report of a sweep folder.
+    Report {
+        /// Run folder of `veloz backtest` (or its --out folder for a sweep).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Backtest(args) => backtest::run(&args),
+        Command::Report { dir } => backtest::report_command(&dir),
         Command::Data(DataCommand::Import(args)) => {
             data_import::run(&args).map(|()| ExitCode::SUCCESS)
         }
