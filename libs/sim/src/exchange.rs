@@ -686,6 +686,15 @@ impl SimExchange {
         self.after_call_checked(only, true);
     }
 
+    /// After a command: the liquidation check only if something traded
+    /// (placing, amending or canceling orders moves no position or price).
+    fn after_command(&mut self, only: Option<InstrumentId>, reports_before: usize) {
+        let traded = self.out[reports_before.min(self.out.len())..]
+            .iter()
+            .any(|r| matches!(r, SimReport::Trade(_)));
+        self.after_call_checked(only, traded);
+    }
+
     /// Triggers, then (if `liquidations`) the liquidation check. A book
     /// update that filled nothing moves neither the mark nor the last price
     /// nor any margin, so it skips the liquidation check.
@@ -997,8 +1006,11 @@ impl SimExchange {
             ev,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
         );
-        let liquidations = !book_only || self.out.len() > reports_before;
-        self.after_call_checked(Some(iid), liquidations);
+        if book_only {
+            self.after_command(Some(iid), reports_before);
+        } else {
+            self.after_call_checked(Some(iid), true);
+        }
         Ok(())
     }
 
@@ -1015,8 +1027,9 @@ impl SimExchange {
     ) -> Result<VenueOrderId, VenueError> {
         self.advance_to(now);
         let iid = order.instrument;
+        let before = self.out.len();
         let r = self.submit_inner(account, order, stp);
-        self.after_call(Some(iid));
+        self.after_command(Some(iid), before);
         r
     }
 
@@ -1313,6 +1326,7 @@ impl SimExchange {
         let id = self
             .resolve(account, instrument, order)
             .ok_or_else(VenueError::unknown_order_cancel)?;
+        let before = self.out.len();
         self.with_ctx(instrument, |c| {
             c.close_order(
                 id,
@@ -1321,7 +1335,7 @@ impl SimExchange {
                 None,
             );
         });
-        self.after_call(Some(instrument));
+        self.after_command(Some(instrument), before);
         Ok(())
     }
 
@@ -1338,10 +1352,11 @@ impl SimExchange {
         if !self.accounts.contains_key(&account) {
             return Err(VenueError::unknown_account());
         }
+        let before = self.out.len();
         let n = self
             .with_ctx(instrument, |c| c.cancel_all(account, side))
             .ok_or_else(VenueError::invalid_symbol)?;
-        self.after_call(Some(instrument));
+        self.after_command(Some(instrument), before);
         Ok(n)
     }
 
@@ -1359,8 +1374,9 @@ impl SimExchange {
     ) -> Result<(), VenueError> {
         self.advance_to(now);
         let iid = m.instrument;
+        let before = self.out.len();
         let r = self.modify_inner(account, m);
-        self.after_call(Some(iid));
+        self.after_command(Some(iid), before);
         r
     }
 
