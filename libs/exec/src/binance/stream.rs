@@ -1,8 +1,11 @@
 //! Binance market-data stream messages, parsed into normalised `veloz-core` events.
 //!
-//! Entry point: [`parse_frame`] takes one WebSocket text frame (raw stream or the
-//! combined-stream wrapper `{"stream":…,"data":…}`) and returns a
-//! [`StreamMessage`]. [`parse_depth_snapshot`] parses a REST depth snapshot body.
+//! Entry points: [`FrameParser::parse`] (one parser value per connection, owned
+//! by the caller, with a cache of the instrument ids of the symbols it has seen)
+//! and the free function [`parse_frame`] (same results, no cache) take one
+//! WebSocket text frame (raw stream or the combined-stream wrapper
+//! `{"stream":…,"data":…}`) and return a [`StreamMessage`].
+//! [`parse_depth_snapshot`] parses a REST depth snapshot body.
 //!
 //! Messages understood (digest §5): `depthUpdate` (spot `U`/`u`, futures with
 //! `pu`), spot partial depth (`{lastUpdateId,bids,asks}`) and futures partial depth
@@ -24,8 +27,10 @@
 //! into fixed point without building intermediate strings. It accepts only the
 //! strict shape Binance sends (no string escapes, `b` before `a`, ...) and gives
 //! up on anything else, in which case the serde-based reference parser
-//! ([`parse_frame_reference`]) decides, including every error. Tests check that
-//! both give identical results on every captured frame and on mutated frames.
+//! ([`parse_frame_reference`]) decides, including every error. Before it, a
+//! fixed-layout scanner takes `bookTicker` frames in exactly Binance's member
+//! order, reading 8 bytes at a time. Tests check that all of them give
+//! identical results on every captured frame and on mutated frames.
 
 use std::borrow::Cow;
 
