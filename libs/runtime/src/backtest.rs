@@ -624,7 +624,7 @@ impl Backtest {
                         });
                         self.local.push(local, ev);
                     }
-                    if self.stats.data_events >= last_progress + progress_every {
+                    if self.stats.data_events >= last_progress.saturating_add(progress_every) {
                         last_progress = self.stats.data_events;
                         progress(Progress {
                             time: self.kernel.now(),
