@@ -643,18 +643,8 @@ pub fn report_command(dir: &Path) -> anyhow::Result<ExitCode> {
 /// `2025-05-04 15:33:00` (UTC) from nanoseconds.
 pub fn fmt_time(t: UnixNanos) -> String {
     let secs = t.0 / 1_000_000_000;
-    let days = (secs / 86_400) as i64;
+    let (y, m, d) = veloz_core::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         rem / 3600,

@@ -348,17 +348,6 @@ pub fn parse_dec(s: &str) -> Option<i128> {
         .filter(|raw| raw.unsigned_abs() <= MAX_ABS_RAW as u128)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn num(s: &str) -> Option<i64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -394,7 +383,8 @@ fn date_time_ns(date: &str, time: &str) -> Option<TimeNs> {
         }
         nanos = num(f)? * 10i64.pow(9 - f.len() as u32);
     }
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se;
+    let days = veloz_core::days_from_civil(y, u32::try_from(mo).ok()?, u32::try_from(da).ok()?);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
     secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 

@@ -69,31 +69,6 @@ pub(crate) fn boolean(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
     s.parse::<T>().map_err(|_| format!("bad {what} {s:?}"))
 }
@@ -159,7 +134,8 @@ pub(crate) fn parse_datetime(s: &str) -> Result<UnixNanos, String> {
         }
         _ => return Err(bad("zone")),
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_secs;
+    let secs =
+        veloz_core::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset_secs;
     let total = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
     u64::try_from(total)
         .map(UnixNanos)
@@ -171,7 +147,7 @@ pub(crate) fn format_datetime(t: UnixNanos) -> String {
     let n = t.as_nanos();
     let secs = (n / 1_000_000_000) as i64;
     let nanos = n % 1_000_000_000;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = veloz_core::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",

@@ -36,4 +36,4 @@ pub use ids::{
 pub use inline::IdError;
 pub use instrument::{ContractKind, Instrument, LotLimits, OrderCheck, PercentBand, Violation};
 pub use money::{Currency, Money, MoneyError};
-pub use time::{Clock, LiveClock, ManualClock, UnixNanos};
+pub use time::{civil_from_days, days_from_civil, Clock, LiveClock, ManualClock, UnixNanos};

@@ -110,30 +110,6 @@ pub fn read_text(path: &Path) -> Result<String, ReportError> {
     })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Date `(y, m, d)` of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac]Z` (or with a space instead of `T`, and
 /// without the `Z`) into seconds since the Unix epoch. `None` if malformed.
 pub fn parse_time(s: &str) -> Option<f64> {
@@ -168,7 +144,7 @@ pub fn parse_time(s: &str) -> Option<f64> {
         let n: u64 = digits.parse().ok()?;
         frac = n as f64 / 10f64.powi(digits.len() as i32);
     }
-    let days = days_from_civil(y, mo, d);
+    let days = veloz_core::days_from_civil(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?);
     Some((days * 86_400 + h * 3600 + mi * 60 + se) as f64 + frac)
 }
 
@@ -176,7 +152,7 @@ pub fn parse_time(s: &str) -> Option<f64> {
 /// when `with_time`, and seconds when `with_secs`.
 pub fn format_time(secs: f64, with_time: bool, with_secs: bool) -> String {
     let t = secs.floor() as i64;
-    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let (y, m, d) = veloz_core::civil_from_days(t.div_euclid(86_400));
     let sod = t.rem_euclid(86_400);
     let (h, mi, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
     match (with_time, with_secs) {

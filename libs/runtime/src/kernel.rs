@@ -744,30 +744,12 @@ impl Kernel {
                 self.call(Some(idx), |s, c| s.on_order_event(c, &ev));
             }
             Command::Cancel(c) => {
-                let ev = match self.orders.get(&c.client_order_id) {
-                    Some(o) if o.is_open() => self.event(o, OrderEventKind::PendingCancel),
-                    _ => {
-                        self.stats.stale_requests += 1;
-                        return;
-                    }
-                };
-                let _ = self.orders.apply(&ev);
-                venue.send(&cmd, self.now);
-                self.stats.commands += 1;
-                audit.commands += 1;
+                let id = c.client_order_id;
+                self.send_pending(id, OrderEventKind::PendingCancel, &cmd, venue, audit);
             }
             Command::Modify(m) => {
-                let ev = match self.orders.get(&m.client_order_id) {
-                    Some(o) if o.is_open() => self.event(o, OrderEventKind::PendingUpdate),
-                    _ => {
-                        self.stats.stale_requests += 1;
-                        return;
-                    }
-                };
-                let _ = self.orders.apply(&ev);
-                venue.send(&cmd, self.now);
-                self.stats.commands += 1;
-                audit.commands += 1;
+                let id = m.client_order_id;
+                self.send_pending(id, OrderEventKind::PendingUpdate, &cmd, venue, audit);
             }
             Command::CancelAll(c) => {
                 let evs: Vec<OrderEvent> = self
@@ -790,6 +772,29 @@ impl Kernel {
                 audit.commands += 1;
             }
         }
+    }
+
+    /// A cancel or modify of an open order: the pending state, then the venue.
+    /// A request for an order that is already closed is not sent (counted).
+    fn send_pending(
+        &mut self,
+        id: ClientOrderId,
+        pending: OrderEventKind,
+        cmd: &Command,
+        venue: &mut dyn Venue,
+        audit: &mut StepAudit,
+    ) {
+        let ev = match self.orders.get(&id) {
+            Some(o) if o.is_open() => self.event(o, pending),
+            _ => {
+                self.stats.stale_requests += 1;
+                return;
+            }
+        };
+        let _ = self.orders.apply(&ev);
+        venue.send(cmd, self.now);
+        self.stats.commands += 1;
+        audit.commands += 1;
     }
 
     fn pre_trade(&mut self, o: &SubmitOrder) -> Option<String> {
