@@ -232,7 +232,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             s["currency"].as_str().unwrap_or(""),
             s["max_drawdown"].as_str().unwrap_or("n/a"),
         )?;
-        writeln!(out, "  run folder: {}", dir.display())?;
+        writeln!(
+            out,
+            "  run folder: {} (open report.html in a browser)",
+            dir.display()
+        )?;
     }
     out.flush()?;
     Ok(if report.is_ok() && errors == 0 {
