@@ -197,11 +197,9 @@ fn balances(s: &RunSettings, instruments: &[Instrument]) -> anyhow::Result<Vec<M
 
 /// Market data for a run: catalog folders as they are; files imported into
 /// `<run>/catalog` first (so funding rows are joined with mark prices).
-fn data_sources(
-    paths: &[PathBuf],
-    run_dir: &Path,
-    instruments: &[InstrumentId],
-) -> anyhow::Result<(Vec<PathBuf>, Option<u64>)> {
+fn data_sources(paths: &[PathBuf], run_dir: &Path) -> anyhow::Result<(Vec<PathBuf>, Option<u64>)> {
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let mut catalogs = Vec::new();
     let mut total = 0u64;
     let mut files = Vec::new();
@@ -235,7 +233,6 @@ fn data_sources(
         }
         catalogs.push(root);
     }
-    let _ = instruments;
     // The number of records is known only when every input was imported here.
     let known = files.len() == paths.len();
     Ok((catalogs, known.then_some(total)))
@@ -674,10 +671,8 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.strategy));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let (catalogs, total) = data_sources(&args.data, &out_dir)?;
     let ids: Vec<InstrumentId> = prepared.instruments.iter().map(|i| i.id).collect();
-    let (catalogs, total) = data_sources(&args.data, &out_dir, &ids)?;
     if let Some(sweep) = &args.sweep {
         return run_sweep(&prepared, &catalogs, &out_dir, sweep);
     }
@@ -727,10 +722,7 @@ pub fn demo_run(capture: &Path, out_dir: &Path) -> anyhow::Result<serde_json::Va
         include_str!("../../../libs/strategies/examples/configs/mm_usdm_btcusdt.toml");
     let cfg = split_config(CONFIG, Path::new("mm_usdm_btcusdt.toml"))?;
     let prepared = prepare("market_maker", cfg)?;
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let ids: Vec<InstrumentId> = prepared.instruments.iter().map(|i| i.id).collect();
-    let (catalogs, _) = data_sources(&[capture.to_path_buf()], out_dir, &ids)?;
+    let (catalogs, _) = data_sources(&[capture.to_path_buf()], out_dir)?;
     run_one(&prepared, &catalogs, out_dir, false, None)
 }
 

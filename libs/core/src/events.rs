@@ -479,3 +479,14 @@ pub enum AccountEvent {
     /// Margin.
     Margin(MarginReport),
 }
+
+impl AccountEvent {
+    /// Replaces the event's clocks (a venue stamps its reports when they leave it).
+    pub fn set_times(&mut self, times: EventTimes) {
+        match self {
+            Self::Balance(b) => b.times = times,
+            Self::Position(p) => p.times = times,
+            Self::Margin(m) => m.times = times,
+        }
+    }
+}

@@ -179,11 +179,10 @@ impl std::fmt::Debug for Cursor {
     }
 }
 
-struct VenueSink<'a>(&'a mut BacktestVenue);
-
-impl Venue for VenueSink<'_> {
+/// The simulated venue takes the kernel's commands like any venue.
+impl Venue for BacktestVenue {
     fn send(&mut self, command: &Command, now: UnixNanos) {
-        self.0.send(command.clone(), now);
+        BacktestVenue::send(self, command.clone(), now);
     }
 }
 
@@ -445,25 +444,24 @@ impl Backtest {
         Ok(best)
     }
 
-    fn kernel_input(&mut self, time: UnixNanos, input: Input) -> Result<(), BacktestError> {
+    /// Bookkeeping before the kernel takes an input at `time`.
+    fn before_input(&mut self, time: UnixNanos) {
         if self.first_time.is_none() {
             self.first_time = Some(time);
         }
         self.sample_equity_until(time);
-        let mut sink = VenueSink(&mut self.venue);
-        self.kernel.handle(time, input, &mut sink)?;
         self.stats.kernel_inputs += 1;
+    }
+
+    fn kernel_input(&mut self, time: UnixNanos, input: Input) -> Result<(), BacktestError> {
+        self.before_input(time);
+        self.kernel.handle(time, input, &mut self.venue)?;
         Ok(())
     }
 
     fn kernel_market(&mut self, time: UnixNanos, ev: &MarketEvent) -> Result<(), BacktestError> {
-        if self.first_time.is_none() {
-            self.first_time = Some(time);
-        }
-        self.sample_equity_until(time);
-        let mut sink = VenueSink(&mut self.venue);
-        self.kernel.handle_market(time, ev, &mut sink)?;
-        self.stats.kernel_inputs += 1;
+        self.before_input(time);
+        self.kernel.handle_market(time, ev, &mut self.venue)?;
         self.sample_price(time, ev.instrument());
         Ok(())
     }
@@ -499,8 +497,7 @@ impl Backtest {
                 funding += p.funding_raw;
                 if let Some(px) = reference {
                     unrealized += p.unrealized_raw(px).unwrap_or(0);
-                    exposure += i128::from(p.qty_raw.unsigned_abs() as i64) * i128::from(px.raw())
-                        / 100_000_000;
+                    exposure += i128::from(p.qty_raw).abs() * i128::from(px.raw()) / 100_000_000;
                 }
             }
             for (c, raw) in &p.fees {
@@ -566,7 +563,10 @@ impl Backtest {
                 for r in setup {
                     if let veloz_sim::SimReport::Account { account, mut event } = r {
                         if account == BACKTEST_ACCOUNT {
-                            set_times(&mut event, t0);
+                            event.set_times(EventTimes {
+                                exchange: t0,
+                                local: t0,
+                            });
                             self.kernel_input(t0, Input::Account(event))?;
                         }
                     }
@@ -668,27 +668,10 @@ impl Backtest {
     }
 }
 
-fn set_times(ev: &mut veloz_core::events::AccountEvent, t: UnixNanos) {
-    let times = EventTimes {
-        exchange: t,
-        local: t,
-    };
-    match ev {
-        veloz_core::events::AccountEvent::Balance(b) => b.times = times,
-        veloz_core::events::AccountEvent::Position(p) => p.times = times,
-        veloz_core::events::AccountEvent::Margin(m) => m.times = times,
-    }
-}
-
 fn min_opt(a: Option<UnixNanos>, b: Option<UnixNanos>) -> Option<UnixNanos> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, None) => x,
         (None, y) => y,
     }
-}
-
-/// A reference price helper for strategies and reports: `Price` from raw.
-pub fn price_raw(raw: i64, precision: u8) -> Price {
-    Price::from_raw(raw, precision)
 }

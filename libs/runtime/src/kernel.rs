@@ -112,6 +112,19 @@ pub struct MarketState {
     pub marks: IdMap<MarkPrice>,
 }
 
+impl MarketState {
+    /// Best bid and ask prices: from the L2 book if it has both sides, else
+    /// from the last quote.
+    pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
+        if let Some(b) = self.books.get(&id) {
+            if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
+                return Some((bid.price, ask.price));
+            }
+        }
+        self.quotes.get(&id).map(|q| (q.bid.price, q.ask.price))
+    }
+}
+
 /// Counters of everything unusual the kernel met.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct KernelStats {
@@ -430,12 +443,7 @@ impl Kernel {
                 .map_err(|source| KernelError::Journal { seq, source })?;
         }
         self.seq = seq;
-        self.now = self.now.max(time);
-        self.stats.inputs += 1;
-        let mut audit = StepAudit {
-            seq,
-            ..StepAudit::default()
-        };
+        let mut audit = self.begin_step(time);
         self.on_market(ev, &mut audit);
         self.drain(venue, &mut audit)?;
         Ok(audit)
@@ -455,18 +463,23 @@ impl Kernel {
         Ok(n)
     }
 
+    /// Moves the clock to an input's time and opens its audit record.
+    fn begin_step(&mut self, time: UnixNanos) -> StepAudit {
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        StepAudit {
+            seq: self.seq,
+            ..StepAudit::default()
+        }
+    }
+
     fn apply(
         &mut self,
         time: UnixNanos,
         input: Input,
         venue: &mut dyn Venue,
     ) -> Result<StepAudit, KernelError> {
-        self.now = self.now.max(time);
-        self.stats.inputs += 1;
-        let mut audit = StepAudit {
-            seq: self.seq,
-            ..StepAudit::default()
-        };
+        let mut audit = self.begin_step(time);
         match input {
             Input::Start => self.call(None, |s, c| s.on_start(c)),
             Input::Stop => self.call(None, |s, c| s.on_stop(c)),
@@ -849,21 +862,15 @@ fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
 }
 
 fn mid_or_last(m: &MarketState, id: InstrumentId) -> Option<Price> {
-    if let Some(b) = m.books.get(&id) {
-        if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
-            let mid = (i128::from(bid.price.raw()) + i128::from(ask.price.raw())) / 2;
-            return i64::try_from(mid)
+    match m.best_bid_ask(id) {
+        Some((bid, ask)) => {
+            let mid = (i128::from(bid.raw()) + i128::from(ask.raw())) / 2;
+            i64::try_from(mid)
                 .ok()
-                .map(|r| Price::from_raw(r, bid.price.precision()));
+                .map(|r| Price::from_raw(r, bid.precision()))
         }
+        None => m.last.get(&id).copied(),
     }
-    if let Some(q) = m.quotes.get(&id) {
-        let mid = (i128::from(q.bid.price.raw()) + i128::from(q.ask.price.raw())) / 2;
-        return i64::try_from(mid)
-            .ok()
-            .map(|r| Price::from_raw(r, q.bid.price.precision()));
-    }
-    m.last.get(&id).copied()
 }
 
 /// One order in a [`StateSnapshot`].

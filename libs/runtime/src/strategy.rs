@@ -216,16 +216,7 @@ impl Context<'_> {
     /// Best bid and ask: from the L2 book if there is one, else from the last
     /// quote.
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
-        if let Some(b) = self.view.market.books.get(&id) {
-            if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
-                return Some((bid.price, ask.price));
-            }
-        }
-        self.view
-            .market
-            .quotes
-            .get(&id)
-            .map(|q| (q.bid.price, q.ask.price))
+        self.view.market.best_bid_ask(id)
     }
 
     /// The last quote.

@@ -475,7 +475,7 @@ impl BacktestVenue {
                     VenueMessage::Order(ev)
                 }
                 SimReport::Account { account, mut event } if account == self.account => {
-                    set_account_times(&mut event, times);
+                    event.set_times(times);
                     VenueMessage::Account(event)
                 }
                 SimReport::Funding(f) if f.account == self.account => VenueMessage::Funding(f),
@@ -486,14 +486,6 @@ impl BacktestVenue {
             };
             self.outbound.push(back, msg);
         }
-    }
-}
-
-fn set_account_times(ev: &mut AccountEvent, times: EventTimes) {
-    match ev {
-        AccountEvent::Balance(b) => b.times = times,
-        AccountEvent::Position(p) => p.times = times,
-        AccountEvent::Margin(m) => m.times = times,
     }
 }
 
