@@ -52,6 +52,17 @@ impl StrategyConfigError {
 }
 
 /// Builds an [`StrategyConfigError::Invalid`].
+/// The instrument a strategy trades, as loaded in the run, or the reason it
+/// cannot start (every strategy checks this in `on_start` and halts on it).
+pub(crate) fn run_instrument(
+    ctx: &veloz_runtime::Context<'_>,
+    id: InstrumentId,
+) -> Result<Instrument, String> {
+    ctx.instrument(id)
+        .cloned()
+        .ok_or_else(|| format!("instrument {id} is not loaded in this run"))
+}
+
 pub(crate) fn invalid(
     strategy: &'static str,
     field: &'static str,

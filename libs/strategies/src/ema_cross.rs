@@ -47,7 +47,8 @@ use veloz_core::{
 use veloz_runtime::{Context, OrderRequest, Strategy};
 
 use crate::config::{
-    check_instrument_id, check_qty, de_qty, invalid, parse_toml, StrategyConfigError,
+    check_instrument_id, check_qty, de_qty, invalid, parse_toml, run_instrument,
+    StrategyConfigError,
 };
 use crate::num::qty_raw;
 
@@ -247,18 +248,16 @@ impl Strategy for EmaCross {
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        let Some(inst) = ctx.instrument(self.cfg.instrument).cloned() else {
-            self.halted = Some(format!(
-                "instrument {} is not loaded in this run",
-                self.cfg.instrument
-            ));
-            return;
-        };
-        if let Err(e) = self.cfg.check_rules(&inst) {
-            self.halted = Some(e.to_string());
-            return;
+        let started = run_instrument(ctx, self.cfg.instrument).and_then(|inst| {
+            self.cfg
+                .check_rules(&inst)
+                .map(|()| inst)
+                .map_err(|e| e.to_string())
+        });
+        match started {
+            Ok(inst) => self.instrument = Some(inst),
+            Err(e) => self.halted = Some(e),
         }
-        self.instrument = Some(inst);
     }
 
     fn on_bar(&mut self, ctx: &mut Context<'_>, bar: &Bar) {

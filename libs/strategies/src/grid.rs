@@ -92,7 +92,7 @@ use veloz_runtime::{Context, FillEvent, OrderRequest, Strategy};
 
 use crate::config::{
     check_instrument_id, check_notional, check_qty, de_price, de_qty, invalid, parse_toml,
-    StrategyConfigError,
+    run_instrument, StrategyConfigError,
 };
 use crate::num::{price_raw, qty_raw};
 
@@ -622,12 +622,12 @@ impl Strategy for Grid {
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        let Some(inst) = ctx.instrument(self.cfg.instrument).cloned() else {
-            self.halted = Some(format!(
-                "instrument {} is not loaded in this run",
-                self.cfg.instrument
-            ));
-            return;
+        let inst = match run_instrument(ctx, self.cfg.instrument) {
+            Ok(inst) => inst,
+            Err(e) => {
+                self.halted = Some(e);
+                return;
+            }
         };
         match self.cfg.lines(&inst) {
             Ok(lines) => {

@@ -65,7 +65,8 @@ use veloz_core::{
 use veloz_runtime::{Context, FillEvent, OrderRequest, Strategy};
 
 use crate::config::{
-    check_instrument_id, check_qty, de_qty, invalid, parse_toml, StrategyConfigError,
+    check_instrument_id, check_qty, de_qty, invalid, parse_toml, run_instrument,
+    StrategyConfigError,
 };
 use crate::num::{microprice_raw, mul_div, price_raw, tick_raw};
 
@@ -427,18 +428,19 @@ impl Strategy for MarketMaker {
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        let Some(inst) = ctx.instrument(self.cfg.instrument).cloned() else {
-            self.halted = Some(format!(
-                "instrument {} is not loaded in this run",
-                self.cfg.instrument
-            ));
-            return;
-        };
-        if let Err(e) = self.cfg.check_rules(&inst) {
-            self.halted = Some(e.to_string());
-            return;
+        let started = run_instrument(ctx, self.cfg.instrument).and_then(|inst| {
+            self.cfg
+                .check_rules(&inst)
+                .map(|()| inst)
+                .map_err(|e| e.to_string())
+        });
+        match started {
+            Ok(inst) => self.instrument = Some(inst),
+            Err(e) => {
+                self.halted = Some(e);
+                return;
+            }
         }
-        self.instrument = Some(inst);
         if self.cfg.refresh_ms > 0 {
             let at = UnixNanos(
                 ctx.now()
