@@ -318,6 +318,29 @@ impl Ctx {
         EventTimes::new(t, t)
     }
 
+    /// A closed bar from its open, high, low, close and volume columns
+    /// (`ohlcv`, in that order), stamped at its close.
+    fn bar(
+        &self,
+        interval_secs: u32,
+        open_time: UnixNanos,
+        ohlcv: &[&str],
+        close: UnixNanos,
+    ) -> Result<Record, String> {
+        Ok(Record::Event(MarketEvent::Bar(Bar {
+            instrument: self.instrument,
+            interval_secs,
+            open_time,
+            open: price(ohlcv[0])?,
+            high: price(ohlcv[1])?,
+            low: price(ohlcv[2])?,
+            close: price(ohlcv[3])?,
+            volume: qty(ohlcv[4])?,
+            closed: true,
+            times: Self::times(close),
+        })))
+    }
+
     fn parse(&self, f: &[&str]) -> Result<Record, String> {
         let instrument = self.instrument;
         Ok(match self.layout {
@@ -329,18 +352,7 @@ impl Ctx {
                     .add_nanos(u64::from(interval) * 1_000_000_000)
                     .as_nanos()
                     .saturating_sub(1_000_000);
-                Record::Event(MarketEvent::Bar(Bar {
-                    instrument,
-                    interval_secs: interval,
-                    open_time,
-                    open: price(f[1])?,
-                    high: price(f[2])?,
-                    low: price(f[3])?,
-                    close: price(f[4])?,
-                    volume: qty(f[5])?,
-                    closed: true,
-                    times: Self::times(UnixNanos(close)),
-                }))
+                self.bar(interval, open_time, &f[1..6], UnixNanos(close))?
             }
             Layout::BarsCloseDatetime => {
                 let interval = self.interval.unwrap_or(60);
@@ -348,18 +360,7 @@ impl Ctx {
                 let open_time = (close.as_nanos().saturating_add(1_000_000))
                     .checked_sub(u64::from(interval) * 1_000_000_000)
                     .ok_or("close time before the epoch")?;
-                Record::Event(MarketEvent::Bar(Bar {
-                    instrument,
-                    interval_secs: interval,
-                    open_time: UnixNanos(open_time),
-                    open: price(f[0])?,
-                    high: price(f[1])?,
-                    low: price(f[2])?,
-                    close: price(f[3])?,
-                    volume: qty(f[4])?,
-                    closed: true,
-                    times: Self::times(close),
-                }))
+                self.bar(interval, UnixNanos(open_time), &f[0..5], close)?
             }
             Layout::VisionKlines => {
                 let open_time = epoch_field(f[0])?;
@@ -374,18 +375,7 @@ impl Ctx {
                             .map_err(|_| "bar longer than u32 seconds")?
                     }
                 };
-                Record::Event(MarketEvent::Bar(Bar {
-                    instrument,
-                    interval_secs: interval,
-                    open_time,
-                    open: price(f[1])?,
-                    high: price(f[2])?,
-                    low: price(f[3])?,
-                    close: price(f[4])?,
-                    volume: qty(f[5])?,
-                    closed: true,
-                    times: Self::times(close),
-                }))
+                self.bar(interval, open_time, &f[1..6], close)?
             }
             Layout::MarkPriceKlines | Layout::VisionMarkPriceKlines => {
                 let t = epoch_field(f[0])?;
