@@ -385,12 +385,12 @@ impl RiskEngine {
         );
     }
 
-    fn deny(&mut self, order: &SubmitOrder, now: UnixNanos, d: Denial) -> Denial {
+    fn deny(&mut self, client_order_id: ClientOrderId, now: UnixNanos, d: Denial) -> Denial {
         self.counters.orders_denied += 1;
         self.record(
             now,
             RiskRecordKind::OrderDenied {
-                client_order_id: order.client_order_id,
+                client_order_id,
                 rule: d.rule,
             },
             d.reason.clone(),
@@ -407,7 +407,7 @@ impl RiskEngine {
                 self.orders_sent.push_back(view.now);
                 Ok(())
             }
-            Err(d) => Err(self.deny(order, view.now, d)),
+            Err(d) => Err(self.deny(order.client_order_id, view.now, d)),
         }
     }
 
@@ -436,7 +436,7 @@ impl RiskEngine {
                 order.client_order_id, order.side, order.quantity, pos, order.instrument
             ),
         );
-        Err(self.deny(order, view.now, d))
+        Err(self.deny(order.client_order_id, view.now, d))
     }
 
     /// Quantity of open orders on `side` that are not being canceled.
@@ -691,14 +691,18 @@ impl RiskEngine {
     /// Checks a modify of an open order: allowed only while ACTIVE (cancel
     /// instead when REDUCING or HALTED), counted as an order in the rate
     /// window like Binance counts it.
-    pub fn check_modify(&mut self, order: &SubmitOrder, now: UnixNanos) -> Result<(), Denial> {
+    pub fn check_modify(
+        &mut self,
+        client_order_id: ClientOrderId,
+        now: UnixNanos,
+    ) -> Result<(), Denial> {
         self.touch(now);
         let r = if self.state != TradingState::Active {
             Err(Denial::new(
                 Rule::TradingState,
                 format!(
                     "trading is {}: modifies are refused (cancel {} instead)",
-                    self.state, order.client_order_id
+                    self.state, client_order_id
                 ),
             ))
         } else {
@@ -709,7 +713,7 @@ impl RiskEngine {
                 self.orders_sent.push_back(now);
                 Ok(())
             }
-            Err(d) => Err(self.deny(order, now, d)),
+            Err(d) => Err(self.deny(client_order_id, now, d)),
         }
     }
 
@@ -905,43 +909,54 @@ impl RiskEngine {
             reason.to_string(),
         );
         self.halt(now, format!("kill switch: {reason}"));
-        let cancel: BTreeSet<InstrumentId> =
-            orders.open_orders(None).map(|o| o.instrument()).collect();
-        let mut plan = KillSwitchPlan {
-            cancel: cancel.into_iter().collect(),
-            flatten: Vec::new(),
-        };
-        if flatten {
-            for (inst, qty) in positions {
-                if qty.is_zero() {
-                    continue;
-                }
-                let side = if qty.is_positive() {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                };
-                let reduce_only = !matches!(inst.contract, ContractKind::Spot);
-                let slice = inst
-                    .market_lot
-                    .map(|l| l.max_qty.raw())
-                    .filter(|m| *m > 0)
-                    .unwrap_or(i64::MAX);
-                let mut left = qty.raw().checked_abs().unwrap_or(i64::MAX);
-                while left > 0 {
-                    let q = left.min(slice);
-                    plan.flatten.push(FlattenOrder {
-                        instrument: inst.id,
-                        side,
-                        quantity: Quantity::from_raw(q, inst.qty_precision),
-                        reduce_only,
-                    });
-                    left -= q;
-                }
-            }
-        }
-        plan
+        plan_kill_switch(orders, positions, flatten)
     }
+}
+
+/// The kill switch plan (see [`RiskEngine::kill_switch`]) without an
+/// engine: what to cancel and, with `flatten`, which market orders close
+/// every non-zero position in `positions` (signed quantities).
+pub fn plan_kill_switch<'a>(
+    orders: &OrderStore,
+    positions: impl IntoIterator<Item = (&'a Instrument, Quantity)>,
+    flatten: bool,
+) -> KillSwitchPlan {
+    let cancel: BTreeSet<InstrumentId> = orders.open_orders(None).map(|o| o.instrument()).collect();
+    let mut plan = KillSwitchPlan {
+        cancel: cancel.into_iter().collect(),
+        flatten: Vec::new(),
+    };
+    if !flatten {
+        return plan;
+    }
+    for (inst, qty) in positions {
+        if qty.is_zero() {
+            continue;
+        }
+        let side = if qty.is_positive() {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let reduce_only = !matches!(inst.contract, ContractKind::Spot);
+        let slice = inst
+            .market_lot
+            .map(|l| l.max_qty.raw())
+            .filter(|m| *m > 0)
+            .unwrap_or(i64::MAX);
+        let mut left = qty.raw().checked_abs().unwrap_or(i64::MAX);
+        while left > 0 {
+            let q = left.min(slice);
+            plan.flatten.push(FlattenOrder {
+                instrument: inst.id,
+                side,
+                quantity: Quantity::from_raw(q, inst.qty_precision),
+                reduce_only,
+            });
+            left -= q;
+        }
+    }
+    plan
 }
 
 /// The flags of a flatten order: reduce-only on futures, none on spot.

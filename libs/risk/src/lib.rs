@@ -24,8 +24,8 @@ pub mod engine;
 
 pub use config::{ConfigError, InstrumentLimits, RiskConfig};
 pub use engine::{
-    flatten_flags, Denial, FlattenOrder, KillSwitchPlan, RiskCounters, RiskEngine, RiskRecord,
-    RiskRecordKind, RiskView, Rule, TradingState, MAX_RECORDS,
+    flatten_flags, plan_kill_switch, Denial, FlattenOrder, KillSwitchPlan, RiskCounters,
+    RiskEngine, RiskRecord, RiskRecordKind, RiskView, Rule, TradingState, MAX_RECORDS,
 };
 
 #[cfg(test)]

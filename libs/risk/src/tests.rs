@@ -413,7 +413,7 @@ fn reducing_allows_only_orders_that_reduce() {
     assert_eq!(rule(fx2.check(&mut r, &o, ms(7))), None);
     // Modifies are refused outside ACTIVE.
     assert_eq!(
-        r.check_modify(&o, ms(8)).unwrap_err().rule,
+        r.check_modify(o.client_order_id, ms(8)).unwrap_err().rule,
         Rule::TradingState
     );
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use veloz_core::events::{AccountEvent, MarketEvent, OrderEvent};
 use veloz_core::{InstrumentId, Money, Price, Quantity, UnixNanos};
+use veloz_risk::TradingState;
 
 /// A funding payment on a perpetual position (positive = received).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +22,36 @@ pub struct FundingEvent {
     pub amount: Money,
     /// Funding time (exchange clock).
     pub time: UnixNanos,
+}
+
+/// An operator's or a supervisor's command to the kernel. Journaled like
+/// every other input, so a replay takes the same decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    /// Halt trading, cancel every open order, and with `flatten` close every
+    /// position with reduce-only market orders.
+    KillSwitch {
+        /// Close positions too.
+        flatten: bool,
+        /// Why (audited).
+        reason: String,
+    },
+    /// Set the risk engine's trading state (resume after a halt, reduce only).
+    SetTradingState {
+        /// The new state.
+        state: TradingState,
+        /// Why (audited).
+        reason: String,
+    },
+    /// A venue connection (market data, user data, order entry) went up or
+    /// down; the risk engine halts on a loss if configured to.
+    Connection {
+        /// Up or down.
+        up: bool,
+        /// Which connection.
+        what: String,
+    },
 }
 
 /// One input to the kernel. `time` of the envelope ([`Stamped`]) is the local
@@ -42,6 +73,9 @@ pub enum Input {
     Timer,
     /// Stop the strategies (the last input of a run).
     Stop,
+    /// An operator or supervisor command (kill switch, trading state,
+    /// connection status).
+    Control(Control),
 }
 
 impl Input {
@@ -55,6 +89,7 @@ impl Input {
             Self::Funding(_) => "funding",
             Self::Timer => "timer",
             Self::Stop => "stop",
+            Self::Control(_) => "control",
         }
     }
 }

@@ -12,20 +12,22 @@
 //! lets one strategy object run unchanged in a backtest, paper and live: only
 //! the [`Venue`] and the source of inputs differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use veloz_core::events::{
-    Command, EventTimes, MarkPrice, MarketEvent, OrderEvent, OrderEventKind, Quote, SubmitOrder,
+    CancelAllOrders, Command, EventTimes, MarkPrice, MarketEvent, OrderEvent, OrderEventKind,
+    Quote, SubmitOrder,
 };
 use veloz_core::{
-    ClientOrderId, ClientOrderIdGenerator, Instrument, InstrumentId, OrderCheck, Price, Quantity,
-    StrategyId, UnixNanos,
+    ClientOrderId, ClientOrderIdGenerator, Instrument, InstrumentId, Money, OrderCheck, OrderType,
+    PositionSide, Price, Quantity, StrategyId, TimeInForce, TriggerPriceType, UnixNanos,
 };
 use veloz_market::{BookConfig, L2Book};
 use veloz_oms::{Applied, OrderStatus, OrderStore};
+use veloz_risk::{RiskEngine, RiskRecord, RiskRecordKind, RiskView, TradingState};
 use veloz_sim::idmap::IdMap;
 
-use crate::input::{Input, Stamped};
+use crate::input::{Control, Input, Stamped};
 use crate::journal::{Journal, JournalError};
 use crate::portfolio::{Portfolio, Position};
 use crate::strategy::{Action, Context, FillEvent, Strategy, View};
@@ -148,6 +150,11 @@ pub struct KernelStats {
     pub stale_requests: u64,
     /// Strategy log messages beyond the kept ones.
     pub log_dropped: u64,
+    /// Orders, modifies and cancels denied by the risk engine (orders are
+    /// also counted in `denied`).
+    pub risk_denied: u64,
+    /// Times the risk engine went into HALTED.
+    pub halts: u64,
 }
 
 /// What one [`Kernel::handle`] call did.
@@ -161,6 +168,9 @@ pub struct StepAudit {
     pub denied: Vec<(ClientOrderId, String)>,
     /// Anything else unusual (refused events, book errors), in words.
     pub notes: Vec<String>,
+    /// The risk engine's decisions in this step (denials, state changes,
+    /// the kill switch), with their reasons.
+    pub risk: Vec<RiskRecord>,
 }
 
 /// A fill as the run records it.
@@ -220,6 +230,11 @@ impl Default for KernelConfig {
 }
 
 const MAX_ACTIONS_PER_INPUT: usize = 100_000;
+/// The strategy id of the orders the kernel itself sends (kill switch).
+pub const RISK_STRATEGY: StrategyId = StrategyId::from_const("risk");
+/// `take_command`'s strategy index for the kernel's own commands (no
+/// strategy is called back).
+const NO_STRATEGY: usize = usize::MAX;
 const MAX_LOG: usize = 10_000;
 
 /// The kernel (see the module docs).
@@ -243,6 +258,10 @@ pub struct Kernel {
     fills: Vec<FillRecord>,
     record_fills: bool,
     log: Vec<(UnixNanos, StrategyId, String)>,
+    risk: Option<RiskEngine>,
+    /// Set while the kill switch sends its own commands: they skip the
+    /// cancel rate limit, and its orders take the flatten check.
+    kill_switch_active: bool,
 }
 
 /// Why a kernel could not be built.
@@ -299,7 +318,27 @@ impl Kernel {
             fills: Vec::new(),
             record_fills: config.record_fills,
             log: Vec::new(),
+            risk: None,
+            kill_switch_active: false,
         })
+    }
+
+    /// Installs the risk engine: every order passes it after the other
+    /// pre-trade checks, cancels pass its cancel rate limit, and it observes
+    /// market data, rejects and equity. Without one the kernel behaves as
+    /// before (no limits, no trading state).
+    pub fn set_risk(&mut self, risk: RiskEngine) {
+        self.risk = Some(risk);
+    }
+
+    /// The risk engine, if installed.
+    pub fn risk(&self) -> Option<&RiskEngine> {
+        self.risk.as_ref()
+    }
+
+    /// The trading state (`None` without a risk engine).
+    pub fn trading_state(&self) -> Option<TradingState> {
+        self.risk.as_ref().map(RiskEngine::trading_state)
     }
 
     /// Adds an instrument.
@@ -445,7 +484,13 @@ impl Kernel {
         self.seq = seq;
         let mut audit = self.begin_step(time);
         self.on_market(ev, &mut audit);
+        if self.risk.is_some() {
+            self.risk_observe();
+        }
         self.drain(venue, &mut audit)?;
+        if self.risk.is_some() {
+            self.risk_collect(&mut audit);
+        }
         Ok(audit)
     }
 
@@ -500,13 +545,163 @@ impl Kernel {
                     }
                 }
             }
+            Input::Control(c) => self.on_control(c, venue, &mut audit),
+        }
+        if self.risk.is_some() {
+            self.risk_observe();
         }
         self.drain(venue, &mut audit)?;
+        if self.risk.is_some() {
+            self.risk_collect(&mut audit);
+        }
         Ok(audit)
+    }
+
+    /// Feeds the risk engine what it watches besides orders: equity (PnL of
+    /// the positions in its currency) and the stale-data check. Runs before
+    /// the step's actions are taken, so a halt applies to them.
+    fn risk_observe(&mut self) {
+        let Some(risk) = self.risk.as_mut() else {
+            return;
+        };
+        if let Some(cur) = risk.equity_currency() {
+            let mut pnl: i128 = 0;
+            for p in self.portfolio.positions() {
+                if p.pnl_currency != cur {
+                    continue;
+                }
+                let unrealized = reference_price(&self.market, p.instrument)
+                    .and_then(|px| p.unrealized_raw(px))
+                    .unwrap_or(0);
+                let fees = p.fees.get(&cur).copied().unwrap_or(0);
+                pnl = pnl
+                    .saturating_add(p.realized_raw)
+                    .saturating_add(unrealized)
+                    .saturating_add(p.funding_raw)
+                    .saturating_sub(fees);
+            }
+            risk.on_equity(self.now, Money::from_raw(pnl, cur));
+        }
+        if risk.stale_check_due(self.now) {
+            let open: BTreeSet<InstrumentId> = self
+                .orders
+                .open_orders(None)
+                .map(|o| o.instrument())
+                .collect();
+            risk.on_tick(self.now, open);
+        }
+    }
+
+    /// Moves the risk engine's records of this step into the audit.
+    fn risk_collect(&mut self, audit: &mut StepAudit) {
+        let Some(risk) = self.risk.as_mut() else {
+            return;
+        };
+        if !risk.has_records() {
+            return;
+        }
+        let records = risk.take_records();
+        for r in &records {
+            if let RiskRecordKind::StateChanged {
+                to: TradingState::Halted,
+                ..
+            } = r.kind
+            {
+                self.stats.halts += 1;
+            }
+        }
+        audit.risk.extend(records);
+    }
+
+    /// An operator or supervisor command.
+    fn on_control(&mut self, c: Control, venue: &mut dyn Venue, audit: &mut StepAudit) {
+        let now = self.now;
+        match c {
+            Control::SetTradingState { state, reason } => match self.risk.as_mut() {
+                Some(r) => r.set_trading_state(state, &reason, now),
+                None => audit.notes.push(format!(
+                    "trading state {state} ignored: no risk engine is installed ({reason})"
+                )),
+            },
+            Control::Connection { up, what } => match self.risk.as_mut() {
+                Some(r) => r.on_connection(now, up, &what),
+                None => audit.notes.push(format!(
+                    "connection {what} {}",
+                    if up { "up" } else { "lost" }
+                )),
+            },
+            Control::KillSwitch { flatten, reason } => {
+                self.kill_switch(flatten, &reason, venue, audit)
+            }
+        }
+    }
+
+    /// The kill switch: HALTED, cancel every open order, and with `flatten`
+    /// close every position with (reduce-only on futures) market orders whose
+    /// client order ids come from the kernel's generator. The flatten orders
+    /// still pass the instrument rules; the risk engine lets them through in
+    /// every state as long as they only reduce. Without a risk engine the
+    /// orders are canceled and flattened but nothing blocks new orders.
+    fn kill_switch(
+        &mut self,
+        flatten: bool,
+        reason: &str,
+        venue: &mut dyn Venue,
+        audit: &mut StepAudit,
+    ) {
+        let now = self.now;
+        let positions: Vec<(&Instrument, Quantity)> = self
+            .portfolio
+            .positions()
+            .filter_map(|p| self.instruments.get(&p.instrument).map(|i| (i, p.qty())))
+            .collect();
+        let plan = match self.risk.as_mut() {
+            Some(r) => r.kill_switch(now, flatten, reason, &self.orders, positions),
+            None => {
+                audit.notes.push(format!(
+                    "kill switch without a risk engine: orders are canceled but new orders are not blocked ({reason})"
+                ));
+                veloz_risk::plan_kill_switch(&self.orders, positions, flatten)
+            }
+        };
+        self.kill_switch_active = true;
+        for instrument in plan.cancel {
+            let cmd = Command::CancelAll(CancelAllOrders {
+                strategy: RISK_STRATEGY,
+                instrument,
+                side: None,
+                ts_init: now,
+            });
+            self.take_command(NO_STRATEGY, cmd, venue, audit);
+        }
+        for f in plan.flatten {
+            let cmd = Command::Submit(SubmitOrder {
+                strategy: RISK_STRATEGY,
+                instrument: f.instrument,
+                client_order_id: self.ids.next_id(),
+                side: f.side,
+                order_type: OrderType::Market,
+                quantity: f.quantity,
+                price: None,
+                trigger_price: None,
+                trigger_type: TriggerPriceType::Last,
+                time_in_force: TimeInForce::Gtc,
+                expire_time: None,
+                flags: veloz_risk::flatten_flags(&f),
+                position_side: PositionSide::Both,
+                trailing: None,
+                ts_init: now,
+            });
+            self.take_command(NO_STRATEGY, cmd, venue, audit);
+        }
+        self.kill_switch_active = false;
     }
 
     fn on_market(&mut self, ev: &MarketEvent, audit: &mut StepAudit) {
         let id = ev.instrument();
+        if let Some(r) = self.risk.as_mut() {
+            r.on_market_data(id, self.now);
+        }
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
                 if !self.market.books.contains_key(&id) {
@@ -587,6 +782,14 @@ impl Kernel {
             Applied::Ignored { .. } => return,
             Applied::Transition { .. } => {}
         }
+        if let (Some(r), OrderEventKind::Rejected { code, reason }) = (self.risk.as_mut(), &ev.kind)
+        {
+            let why = match code {
+                Some(c) => format!("{} rejected ({c}): {reason}", ev.client_order_id),
+                None => format!("{} rejected: {reason}", ev.client_order_id),
+            };
+            r.on_reject(self.now, &why);
+        }
         let idx = self.strategy_index(&ev.client_order_id);
         // A fill updates the position before any callback, so every callback
         // of this event sees the position after it.
@@ -620,6 +823,10 @@ impl Kernel {
                 });
             }
         }
+        if idx.is_none() && self.orders.get(&ev.client_order_id).is_some() {
+            // The kernel's own order (kill switch): no strategy owns it.
+            return;
+        }
         self.call(idx, |s, c| s.on_order_event(c, &ev));
         if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
@@ -645,8 +852,10 @@ impl Kernel {
             strategy_ids,
             ids,
             actions,
+            risk,
             ..
         } = self;
+        let trading_state = risk.as_ref().map(RiskEngine::trading_state);
         for (i, s) in strategies.iter_mut().enumerate() {
             if only.is_some_and(|o| o != i) {
                 continue;
@@ -659,6 +868,7 @@ impl Kernel {
                     market,
                     portfolio,
                     orders,
+                    trading_state,
                 },
                 ids,
                 actions,
@@ -758,13 +968,32 @@ impl Kernel {
             }
             Command::Cancel(c) => {
                 let id = c.client_order_id;
+                if !self.risk_allows_cancel(Some(id), audit) {
+                    return;
+                }
                 self.send_pending(id, OrderEventKind::PendingCancel, &cmd, venue, audit);
             }
             Command::Modify(m) => {
                 let id = m.client_order_id;
+                if let Some(r) = self.risk.as_mut() {
+                    if self.orders.get(&id).is_some_and(|o| o.is_open()) {
+                        if let Err(d) = r.check_modify(id, self.now) {
+                            self.stats.risk_denied += 1;
+                            audit.denied.push((id, d.to_string()));
+                            return;
+                        }
+                    }
+                }
                 self.send_pending(id, OrderEventKind::PendingUpdate, &cmd, venue, audit);
             }
             Command::CancelAll(c) => {
+                if !self.risk_allows_cancel(None, audit) {
+                    audit.notes.push(format!(
+                        "cancel-all of {} not sent: cancel rate limit",
+                        c.instrument
+                    ));
+                    return;
+                }
                 let evs: Vec<OrderEvent> = self
                     .orders
                     .open_orders(Some(c.instrument))
@@ -783,6 +1012,32 @@ impl Kernel {
                 venue.send(&cmd, self.now);
                 self.stats.commands += 1;
                 audit.commands += 1;
+            }
+        }
+    }
+
+    /// The risk engine's cancel rate limit (the kill switch's own cancels
+    /// skip it; a cancel of an order that is not open is left to the stale
+    /// request path). A denied cancel is not sent: the order stays open and
+    /// the strategy may try again.
+    fn risk_allows_cancel(&mut self, id: Option<ClientOrderId>, audit: &mut StepAudit) -> bool {
+        if self.kill_switch_active {
+            return true;
+        }
+        let Some(r) = self.risk.as_mut() else {
+            return true;
+        };
+        if id.is_some_and(|id| !self.orders.get(&id).is_some_and(|o| o.is_open())) {
+            return true;
+        }
+        match r.on_cancel_request(self.now) {
+            Ok(()) => true,
+            Err(d) => {
+                self.stats.risk_denied += 1;
+                if let Some(id) = id {
+                    audit.denied.push((id, d.to_string()));
+                }
+                false
             }
         }
     }
@@ -826,7 +1081,37 @@ impl Kernel {
                 return Some(reason);
             }
         }
-        None
+        let risk = self.risk.as_mut()?;
+        let gross_exposure_other = if risk.config().max_gross_exposure.is_some() {
+            gross_exposure_except(
+                &self.portfolio,
+                &self.market,
+                &self.instruments,
+                o.instrument,
+            )
+        } else {
+            Price::ZERO
+        };
+        let rv = RiskView {
+            instrument,
+            reference_price: view.reference_price,
+            position: view.position.map(Position::qty).unwrap_or(Quantity::ZERO),
+            orders: &self.orders,
+            gross_exposure_other,
+            now: self.now,
+        };
+        let r = if self.kill_switch_active {
+            risk.check_flatten(o, &rv)
+        } else {
+            risk.check(o, &rv)
+        };
+        match r {
+            Ok(()) => None,
+            Err(d) => {
+                self.stats.risk_denied += 1;
+                Some(d.to_string())
+            }
+        }
     }
 
     /// A comparable summary of the trading state (orders, positions,
@@ -850,8 +1135,35 @@ impl Kernel {
                 .balances()
                 .map(|(c, f, l)| (c.to_string(), f.raw(), l.raw()))
                 .collect(),
+            trading_state: self.trading_state(),
         }
     }
+}
+
+/// Sum of |position| × reference price (else entry price) over every
+/// instrument but `except`, in quote terms, saturating.
+fn gross_exposure_except(
+    portfolio: &Portfolio,
+    market: &MarketState,
+    instruments: &BTreeMap<InstrumentId, Instrument>,
+    except: InstrumentId,
+) -> Price {
+    let mut total: i64 = 0;
+    for p in portfolio.positions() {
+        if p.instrument == except || p.is_flat() {
+            continue;
+        }
+        let Some(inst) = instruments.get(&p.instrument) else {
+            continue;
+        };
+        let Some(px) = reference_price(market, p.instrument).or(p.entry_price()) else {
+            continue;
+        };
+        let qty = Quantity::from_raw(p.qty_raw.saturating_abs(), 8);
+        let n = inst.notional(px, qty).map_or(i64::MAX, |n| n.raw());
+        total = total.saturating_add(n);
+    }
+    Price::from_raw(total, 8)
 }
 
 fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
@@ -897,4 +1209,6 @@ pub struct StateSnapshot {
     pub positions: Vec<Position>,
     /// Spot balances `(asset, free raw, locked raw)`.
     pub balances: Vec<(String, i128, i128)>,
+    /// The risk engine's trading state (`None` without one).
+    pub trading_state: Option<TradingState>,
 }

@@ -27,7 +27,7 @@ pub mod portfolio;
 pub mod strategy;
 
 pub use backtest::{Backtest, BacktestError, BacktestSettings, EquityPoint, PricePoint, RunOutput};
-pub use input::{FundingEvent, Input, Stamped};
+pub use input::{Control, FundingEvent, Input, Stamped};
 pub use journal::{Journal, JournalError, JsonLinesJournal, MemoryJournal};
 pub use kernel::{
     CheckView, FillRecord, InstrumentRules, Kernel, KernelConfig, KernelError, KernelStats,

@@ -180,6 +180,7 @@ pub(crate) struct View<'a> {
     pub market: &'a crate::kernel::MarketState,
     pub portfolio: &'a Portfolio,
     pub orders: &'a OrderStore,
+    pub trading_state: Option<veloz_risk::TradingState>,
 }
 
 /// The strategy's window on the kernel during one callback.
@@ -260,6 +261,13 @@ impl Context<'_> {
     /// Spot balance `(free, locked)` as the venue last reported it.
     pub fn balance(&self, asset: Currency) -> Option<(Money, Money)> {
         self.view.portfolio.balance(asset)
+    }
+
+    /// The risk engine's trading state (`None` when the run has no risk
+    /// engine): when it is REDUCING only orders that reduce a position pass,
+    /// when HALTED none do.
+    pub fn trading_state(&self) -> Option<veloz_risk::TradingState> {
+        self.view.trading_state
     }
 
     /// The whole portfolio.
