@@ -11,6 +11,12 @@
 //! which is what makes a journal replay ([`Kernel::replay`]) exact and what
 //! lets one strategy object run unchanged in a backtest, paper and live: only
 //! the [`Venue`] and the source of inputs differ.
+//!
+//! An optional [`veloz_risk::RiskEngine`] ([`Kernel::set_risk`]) checks every
+//! order after the instrument rules, limits the cancel rate, watches market
+//! data, rejects and equity, and holds the trading state; the journaled
+//! [`Control`] inputs pull the kill switch and set the state. Its decisions
+//! are in [`StepAudit::risk`] (see `docs/RISK.md`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
