@@ -7,6 +7,7 @@ mod backtest;
 mod data_import;
 mod demo;
 mod instruments;
+mod live;
 mod sim;
 mod venue_demo;
 
@@ -25,9 +26,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Replay a real Binance capture through local order-book sync and print the
-    /// top of book as it changes (the default when no command is given).
+    /// Three short demonstrations: local order-book sync on a real capture,
+    /// orders over the wire on the embedded simulator, and a market-maker
+    /// backtest with its report.
     Demo(demo::DemoArgs),
+    /// Trade live with the configured strategies (the default when no command
+    /// is given: the embedded simulator with a grid and a market maker, until
+    /// Ctrl-C). See docs/LIVE.md.
+    Live(live::LiveArgs),
     /// Market data tools.
     #[command(subcommand)]
     Data(DataCommand),
@@ -71,9 +77,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli
         .command
-        .unwrap_or(Command::Demo(demo::DemoArgs::default()))
+        .unwrap_or(Command::Live(live::LiveArgs::default()))
     {
         Command::Demo(args) => demo::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Report { dir } => backtest::report_command(&dir),

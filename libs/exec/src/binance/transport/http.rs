@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use veloz_core::MarketKind;
+use veloz_core::{MarketKind, UnixNanos};
 
 use super::local_now;
 use crate::binance::config::{Credentials, Endpoints};
@@ -47,6 +47,9 @@ pub struct HttpAnswer {
     pub headers: Vec<(String, String)>,
     /// Body bytes (de-chunked).
     pub body: Vec<u8>,
+    /// Local time at which the request's last byte was handed to the socket
+    /// (the end of the tick-to-trade path).
+    pub written: UnixNanos,
 }
 
 impl HttpAnswer {
@@ -273,7 +276,10 @@ async fn exchange(conn: &mut Conn, request: &[u8]) -> Result<(HttpAnswer, bool),
     let w = conn.get_mut();
     w.write_all(request).await.map_err(ExchangeError::Write)?;
     w.flush().await.map_err(ExchangeError::Write)?;
-    read_answer(conn).await
+    let written = local_now();
+    let (mut answer, keep) = read_answer(conn).await?;
+    answer.written = written;
+    Ok((answer, keep))
 }
 
 async fn read_line(conn: &mut Conn, budget: &mut usize) -> Result<String, ExchangeError> {
@@ -380,6 +386,7 @@ async fn read_answer(conn: &mut Conn) -> Result<(HttpAnswer, bool), ExchangeErro
             status,
             headers,
             body,
+            written: UnixNanos::default(),
         },
         keep,
     ))

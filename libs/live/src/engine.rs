@@ -1,0 +1,699 @@
+//! The live engine: one kernel, fed by the I/O tasks, on one thread.
+//!
+//! [`run`] loads the instruments' rules from the venue (`exchangeInfo`),
+//! builds the kernel and its strategies, replays the journal if the journal
+//! folder already has one (a restart: the strategies see everything again
+//! and come back to the same state; no command is re-sent), reconciles with
+//! the venue, and then loops: one [`Inbound`] message at a time becomes one
+//! journaled kernel input; timers fire at their time; a reconciliation pass
+//! runs every `reconcile_interval_ms` and after every user-stream reconnect;
+//! the status is published for the terminal.
+//!
+//! On shutdown it stops the strategies, cancels every open order, waits
+//! (bounded) until the venue confirms, turns off the dead man's switch, and
+//! flushes the journal.
+//!
+//! Threads: the caller runs [`run`] on a current-thread runtime (the kernel
+//! never waits on I/O; the tasks are on the same thread, so a market frame
+//! reaches the kernel without a cross-thread wake-up).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use veloz_core::events::{CancelAllOrders, Command};
+use veloz_core::{Instrument, InstrumentId, MarketKind, StrategyId, UnixNanos};
+use veloz_exec::binance::config::{Credentials, Endpoints};
+use veloz_exec::binance::rest::exchange_info::ExchangeInfo;
+use veloz_exec::binance::rest::futures::FuturesApi;
+use veloz_exec::binance::rest::responses::CountdownCancelAll;
+use veloz_exec::binance::rest::spot;
+use veloz_exec::binance::transport::http::RestClient;
+use veloz_exec::binance::transport::local_now;
+use veloz_oms::OrderStatus;
+use veloz_runtime::{Input, Kernel, KernelConfig, RecordingVenue, Stamped, StateSnapshot};
+
+use crate::config::LiveConfig;
+use crate::inbound::Inbound;
+use crate::metrics::LiveMetrics;
+use crate::reconcile::{LocalOrder, ReconcileSettings, Reconciler, Snapshot};
+use crate::status::{PositionLine, Status};
+use crate::venue::ChannelVenue;
+use crate::{exec, feed, journal, user};
+
+/// Why the engine could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A configuration problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A strategy's config is wrong.
+    #[error("strategy {id}: {source}")]
+    Strategy {
+        /// Strategy id.
+        id: String,
+        /// Cause.
+        source: veloz_strategies::StrategyConfigError,
+    },
+    /// The venue cannot be reached.
+    #[error("cannot reach the venue's {product:?} API at {url}: {detail}\n  check that the venue is running (for the simulator: `veloz sim`) and that [venue] points at it")]
+    Unreachable {
+        /// Product.
+        product: MarketKind,
+        /// Base URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The venue does not list an instrument a strategy trades.
+    #[error("the venue does not list {0}; check the strategy's instrument")]
+    UnknownInstrument(InstrumentId),
+    /// The kernel refused its setup.
+    #[error("kernel setup: {0}")]
+    Setup(String),
+    /// The journal failed (the engine stops: it must not trade unjournaled).
+    #[error("journal: {0}")]
+    Journal(String),
+    /// The kernel failed.
+    #[error("kernel: {0}")]
+    Kernel(#[from] veloz_runtime::KernelError),
+}
+
+/// Live (the Binance execution client) or paper (the simulated venue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Orders go to the venue.
+    Live,
+    /// Orders go to a simulated venue fed by the live market.
+    Paper,
+}
+
+/// Everything [`run`] needs.
+#[derive(Debug, Clone)]
+pub struct LiveSetup {
+    /// The configuration.
+    pub config: LiveConfig,
+    /// Where the venue is.
+    pub endpoints: Endpoints,
+    /// API key and signer.
+    pub credentials: Credentials,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSummary {
+    /// Inputs journaled in this session.
+    pub inputs: u64,
+    /// Inputs replayed from an earlier session.
+    pub replayed: u64,
+    /// Fills (this session and replayed).
+    pub fills: usize,
+    /// Orders still open at the end (0 after a clean shutdown).
+    pub open_orders_left: usize,
+    /// The journal folder.
+    pub journal_dir: PathBuf,
+    /// Metrics.
+    pub metrics: LiveMetrics,
+    /// Audit lines of the session.
+    pub audits: Vec<String>,
+    /// Whether the session resumed a journal.
+    pub resumed: bool,
+    /// The instruments traded, with the venue's rules.
+    pub instruments: Vec<Instrument>,
+    /// The kernel's orders, positions and balances at the end.
+    pub state: Option<StateSnapshot>,
+}
+
+const AUDIT_KEEP: usize = 10_000;
+
+async fn load_instruments(
+    rest: &RestClient,
+    endpoints: &Endpoints,
+    wanted: &BTreeSet<InstrumentId>,
+) -> Result<BTreeMap<InstrumentId, Instrument>, LiveError> {
+    let kinds: BTreeSet<MarketKind> = wanted.iter().map(|i| i.kind).collect();
+    let mut out = BTreeMap::new();
+    for kind in kinds {
+        let unreachable = |detail: String| LiveError::Unreachable {
+            product: kind,
+            url: endpoints.rest_base(kind).to_string(),
+            detail,
+        };
+        rest.sync_time(kind)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let req = match FuturesApi::for_kind(kind) {
+            Some(api) => api.exchange_info(),
+            None => spot::exchange_info(&[]),
+        };
+        let info: ExchangeInfo = rest
+            .send_json(&req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        for id in wanted.iter().filter(|i| i.kind == kind) {
+            let sym = info
+                .symbol(id.symbol.as_str())
+                .ok_or(LiveError::UnknownInstrument(*id))?;
+            let inst = sym
+                .to_instrument(kind)
+                .map_err(|e| LiveError::Setup(format!("{id}: {e}")))?;
+            out.insert(*id, inst.instrument);
+        }
+    }
+    Ok(out)
+}
+
+fn snapshot(kernel: &Kernel, venue: &ChannelVenue) -> Snapshot {
+    let orders = kernel
+        .orders()
+        .iter()
+        .map(|o| LocalOrder {
+            id: o.client_order_id(),
+            instrument: o.instrument(),
+            venue_id: o.venue_order_id(),
+            open: o.is_open(),
+            unacknowledged: o.is_open() && o.venue_order_id().is_none(),
+            filled: o.filled_qty(),
+            submitted_at: venue
+                .sent(&o.client_order_id())
+                .map(|s| s.submitted_at)
+                .unwrap_or(o.request().ts_init),
+        })
+        .collect();
+    let positions = kernel
+        .portfolio()
+        .positions()
+        .filter(|p| p.instrument.kind.is_futures())
+        .map(|p| (p.instrument, p.qty()))
+        .collect();
+    Snapshot { orders, positions }
+}
+
+fn status_of(
+    kernel: &Kernel,
+    metrics: &Arc<Mutex<LiveMetrics>>,
+    audits: &[String],
+    started: UnixNanos,
+    links: &BTreeMap<String, bool>,
+) -> Status {
+    let now = local_now();
+    let positions = kernel
+        .portfolio()
+        .positions()
+        .map(|p| {
+            let mid = kernel.mid_price(p.instrument);
+            PositionLine {
+                instrument: p.instrument,
+                qty: p.qty(),
+                entry: p.entry_price(),
+                mid,
+                realized: p.realized(),
+                unrealized_raw: mid.and_then(|m| p.unrealized_raw(m)),
+                fills: p.fills,
+            }
+        })
+        .collect();
+    let mut open_by_strategy: BTreeMap<StrategyId, usize> = BTreeMap::new();
+    for o in kernel.orders().open_orders(None) {
+        *open_by_strategy.entry(o.strategy()).or_default() += 1;
+    }
+    Status {
+        time: now,
+        uptime_s: now.0.saturating_sub(started.0) / 1_000_000_000,
+        positions,
+        open_orders: open_by_strategy.values().sum(),
+        open_by_strategy: open_by_strategy
+            .into_iter()
+            .map(|(k, v)| (k.as_str().to_string(), v))
+            .collect(),
+        orders_total: kernel.orders().len(),
+        fills: kernel.fills().len(),
+        metrics: metrics.lock().map(|m| m.clone()).unwrap_or_default(),
+        last_audit: audits.last().cloned(),
+        links: links.clone(),
+        balances: kernel
+            .portfolio()
+            .balances()
+            .map(|(c, free, locked)| (c.as_str().to_string(), free, locked))
+            .collect(),
+    }
+}
+
+/// Runs a live session until `shutdown` resolves (see the module docs).
+pub async fn run(
+    setup: LiveSetup,
+    shutdown: impl std::future::Future<Output = ()>,
+    status_tx: watch::Sender<Status>,
+) -> Result<LiveSummary, LiveError> {
+    let cfg = &setup.config;
+    let started = local_now();
+    let strategies = cfg.resolve_strategies()?;
+    let mut wanted = BTreeSet::new();
+    for s in &strategies {
+        let ids = veloz_strategies::instruments_of(&s.name, &s.config).map_err(|source| {
+            LiveError::Strategy {
+                id: s.id.clone(),
+                source,
+            }
+        })?;
+        wanted.extend(ids);
+    }
+    let timeout = Duration::from_millis(cfg.live.rest_timeout_ms.max(100));
+    let rest = Arc::new(RestClient::new(
+        &setup.endpoints,
+        Some(setup.credentials.clone()),
+        timeout,
+    ));
+    let instruments = load_instruments(&rest, &setup.endpoints, &wanted).await?;
+    let inst_list: Vec<Instrument> = instruments.values().cloned().collect();
+
+    // The journal folder: run metadata (the id epoch) and the journal.
+    let dir = cfg.journal.dir.clone();
+    let meta = journal::RunMeta::load_or_create(&dir, started)
+        .map_err(|e| LiveError::Journal(e.to_string()))?;
+    let mut kernel = build_kernel(cfg, &inst_list, meta.epoch_ms)?;
+    let (journal, earlier) =
+        journal::open(&dir, &cfg.journal).map_err(|e| LiveError::Journal(e.to_string()))?;
+    let resumed = !earlier.is_empty();
+    let replayed = kernel.replay(earlier.iter(), &mut RecordingVenue::default())?;
+    drop(earlier);
+    kernel.set_journal(journal);
+
+    let metrics = Arc::new(Mutex::new(LiveMetrics::default()));
+    let instruments = Arc::new(instruments);
+    let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(65_536);
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let mut venue = ChannelVenue::new(out_tx);
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(exec::run(
+        exec::ExecShared {
+            rest: rest.clone(),
+            instruments: instruments.clone(),
+            out: in_tx.clone(),
+            metrics: metrics.clone(),
+        },
+        out_rx,
+    )));
+    let kinds: BTreeSet<MarketKind> = instruments.keys().map(|i| i.kind).collect();
+    for (n, kind) in kinds.iter().enumerate() {
+        let seed = meta.epoch_ms ^ (n as u64 + 1);
+        tasks.push(tokio::spawn(feed::run(
+            feed::FeedSpec {
+                kind: *kind,
+                ws_base: setup.endpoints.ws_base(*kind).to_string(),
+                instruments: instruments
+                    .keys()
+                    .filter(|i| i.kind == *kind)
+                    .copied()
+                    .collect(),
+                streams: cfg.live.streams.clone(),
+                seed,
+            },
+            in_tx.clone(),
+            metrics.clone(),
+        )));
+        tasks.push(match kind {
+            MarketKind::Spot => tokio::spawn(user::run_spot(
+                setup.endpoints.ws_api(*kind).to_string(),
+                setup.credentials.clone(),
+                rest.clone(),
+                in_tx.clone(),
+                metrics.clone(),
+                seed,
+            )),
+            _ => tokio::spawn(user::run_futures(
+                *kind,
+                setup.endpoints.ws_base(*kind).to_string(),
+                rest.clone(),
+                in_tx.clone(),
+                metrics.clone(),
+                seed,
+            )),
+        });
+    }
+    // The dead man's switch.
+    let futures_ids: Vec<InstrumentId> = instruments
+        .keys()
+        .filter(|i| i.kind.is_futures())
+        .copied()
+        .collect();
+    if cfg.live.dead_man_switch_ms > 0 && !futures_ids.is_empty() {
+        let (rest, ids, metrics, tx) = (
+            rest.clone(),
+            futures_ids.clone(),
+            metrics.clone(),
+            in_tx.clone(),
+        );
+        let (countdown, every) = (cfg.live.dead_man_switch_ms, cfg.heartbeat_ms());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            loop {
+                tick.tick().await;
+                for id in &ids {
+                    let Some(api) = FuturesApi::for_kind(id.kind) else {
+                        continue;
+                    };
+                    let r: Result<CountdownCancelAll, _> = rest
+                        .send_json(&api.countdown_cancel_all(&id.symbol, countdown))
+                        .await;
+                    match r {
+                        Ok(_) => {
+                            if let Ok(mut m) = metrics.lock() {
+                                m.heartbeats += 1;
+                            }
+                        }
+                        Err(e) => {
+                            if tx
+                                .send(Inbound::Audit(format!(
+                                    "dead man's switch on {id} not renewed: {e}"
+                                )))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    // Reconciliation runs in its own task, one pass at a time.
+    let (rec_tx, mut rec_rx) = mpsc::channel::<Snapshot>(1);
+    let (rec_done_tx, mut rec_done_rx) = mpsc::channel::<Vec<Inbound>>(4);
+    {
+        let mut rec = Reconciler::new(
+            rest.clone(),
+            instruments.clone(),
+            metrics.clone(),
+            ReconcileSettings {
+                grace_ms: 2_000,
+                not_found_after_ms: cfg.live.not_found_after_ms,
+            },
+        );
+        tasks.push(tokio::spawn(async move {
+            while let Some(snap) = rec_rx.recv().await {
+                let r = rec.pass(&snap).await;
+                let mut out = r.events;
+                out.extend(
+                    r.errors
+                        .into_iter()
+                        .map(|e| Inbound::Audit(format!("reconcile: {e}; retried next pass"))),
+                );
+                if rec_done_tx.send(out).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+
+    let mut audits: Vec<String> = Vec::new();
+    let mut audit_file =
+        journal::AuditLog::open(&dir).map_err(|e| LiveError::Journal(e.to_string()))?;
+    let mut audit = |line: String, audits: &mut Vec<String>| {
+        let _ = audit_file.write(local_now(), &line);
+        if audits.len() < AUDIT_KEEP {
+            audits.push(line);
+        }
+    };
+    let mut links: BTreeMap<String, bool> = BTreeMap::new();
+    let mut inputs = 0u64;
+
+    // First reconciliation before the strategies act.
+    let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+    if let Some(events) = tokio::time::timeout(Duration::from_secs(30), rec_done_rx.recv())
+        .await
+        .ok()
+        .flatten()
+    {
+        for ev in events {
+            inputs += apply(
+                &mut kernel,
+                &mut venue,
+                ev,
+                &mut |l| audit(l, &mut audits),
+                &mut links,
+            )?;
+        }
+    }
+    if !resumed {
+        kernel.handle(local_now(), Input::Start, &mut venue)?;
+        inputs += 1;
+    } else {
+        audit(
+            format!(
+                "resumed: {replayed} journaled inputs replayed, then reconciled with the venue"
+            ),
+            &mut audits,
+        );
+    }
+
+    let mut reconcile_tick =
+        tokio::time::interval(Duration::from_millis(cfg.live.reconcile_interval_ms));
+    reconcile_tick.reset();
+    let mut status_tick =
+        tokio::time::interval(Duration::from_millis(cfg.live.status_interval_ms.max(50)));
+    tokio::pin!(shutdown);
+    loop {
+        let timer_at = kernel.next_timer();
+        let sleep_for = timer_at.map(|t| Duration::from_nanos(t.0.saturating_sub(local_now().0)));
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            msg = in_rx.recv() => {
+                let Some(msg) = msg else { break };
+                let reconnect = matches!(&msg, Inbound::Link { what, up: true } if what.contains("user"));
+                inputs += apply(&mut kernel, &mut venue, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                if reconnect {
+                    let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+                }
+            }
+            Some(events) = rec_done_rx.recv() => {
+                for ev in events {
+                    inputs += apply(&mut kernel, &mut venue, ev, &mut |l| audit(l, &mut audits), &mut links)?;
+                }
+            }
+            _ = async { match sleep_for { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
+                kernel.handle(local_now(), Input::Timer, &mut venue)?;
+                inputs += 1;
+            }
+            _ = reconcile_tick.tick() => {
+                let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+            }
+            _ = status_tick.tick() => {
+                let _ = status_tx.send(status_of(&kernel, &metrics, &audits, started, &links));
+            }
+        }
+    }
+
+    // Shutdown: stop the strategies, cancel everything, wait for the venue.
+    kernel.handle(local_now(), Input::Stop, &mut venue)?;
+    inputs += 1;
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(cfg.live.shutdown_timeout_ms);
+    let mut last_cancel = None::<tokio::time::Instant>;
+    loop {
+        let open: BTreeSet<InstrumentId> = kernel
+            .orders()
+            .open_orders(None)
+            .map(|o| o.instrument())
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            audit(
+                format!(
+                    "shutdown: {} orders still open after {} ms; the dead man's switch (if on) cancels them at the venue",
+                    kernel.orders().open_orders(None).count(),
+                    cfg.live.shutdown_timeout_ms
+                ),
+                &mut audits,
+            );
+            break;
+        }
+        if last_cancel.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            last_cancel = Some(tokio::time::Instant::now());
+            for id in &open {
+                let cmd = Command::CancelAll(CancelAllOrders {
+                    strategy: StrategyId::from_const("shutdown"),
+                    instrument: *id,
+                    side: None,
+                    ts_init: local_now(),
+                });
+                veloz_runtime::Venue::send(&mut venue, &cmd, local_now());
+            }
+            let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+        }
+        tokio::select! {
+            msg = in_rx.recv() => {
+                let Some(msg) = msg else { break };
+                // Market data no longer matters; order events do.
+                if !matches!(msg, Inbound::Market { .. }) {
+                    inputs += apply(&mut kernel, &mut venue, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                }
+            }
+            Some(events) = rec_done_rx.recv() => {
+                for ev in events {
+                    inputs += apply(&mut kernel, &mut venue, ev, &mut |l| audit(l, &mut audits), &mut links)?;
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    // The dead man's switch off (countdown 0), then stop the tasks.
+    for t in &tasks {
+        t.abort();
+    }
+    if cfg.live.dead_man_switch_ms > 0 {
+        for id in &futures_ids {
+            if let Some(api) = FuturesApi::for_kind(id.kind) {
+                let _ = rest.send(&api.countdown_cancel_all(&id.symbol, 0)).await;
+            }
+        }
+    }
+    if let Some(mut j) = kernel.take_journal() {
+        j.flush().map_err(|e| LiveError::Journal(e.to_string()))?;
+    }
+    let open_left = kernel.orders().open_orders(None).count();
+    let state = kernel.state();
+    let _ = status_tx.send(status_of(&kernel, &metrics, &audits, started, &links));
+    let metrics = metrics.lock().map(|m| m.clone()).unwrap_or_default();
+    Ok(LiveSummary {
+        inputs,
+        replayed,
+        fills: kernel.fills().len(),
+        open_orders_left: open_left,
+        journal_dir: dir,
+        metrics,
+        audits,
+        resumed,
+        instruments: inst_list,
+        state: Some(state),
+    })
+}
+
+/// Builds a kernel like [`run`]'s: the instruments, the strategies, the
+/// session's id epoch.
+fn build_kernel(
+    cfg: &LiveConfig,
+    instruments: &[Instrument],
+    epoch_ms: u64,
+) -> Result<Kernel, LiveError> {
+    let mut kernel = Kernel::new(&KernelConfig {
+        id_tag: "VZ".into(),
+        id_epoch: epoch_ms,
+        record_fills: true,
+    })
+    .map_err(|e| LiveError::Setup(e.to_string()))?;
+    for i in instruments {
+        kernel.add_instrument(i.clone());
+    }
+    for s in cfg.resolve_strategies()? {
+        veloz_strategies::check_rules(&s.name, &s.config, instruments).map_err(|source| {
+            LiveError::Strategy {
+                id: s.id.clone(),
+                source,
+            }
+        })?;
+        let built =
+            veloz_strategies::build(&s.name, &s.config).map_err(|source| LiveError::Strategy {
+                id: s.id.clone(),
+                source,
+            })?;
+        kernel
+            .add_strategy(&s.id, built)
+            .map_err(|e| LiveError::Setup(e.to_string()))?;
+    }
+    Ok(kernel)
+}
+
+/// Replays the session's journal into a fresh kernel and returns its state.
+pub fn replay_state(
+    cfg: &LiveConfig,
+    dir: &Path,
+    instruments: &[Instrument],
+) -> Result<StateSnapshot, LiveError> {
+    let meta = journal::RunMeta::load_or_create(dir, local_now())
+        .map_err(|e| LiveError::Journal(e.to_string()))?;
+    let mut kernel = build_kernel(cfg, instruments, meta.epoch_ms)?;
+    let entries = read_journal(dir)?;
+    kernel.replay(entries.iter(), &mut RecordingVenue::default())?;
+    Ok(kernel.state())
+}
+
+/// Checks that the journal of a finished session replays to the state the
+/// session ended with.
+pub fn verify_replay(cfg: &LiveConfig, summary: &LiveSummary) -> Result<(), LiveError> {
+    let replayed = replay_state(cfg, &summary.journal_dir, &summary.instruments)?;
+    match &summary.state {
+        Some(s) if *s == replayed => Ok(()),
+        Some(_) => Err(LiveError::Journal(format!(
+            "{}: the replayed state differs from the session's final state",
+            summary.journal_dir.display()
+        ))),
+        None => Err(LiveError::Journal(
+            "the session recorded no final state".into(),
+        )),
+    }
+}
+
+/// Applies one inbound message; returns how many kernel inputs it made.
+fn apply(
+    kernel: &mut Kernel,
+    venue: &mut ChannelVenue,
+    msg: Inbound,
+    audit: &mut dyn FnMut(String),
+    links: &mut BTreeMap<String, bool>,
+) -> Result<u64, LiveError> {
+    let now = local_now();
+    match msg {
+        Inbound::Market { event, received } => {
+            venue.trigger = Some(received);
+            let r = kernel.handle_market(now, &event, venue);
+            venue.trigger = None;
+            let a = r?;
+            for n in a.notes {
+                audit(n);
+            }
+            Ok(1)
+        }
+        Inbound::Order(ev) => {
+            let id = ev.client_order_id;
+            let a = kernel.handle(now, Input::Order(ev), venue)?;
+            for n in a.notes {
+                audit(n);
+            }
+            if kernel
+                .orders()
+                .get(&id)
+                .is_some_and(|o| o.is_closed() || o.status() == OrderStatus::Denied)
+            {
+                venue.forget(&id);
+            }
+            Ok(1)
+        }
+        Inbound::Account(ev) => {
+            kernel.handle(now, Input::Account(ev), venue)?;
+            Ok(1)
+        }
+        Inbound::Link { what, up } => {
+            if links.insert(what.clone(), up) != Some(up) {
+                audit(format!("{what} {}", if up { "up" } else { "down" }));
+            }
+            Ok(0)
+        }
+        Inbound::Audit(line) => {
+            audit(line);
+            Ok(0)
+        }
+    }
+}
+
+/// The journal folder's inputs, for tools and tests: every journaled input
+/// in order.
+pub fn read_journal(dir: &Path) -> Result<Vec<Stamped>, LiveError> {
+    journal::read_all(dir).map_err(|e| LiveError::Journal(e.to_string()))
+}

@@ -1,0 +1,611 @@
+//! Reconciliation: local orders, fills, balances and positions against what
+//! the venue says, on start and every `reconcile_interval_ms`.
+//!
+//! The engine hands a [`Snapshot`] of the kernel's orders and positions to
+//! [`Reconciler::pass`], which asks the venue (REST) and returns the order
+//! and account events that bring the kernel in line, plus an audit line for
+//! every mismatch. Everything it returns goes through the kernel like any
+//! other venue report, so it is journaled and idempotent: fills carry the
+//! venue's trade ids (the order store drops a fill it already has), closures
+//! of closed orders are ignored.
+//!
+//! One pass, per instrument:
+//!
+//! 1. **Open orders at the venue.** One VeloZ does not know is reported as
+//!    external (once). One VeloZ still has as `SUBMITTED` (an unknown outcome)
+//!    gets its `Accepted`. One whose executed quantity is above VeloZ's has
+//!    its trades fetched.
+//! 2. **Open orders VeloZ has that the venue does not list** (older than a
+//!    grace period, so a request in flight is not misread): an order query
+//!    says how they ended; their trades are fetched; then the closure.
+//!    An order the venue has never heard of, after `not_found_after`, is
+//!    `Rejected` (it never arrived: the request timed out before Binance got
+//!    it, or the process died before sending it).
+//! 3. **Trades** since the last one seen (`fromId`): any fill the user
+//!    stream lost, even of an order that is closed locally, is recovered with
+//!    its trade id (so a second restart cannot count it twice).
+//! 4. **Balances and positions** from the venue become account events; a
+//!    futures position that differs from the one VeloZ computed from fills in
+//!    two passes in a row is a mismatch.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use veloz_core::events::{AccountEvent, Balance, EventTimes, Fill, OrderEvent, OrderEventKind};
+use veloz_core::{
+    ClientOrderId, Currency, Instrument, InstrumentId, Liquidity, MarketKind, Money, Quantity,
+    Side, TradeId, UnixNanos, VenueOrderId,
+};
+use veloz_exec::binance::error::BinanceError;
+use veloz_exec::binance::rest::futures::FuturesApi;
+use veloz_exec::binance::rest::responses::{
+    FuturesAccountTrade, FuturesBalance, FuturesOrderReport, PositionRisk, SpotAccount,
+    SpotAccountTrade, SpotOrderReport,
+};
+use veloz_exec::binance::rest::spot::{self, Range};
+use veloz_exec::binance::rest::types::OrderStatus as WireStatus;
+use veloz_exec::binance::rest::OrderRef;
+use veloz_exec::binance::transport::http::RestClient;
+use veloz_exec::binance::transport::local_now;
+
+use crate::inbound::Inbound;
+use crate::metrics::LiveMetrics;
+
+/// One local order, as the reconciler needs it.
+#[derive(Debug, Clone)]
+pub struct LocalOrder {
+    /// Client order id.
+    pub id: ClientOrderId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Venue id, once known.
+    pub venue_id: Option<VenueOrderId>,
+    /// Still open (working, or in flight).
+    pub open: bool,
+    /// Never acknowledged (`SUBMITTED`).
+    pub unacknowledged: bool,
+    /// Filled so far.
+    pub filled: Quantity,
+    /// Kernel time of the submit.
+    pub submitted_at: UnixNanos,
+}
+
+/// The kernel's orders and positions at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Every order the kernel knows.
+    pub orders: Vec<LocalOrder>,
+    /// Futures positions from fills.
+    pub positions: BTreeMap<InstrumentId, Quantity>,
+}
+
+/// Settings of the reconciler.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcileSettings {
+    /// Orders younger than this are not queried (their request may be in flight).
+    pub grace_ms: u64,
+    /// An order the venue does not know is declared never placed after this.
+    pub not_found_after_ms: u64,
+}
+
+/// The reconciler's memory between passes (see the module docs).
+pub struct Reconciler {
+    rest: Arc<RestClient>,
+    instruments: Arc<BTreeMap<InstrumentId, Instrument>>,
+    metrics: Arc<Mutex<LiveMetrics>>,
+    settings: ReconcileSettings,
+    last_trade: HashMap<InstrumentId, u64>,
+    external: HashSet<(InstrumentId, u64)>,
+    position_streak: HashMap<InstrumentId, u32>,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("settings", &self.settings)
+            .field("last_trade", &self.last_trade)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one pass found.
+#[derive(Debug, Default)]
+pub struct PassResult {
+    /// Events for the kernel, in order.
+    pub events: Vec<Inbound>,
+    /// Requests that failed (the pass goes on; the next pass retries).
+    pub errors: Vec<String>,
+}
+
+fn order_event(
+    instrument: InstrumentId,
+    id: ClientOrderId,
+    venue: Option<VenueOrderId>,
+    kind: OrderEventKind,
+    exchange: UnixNanos,
+) -> Inbound {
+    Inbound::Order(OrderEvent {
+        instrument,
+        client_order_id: id,
+        venue_order_id: venue,
+        kind,
+        times: EventTimes {
+            exchange,
+            local: local_now(),
+        },
+    })
+}
+
+fn ms(t: u64) -> UnixNanos {
+    UnixNanos(t.saturating_mul(1_000_000))
+}
+
+/// A venue order, spot or futures, reduced to what reconciliation compares.
+#[derive(Debug, Clone)]
+struct VenueOrder {
+    client_id: String,
+    venue_id: u64,
+    status: WireStatus,
+    executed: Quantity,
+}
+
+/// A venue trade of ours.
+#[derive(Debug, Clone)]
+struct VenueTrade {
+    id: u64,
+    order_id: u64,
+    fill: Fill,
+    time: u64,
+}
+
+fn currency(s: &str) -> Currency {
+    Currency::new(s).unwrap_or(Currency::from_const("UNKNOWN"))
+}
+
+impl From<&FuturesAccountTrade> for VenueTrade {
+    fn from(t: &FuturesAccountTrade) -> Self {
+        Self {
+            id: t.id,
+            order_id: t.order_id,
+            time: t.time,
+            fill: Fill {
+                trade_id: TradeId(t.id),
+                side: t.side,
+                price: t.price,
+                qty: t.qty,
+                fee: t.commission.money(currency(&t.commission_asset)),
+                liquidity: if t.maker {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                },
+            },
+        }
+    }
+}
+
+impl From<&SpotAccountTrade> for VenueTrade {
+    fn from(t: &SpotAccountTrade) -> Self {
+        Self {
+            id: t.id,
+            order_id: t.order_id,
+            time: t.time,
+            fill: Fill {
+                trade_id: TradeId(t.id),
+                side: if t.is_buyer { Side::Buy } else { Side::Sell },
+                price: t.price,
+                qty: t.qty,
+                fee: t.commission.money(currency(&t.commission_asset)),
+                liquidity: if t.is_maker {
+                    Liquidity::Maker
+                } else {
+                    Liquidity::Taker
+                },
+            },
+        }
+    }
+}
+
+impl Reconciler {
+    /// A reconciler over `instruments`.
+    pub fn new(
+        rest: Arc<RestClient>,
+        instruments: Arc<BTreeMap<InstrumentId, Instrument>>,
+        metrics: Arc<Mutex<LiveMetrics>>,
+        settings: ReconcileSettings,
+    ) -> Self {
+        Self {
+            rest,
+            instruments,
+            metrics,
+            settings,
+            last_trade: HashMap::new(),
+            external: HashSet::new(),
+            position_streak: HashMap::new(),
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut LiveMetrics)) {
+        if let Ok(mut m) = self.metrics.lock() {
+            f(&mut m);
+        }
+    }
+
+    async fn open_orders(&self, id: InstrumentId) -> Result<Vec<VenueOrder>, BinanceError> {
+        Ok(match id.kind {
+            MarketKind::Spot => {
+                let v: Vec<SpotOrderReport> = self
+                    .rest
+                    .send_json(&spot::open_orders(Some(&id.symbol)))
+                    .await?;
+                v.into_iter().map(spot_order).collect()
+            }
+            kind => {
+                let Some(api) = FuturesApi::for_kind(kind) else {
+                    return Ok(vec![]);
+                };
+                let v: Vec<FuturesOrderReport> = self
+                    .rest
+                    .send_json(&api.open_orders(Some(&id.symbol)))
+                    .await?;
+                v.into_iter().map(futures_order).collect()
+            }
+        })
+    }
+
+    async fn query(&self, id: InstrumentId, r: OrderRef) -> Result<VenueOrder, BinanceError> {
+        self.count(|m| m.order_queries += 1);
+        Ok(match id.kind {
+            MarketKind::Spot => spot_order(
+                self.rest
+                    .send_json(&spot::query_order(&id.symbol, r))
+                    .await?,
+            ),
+            kind => {
+                let Some(api) = FuturesApi::for_kind(kind) else {
+                    return Err(BinanceError::unreadable_success("query", "no such product"));
+                };
+                futures_order(self.rest.send_json(&api.query_order(&id.symbol, r)).await?)
+            }
+        })
+    }
+
+    async fn trades(
+        &self,
+        id: InstrumentId,
+        order_id: Option<u64>,
+        from_id: Option<u64>,
+    ) -> Result<Vec<VenueTrade>, BinanceError> {
+        let range = Range {
+            start_ms: None,
+            end_ms: None,
+            limit: Some(1000),
+        };
+        Ok(match id.kind {
+            MarketKind::Spot => {
+                let req = spot::my_trades(&id.symbol, order_id, from_id, range)?;
+                let v: Vec<SpotAccountTrade> = self.rest.send_json(&req).await?;
+                v.iter().map(VenueTrade::from).collect()
+            }
+            kind => {
+                let Some(api) = FuturesApi::for_kind(kind) else {
+                    return Ok(vec![]);
+                };
+                let req = api.account_trades(&id.symbol, order_id, from_id, range)?;
+                let v: Vec<FuturesAccountTrade> = self.rest.send_json(&req).await?;
+                v.iter().map(VenueTrade::from).collect()
+            }
+        })
+    }
+
+    /// One reconciliation pass (see the module docs).
+    pub async fn pass(&mut self, snap: &Snapshot) -> PassResult {
+        self.count(|m| m.reconciliations += 1);
+        let mut res = PassResult::default();
+        let now = local_now();
+        let ids: Vec<InstrumentId> = self.instruments.keys().copied().collect();
+        for id in ids {
+            if let Err(e) = self.instrument_pass(id, snap, now, &mut res).await {
+                res.errors.push(format!("{id}: {e}"));
+            }
+        }
+        if let Err(e) = self.account_pass(snap, &mut res).await {
+            res.errors.push(format!("balances and positions: {e}"));
+        }
+        res
+    }
+
+    async fn instrument_pass(
+        &mut self,
+        id: InstrumentId,
+        snap: &Snapshot,
+        now: UnixNanos,
+        res: &mut PassResult,
+    ) -> Result<(), BinanceError> {
+        let local: Vec<&LocalOrder> = snap.orders.iter().filter(|o| o.instrument == id).collect();
+        let by_client: HashMap<&str, &LocalOrder> =
+            local.iter().map(|o| (o.id.as_str(), *o)).collect();
+        let mut by_venue: HashMap<u64, &LocalOrder> = local
+            .iter()
+            .filter_map(|o| o.venue_id.map(|v| (v.0, *o)))
+            .collect();
+        let venue_open = self.open_orders(id).await?;
+        let mut listed: HashSet<&str> = HashSet::new();
+        let mut fetch_trades_of: Vec<(u64, ClientOrderId)> = Vec::new();
+        for v in &venue_open {
+            listed.insert(v.client_id.as_str());
+            match by_client.get(v.client_id.as_str()) {
+                None => {
+                    if self.external.insert((id, v.venue_id)) {
+                        self.count(|m| {
+                            m.external_orders += 1;
+                            m.mismatches += 1;
+                        });
+                        res.events.push(Inbound::Audit(format!(
+                            "reconcile {id}: open order {} (client id {:?}) was not placed by VeloZ (external); left alone",
+                            v.venue_id, v.client_id
+                        )));
+                    }
+                }
+                Some(o) => {
+                    by_venue.insert(v.venue_id, o);
+                    if o.unacknowledged {
+                        self.count(|m| m.mismatches += 1);
+                        res.events.push(Inbound::Audit(format!(
+                            "reconcile {id}: order {} is working at the venue; acknowledgement recovered",
+                            o.id
+                        )));
+                        res.events.push(order_event(
+                            id,
+                            o.id,
+                            Some(VenueOrderId(v.venue_id)),
+                            OrderEventKind::Accepted,
+                            now,
+                        ));
+                    }
+                    if v.executed > o.filled {
+                        fetch_trades_of.push((v.venue_id, o.id));
+                    }
+                }
+            }
+        }
+        let grace = self.settings.grace_ms * 1_000_000;
+        for o in local.iter().filter(|o| o.open) {
+            if listed.contains(o.id.as_str()) || now.0.saturating_sub(o.submitted_at.0) < grace {
+                continue;
+            }
+            match self.query(id, OrderRef::Client(o.id)).await {
+                Ok(v) => {
+                    by_venue.insert(v.venue_id, o);
+                    let venue = Some(VenueOrderId(v.venue_id));
+                    if v.executed > o.filled {
+                        fetch_trades_of.push((v.venue_id, o.id));
+                    }
+                    let closing = match v.status {
+                        WireStatus::Canceled => Some(OrderEventKind::Canceled),
+                        WireStatus::Expired | WireStatus::ExpiredInMatch => {
+                            Some(OrderEventKind::Expired)
+                        }
+                        WireStatus::Rejected => Some(OrderEventKind::Rejected {
+                            code: None,
+                            reason: "the venue reports the order REJECTED".into(),
+                        }),
+                        WireStatus::New | WireStatus::PartiallyFilled | WireStatus::PendingNew => {
+                            Some(OrderEventKind::Accepted)
+                        }
+                        _ => None,
+                    };
+                    if o.unacknowledged {
+                        res.events.push(order_event(
+                            id,
+                            o.id,
+                            venue,
+                            OrderEventKind::Accepted,
+                            now,
+                        ));
+                    }
+                    // Fills first, then the closure.
+                    if let Some(i) = fetch_trades_of
+                        .iter()
+                        .position(|(vid, _)| *vid == v.venue_id)
+                    {
+                        let (vid, cid) = fetch_trades_of.remove(i);
+                        self.push_order_trades(id, vid, cid, res).await?;
+                    }
+                    if let Some(k) = closing {
+                        if !matches!(k, OrderEventKind::Accepted) {
+                            self.count(|m| m.mismatches += 1);
+                            res.events.push(Inbound::Audit(format!(
+                                "reconcile {id}: order {} is {:?} at the venue; closed locally",
+                                o.id, v.status
+                            )));
+                        }
+                        res.events.push(order_event(id, o.id, venue, k, now));
+                    }
+                }
+                Err(e) if e.code() == Some(-2013) => {
+                    let age = now.0.saturating_sub(o.submitted_at.0);
+                    if age >= self.settings.not_found_after_ms * 1_000_000 {
+                        self.count(|m| m.mismatches += 1);
+                        res.events.push(Inbound::Audit(format!(
+                            "reconcile {id}: order {} never reached the venue; marked rejected",
+                            o.id
+                        )));
+                        res.events.push(order_event(
+                            id,
+                            o.id,
+                            None,
+                            OrderEventKind::Rejected {
+                                code: Some(-2013),
+                                reason: "the venue has no such order: the request never arrived"
+                                    .into(),
+                            },
+                            now,
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (vid, cid) in fetch_trades_of {
+            self.push_order_trades(id, vid, cid, res).await?;
+        }
+        // Every trade since the last one seen: fills the user stream lost.
+        let from = self.last_trade.get(&id).map(|t| t + 1);
+        let trades = self.trades(id, None, from).await?;
+        for t in &trades {
+            let last = self.last_trade.entry(id).or_insert(0);
+            *last = (*last).max(t.id);
+            let owner = match by_venue.get(&t.order_id) {
+                Some(o) => Some(o.id),
+                None => match self
+                    .query(id, OrderRef::Venue(VenueOrderId(t.order_id)))
+                    .await
+                {
+                    Ok(v) => by_client.get(v.client_id.as_str()).map(|o| o.id),
+                    Err(_) => None,
+                },
+            };
+            match owner {
+                Some(cid) => res.events.push(self.fill_event(id, cid, t)),
+                None => {
+                    if self.external.insert((id, t.order_id)) {
+                        self.count(|m| m.mismatches += 1);
+                        res.events.push(Inbound::Audit(format!(
+                            "reconcile {id}: trade {} of order {} that VeloZ did not place (external)",
+                            t.id, t.order_id
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_event(&self, id: InstrumentId, cid: ClientOrderId, t: &VenueTrade) -> Inbound {
+        order_event(
+            id,
+            cid,
+            Some(VenueOrderId(t.order_id)),
+            OrderEventKind::Filled(t.fill),
+            ms(t.time),
+        )
+    }
+
+    async fn push_order_trades(
+        &mut self,
+        id: InstrumentId,
+        venue_id: u64,
+        cid: ClientOrderId,
+        res: &mut PassResult,
+    ) -> Result<(), BinanceError> {
+        let trades = self.trades(id, Some(venue_id), None).await?;
+        self.count(|m| m.recovered_fills += trades.len() as u64);
+        for t in &trades {
+            res.events.push(self.fill_event(id, cid, t));
+        }
+        Ok(())
+    }
+
+    async fn account_pass(
+        &mut self,
+        snap: &Snapshot,
+        res: &mut PassResult,
+    ) -> Result<(), BinanceError> {
+        let kinds: HashSet<MarketKind> = self.instruments.keys().map(|i| i.kind).collect();
+        let now = local_now();
+        let times = EventTimes {
+            exchange: now,
+            local: now,
+        };
+        for kind in kinds {
+            match kind {
+                MarketKind::Spot => {
+                    let acct: SpotAccount = self.rest.send_json(&spot::account(true)).await?;
+                    let (balances, _) = acct.to_balances(now);
+                    for b in balances {
+                        res.events.push(Inbound::Account(AccountEvent::Balance(b)));
+                    }
+                }
+                kind => {
+                    let Some(api) = FuturesApi::for_kind(kind) else {
+                        continue;
+                    };
+                    let balances: Vec<FuturesBalance> = self.rest.send_json(&api.balance()).await?;
+                    for b in balances {
+                        let asset = currency(&b.asset);
+                        let free = b.available_balance.money(asset);
+                        let total = b.balance.money(asset);
+                        let locked = total
+                            .checked_sub(free)
+                            .unwrap_or_else(|_| Money::zero(asset));
+                        res.events
+                            .push(Inbound::Account(AccountEvent::Balance(Balance {
+                                asset,
+                                free,
+                                locked,
+                                times,
+                            })));
+                    }
+                    let risks: Vec<PositionRisk> =
+                        self.rest.send_json(&api.position_risk(None)).await?;
+                    for r in risks {
+                        let Some(inst) = self
+                            .instruments
+                            .values()
+                            .find(|i| i.id.kind == kind && i.id.symbol.as_str() == r.symbol)
+                        else {
+                            continue;
+                        };
+                        let pnl_currency = inst.margin_asset;
+                        res.events
+                            .push(Inbound::Account(AccountEvent::Position(r.to_report(
+                                inst.id,
+                                pnl_currency,
+                                now,
+                            ))));
+                        let local = snap
+                            .positions
+                            .get(&inst.id)
+                            .copied()
+                            .unwrap_or(Quantity::ZERO);
+                        let streak = self.position_streak.entry(inst.id).or_insert(0);
+                        if local == r.position_amt {
+                            *streak = 0;
+                        } else {
+                            *streak += 1;
+                            if *streak == 2 {
+                                if let Ok(mut m) = self.metrics.lock() {
+                                    m.mismatches += 1;
+                                }
+                                res.events.push(Inbound::Audit(format!(
+                                    "reconcile {}: position {} from VeloZ's fills, {} at the venue (two passes in a row)",
+                                    inst.id, local, r.position_amt
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn spot_order(r: SpotOrderReport) -> VenueOrder {
+    VenueOrder {
+        client_id: r.client_order_id,
+        venue_id: r.order_id,
+        status: r.status.unwrap_or(WireStatus::New),
+        executed: r.executed_qty.unwrap_or(Quantity::ZERO),
+    }
+}
+
+fn futures_order(r: FuturesOrderReport) -> VenueOrder {
+    VenueOrder {
+        client_id: r.client_order_id,
+        venue_id: r.order_id,
+        status: r.status,
+        executed: r.executed_qty,
+    }
+}
