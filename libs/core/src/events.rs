@@ -421,9 +421,17 @@ pub struct OrderEvent {
 
 // ---------------------------------------------------------------- account events
 
+fn spot_wallet() -> crate::MarketKind {
+    crate::MarketKind::Spot
+}
+
 /// A balance of one asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
+    /// Which wallet: spot, or the USD-M / COIN-M futures wallet (journals
+    /// written before this field existed read as spot).
+    #[serde(default = "spot_wallet")]
+    pub kind: crate::MarketKind,
     /// Asset.
     pub asset: Currency,
     /// Available.

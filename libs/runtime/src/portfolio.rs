@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use veloz_core::events::{AccountEvent, Fill, MarginReport, PositionReport};
-use veloz_core::{ContractKind, Currency, Instrument, InstrumentId, Money, Price, Quantity, Side};
+use veloz_core::{
+    ContractKind, Currency, Instrument, InstrumentId, MarketKind, Money, Price, Quantity, Side,
+};
 use veloz_sim::futures::Contract;
 
 /// The net position of one instrument.
@@ -144,6 +146,7 @@ impl Position {
 pub struct Portfolio {
     positions: BTreeMap<InstrumentId, Position>,
     balances: BTreeMap<Currency, (Money, Money)>,
+    wallets: BTreeMap<(MarketKind, Currency), (Money, Money)>,
     margins: BTreeMap<Currency, MarginReport>,
     venue_positions: BTreeMap<InstrumentId, PositionReport>,
 }
@@ -188,8 +191,11 @@ impl Portfolio {
     /// Applies a venue account report.
     pub fn apply_account(&mut self, ev: &AccountEvent) {
         match ev {
-            AccountEvent::Balance(b) => {
+            AccountEvent::Balance(b) if b.kind == MarketKind::Spot => {
                 self.balances.insert(b.asset, (b.free, b.locked));
+            }
+            AccountEvent::Balance(b) => {
+                self.wallets.insert((b.kind, b.asset), (b.free, b.locked));
             }
             AccountEvent::Margin(m) => {
                 self.margins.insert(m.asset, *m);
@@ -208,6 +214,18 @@ impl Portfolio {
     /// Every reported spot balance.
     pub fn balances(&self) -> impl Iterator<Item = (Currency, Money, Money)> + '_ {
         self.balances.iter().map(|(c, (f, l))| (*c, *f, *l))
+    }
+
+    /// A futures wallet balance `(free, locked)` of `kind` (USD-M or COIN-M)
+    /// as last reported: free is the cross wallet balance, locked the rest
+    /// of the wallet (isolated margin).
+    pub fn wallet(&self, kind: MarketKind, asset: Currency) -> Option<(Money, Money)> {
+        self.wallets.get(&(kind, asset)).copied()
+    }
+
+    /// Every reported futures wallet balance.
+    pub fn wallets(&self) -> impl Iterator<Item = (MarketKind, Currency, Money, Money)> + '_ {
+        self.wallets.iter().map(|((k, c), (f, l))| (*k, *c, *f, *l))
     }
 
     /// Futures margin of `asset` as last reported.

@@ -428,6 +428,7 @@ impl Ctx<'_> {
         self.out.push(SimReport::Account {
             account,
             event: AccountEvent::Balance(Balance {
+                kind: veloz_core::MarketKind::Spot,
                 asset,
                 free: Money::from_raw(b.free, asset),
                 locked: Money::from_raw(b.locked, asset),

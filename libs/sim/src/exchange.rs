@@ -274,6 +274,7 @@ impl SimExchange {
         self.out.push(SimReport::Account {
             account,
             event: veloz_core::events::AccountEvent::Balance(veloz_core::events::Balance {
+                kind: veloz_core::MarketKind::Spot,
                 asset: amount.currency(),
                 free: Money::from_raw(free, amount.currency()),
                 locked: Money::from_raw(locked, amount.currency()),

@@ -938,6 +938,7 @@ fn account_position(data: &str, local: UnixNanos) -> Res<UserDataMessage> {
         .map(|b| {
             let c = currency(W, "B.a", &b.asset)?;
             Ok(AccountEvent::Balance(Balance {
+                kind: MarketKind::Spot,
                 asset: c,
                 free: money(W, "B.f", &b.free, c)?,
                 locked: money(W, "B.l", &b.locked, c)?,
@@ -1413,6 +1414,7 @@ fn account_update(src: &StreamSource, data: &str, local: UnixNanos) -> Res<UserD
                 value: b.wallet.to_string(),
             })?;
         events.push(AccountEvent::Balance(Balance {
+            kind: src.kind,
             asset: c,
             free: cross,
             locked,

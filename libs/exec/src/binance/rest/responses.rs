@@ -573,6 +573,7 @@ impl SpotAccount {
         for b in &self.balances {
             match Currency::new(&b.asset) {
                 Ok(c) => out.push(Balance {
+                    kind: veloz_core::MarketKind::Spot,
                     asset: c,
                     free: b.free.money(c),
                     locked: b.locked.money(c),
