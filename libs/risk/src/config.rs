@@ -118,6 +118,10 @@ pub struct RiskConfig {
     pub stale_data_ms: u64,
     /// Halt when a venue connection is reported lost.
     pub halt_on_disconnect: bool,
+    /// Lift a halt that only lost connections caused once every one of them
+    /// is back (a reconnect is followed by reconciliation before the next
+    /// order). Any other halt reason in between makes the halt sticky.
+    pub resume_on_reconnect: bool,
     /// Overrides of the order limits for single instruments.
     pub instruments: BTreeMap<InstrumentId, InstrumentLimits>,
 }
@@ -142,6 +146,7 @@ impl Default for RiskConfig {
             reject_window_ms: DEFAULT_REJECT_WINDOW_MS,
             stale_data_ms: DEFAULT_STALE_DATA_MS,
             halt_on_disconnect: true,
+            resume_on_reconnect: true,
             instruments: BTreeMap::new(),
         }
     }

@@ -233,6 +233,10 @@ pub struct RiskEngine {
     equity: EquityTrack,
     records: Vec<RiskRecord>,
     counters: RiskCounters,
+    /// Connections reported lost and not back yet.
+    links_down: BTreeSet<String>,
+    /// The current halt was caused by lost connections only.
+    halt_only_links: bool,
 }
 
 fn ms(nanos: u64) -> u64 {
@@ -274,6 +278,8 @@ impl RiskEngine {
             equity: EquityTrack::default(),
             records: Vec::new(),
             counters: RiskCounters::default(),
+            links_down: BTreeSet::new(),
+            halt_only_links: false,
         })
     }
 
@@ -331,6 +337,7 @@ impl RiskEngine {
     /// halt stays disarmed until the next UTC day once it has fired.
     pub fn set_trading_state(&mut self, state: TradingState, reason: &str, now: UnixNanos) {
         self.touch(now);
+        self.halt_only_links = false;
         let from = self.state;
         if from == state {
             self.record(
@@ -364,6 +371,7 @@ impl RiskEngine {
     /// Halts (automatic decisions); a second reason while halted is
     /// recorded as a notice.
     fn halt(&mut self, now: UnixNanos, reason: String) {
+        self.halt_only_links = false;
         if self.state == TradingState::Halted {
             self.record(
                 now,
@@ -824,13 +832,30 @@ impl RiskEngine {
     pub fn on_connection(&mut self, now: UnixNanos, up: bool, what: &str) {
         self.touch(now);
         if up {
+            self.links_down.remove(what);
             self.record(
                 now,
                 RiskRecordKind::Notice,
                 format!("connection {what} is up"),
             );
+            if self.links_down.is_empty()
+                && self.state == TradingState::Halted
+                && self.halt_only_links
+                && self.config.resume_on_reconnect
+            {
+                self.set_trading_state(
+                    TradingState::Active,
+                    "every lost connection is back (resume_on_reconnect)",
+                    now,
+                );
+            }
         } else if self.config.halt_on_disconnect {
+            self.links_down.insert(what.to_string());
+            let (was, only) = (self.state, self.halt_only_links);
             self.halt(now, format!("connection {what} lost"));
+            if was != TradingState::Halted || only {
+                self.halt_only_links = true;
+            }
         } else {
             self.record(
                 now,

@@ -568,6 +568,35 @@ fn lost_connection_halts_unless_disabled() {
 }
 
 #[test]
+fn connection_only_halt_lifts_when_every_link_is_back() {
+    let mut r = engine(RiskConfig::default());
+    r.on_connection(ms(1), false, "market");
+    r.on_connection(ms(2), false, "user");
+    assert_eq!(r.trading_state(), TradingState::Halted);
+    r.on_connection(ms(3), true, "market");
+    assert_eq!(
+        r.trading_state(),
+        TradingState::Halted,
+        "user is still down"
+    );
+    r.on_connection(ms(4), true, "user");
+    assert_eq!(r.trading_state(), TradingState::Active);
+    // Another reason while halted makes the halt sticky.
+    r.on_connection(ms(5), false, "market");
+    r.set_trading_state(TradingState::Halted, "operator", ms(6));
+    r.on_connection(ms(7), true, "market");
+    assert_eq!(r.trading_state(), TradingState::Halted);
+    // And the option off keeps every halt.
+    let mut r = engine(RiskConfig {
+        resume_on_reconnect: false,
+        ..RiskConfig::default()
+    });
+    r.on_connection(ms(1), false, "market");
+    r.on_connection(ms(2), true, "market");
+    assert_eq!(r.trading_state(), TradingState::Halted);
+}
+
+#[test]
 fn kill_switch_plans_cancels_and_reduce_only_flatten_orders() {
     let mut fx = Fx::new();
     fx.rest(Side::Buy, "1", "99");

@@ -790,11 +790,18 @@ impl Kernel {
         }
         if let (Some(r), OrderEventKind::Rejected { code, reason }) = (self.risk.as_mut(), &ev.kind)
         {
+            // A post-only order that would have taken is refused by design
+            // (futures -5022, spot LIMIT_MAKER "would immediately match"):
+            // routine for a market maker, not a sign that something is wrong.
+            let post_only_refusal =
+                *code == Some(-5022) || reason.contains("would immediately match");
             let why = match code {
                 Some(c) => format!("{} rejected ({c}): {reason}", ev.client_order_id),
                 None => format!("{} rejected: {reason}", ev.client_order_id),
             };
-            r.on_reject(self.now, &why);
+            if !post_only_refusal {
+                r.on_reject(self.now, &why);
+            }
         }
         let idx = self.strategy_index(&ev.client_order_id);
         // A fill updates the position before any callback, so every callback
@@ -1140,6 +1147,11 @@ impl Kernel {
                 .portfolio
                 .balances()
                 .map(|(c, f, l)| (c.to_string(), f.raw(), l.raw()))
+                .chain(
+                    self.portfolio
+                        .wallets()
+                        .map(|(k, c, f, l)| (format!("{}:{c}", k.as_str()), f.raw(), l.raw())),
+                )
                 .collect(),
             trading_state: self.trading_state(),
         }
@@ -1213,7 +1225,8 @@ pub struct StateSnapshot {
     pub orders: Vec<OrderState>,
     /// Every position.
     pub positions: Vec<Position>,
-    /// Spot balances `(asset, free raw, locked raw)`.
+    /// Spot balances `(asset, free raw, locked raw)`, then futures wallets
+    /// (`"USDM:USDT"`, ...).
     pub balances: Vec<(String, i128, i128)>,
     /// The risk engine's trading state (`None` without one).
     pub trading_state: Option<TradingState>,
