@@ -116,6 +116,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             sim = Some(h);
             (e, creds)
         }
+        EndpointsChoice::Sim => (cfg.venue.sim_endpoints(), credentials(&cfg)?),
         EndpointsChoice::Custom => {
             let (Some(rest), Some(ws)) = (&cfg.venue.rest, &cfg.venue.ws) else {
                 bail!("[venue] endpoints = \"custom\" needs rest and ws");
@@ -183,7 +184,10 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        let r = veloz_live::run(setup, shutdown, tx).await;
+        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(16);
+        // A plain thread: reading standard input blocks.
+        std::thread::spawn(move || operator_commands(ctl_tx));
+        let r = veloz_live::run(setup, shutdown, tx, ctl_rx).await;
         let _ = printer.await;
         r
     })?;
@@ -231,4 +235,40 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Reads operator commands from standard input, one per line.
+fn operator_commands(tx: tokio::sync::mpsc::Sender<veloz_runtime::Control>) {
+    use std::io::BufRead;
+    use veloz_risk::TradingState;
+    use veloz_runtime::Control;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        let c = match line.trim() {
+            "kill" => Control::KillSwitch {
+                flatten: false,
+                reason: "operator: kill".into(),
+            },
+            "flatten" => Control::KillSwitch {
+                flatten: true,
+                reason: "operator: kill and flatten".into(),
+            },
+            "reduce" => Control::SetTradingState {
+                state: TradingState::Reducing,
+                reason: "operator".into(),
+            },
+            "resume" => Control::SetTradingState {
+                state: TradingState::Active,
+                reason: "operator".into(),
+            },
+            "" => continue,
+            other => {
+                eprintln!("unknown command {other:?}: type kill, flatten, reduce or resume");
+                continue;
+            }
+        };
+        if tx.blocking_send(c).is_err() {
+            return;
+        }
+    }
 }

@@ -70,6 +70,11 @@ pub enum EndpointsChoice {
     Testnet,
     /// Binance demo trading.
     Demo,
+    /// A `veloz sim` running elsewhere: one port per product on `sim_host`
+    /// (defaults: 127.0.0.1, ports 9443 spot, 9444 USD-M, 9445 COIN-M,
+    /// `veloz sim`'s own defaults). Credentials as for Binance (the
+    /// simulator's built-in account is `demo` / `demo-secret`).
+    Sim,
     /// `rest` / `ws` of the `[venue]` table (one host for every product,
     /// e.g. a `veloz sim` started elsewhere).
     Custom,
@@ -91,6 +96,38 @@ pub struct VenueConfig {
     pub api_secret_env: Option<String>,
     /// Seed of the embedded simulator's synthetic market.
     pub sim_seed: Option<u64>,
+    /// `endpoints = "sim"`: the simulator's host.
+    pub sim_host: Option<String>,
+    /// `endpoints = "sim"`: spot port.
+    pub spot_port: Option<u16>,
+    /// `endpoints = "sim"`: USD-M port.
+    pub usdm_port: Option<u16>,
+    /// `endpoints = "sim"`: COIN-M port.
+    pub coinm_port: Option<u16>,
+}
+
+impl VenueConfig {
+    /// The endpoints of a simulator (`endpoints = "sim"`).
+    pub fn sim_endpoints(&self) -> veloz_exec::binance::config::Endpoints {
+        let host = self.sim_host.as_deref().unwrap_or("127.0.0.1");
+        let at = |p: Option<u16>, d: u16| format!("{host}:{}", p.unwrap_or(d));
+        let (s, u, c) = (
+            at(self.spot_port, 9443),
+            at(self.usdm_port, 9444),
+            at(self.coinm_port, 9445),
+        );
+        veloz_exec::binance::config::Endpoints {
+            spot_rest: format!("http://{s}"),
+            usdm_rest: format!("http://{u}"),
+            coinm_rest: format!("http://{c}"),
+            spot_ws: format!("ws://{s}"),
+            usdm_ws: format!("ws://{u}"),
+            coinm_ws: format!("ws://{c}"),
+            spot_ws_api: format!("ws://{s}/ws-api/v3"),
+            usdm_ws_api: format!("ws://{u}/ws-fapi/v1"),
+            coinm_ws_api: format!("ws://{c}/ws-dapi/v1"),
+        }
+    }
 }
 
 /// One `[[strategies]]` entry.

@@ -33,7 +33,8 @@ use veloz_exec::binance::rest::spot;
 use veloz_exec::binance::transport::http::RestClient;
 use veloz_exec::binance::transport::local_now;
 use veloz_oms::OrderStatus;
-use veloz_runtime::{Input, Kernel, KernelConfig, RecordingVenue, Stamped, StateSnapshot};
+use veloz_risk::{RiskConfig, RiskEngine};
+use veloz_runtime::{Control, Input, Kernel, KernelConfig, RecordingVenue, Stamped, StateSnapshot};
 
 use crate::config::LiveConfig;
 use crate::inbound::Inbound;
@@ -232,6 +233,7 @@ fn status_of(
         fills: kernel.fills().len(),
         metrics: metrics.lock().map(|m| m.clone()).unwrap_or_default(),
         last_audit: audits.last().cloned(),
+        trading_state: kernel.trading_state().map(|t| t.to_string()),
         links: links.clone(),
         balances: kernel
             .portfolio()
@@ -246,6 +248,7 @@ pub async fn run(
     setup: LiveSetup,
     shutdown: impl std::future::Future<Output = ()>,
     status_tx: watch::Sender<Status>,
+    mut controls: mpsc::Receiver<Control>,
 ) -> Result<LiveSummary, LiveError> {
     let cfg = &setup.config;
     let started = local_now();
@@ -391,6 +394,7 @@ pub async fn run(
             ReconcileSettings {
                 grace_ms: 2_000,
                 not_found_after_ms: cfg.live.not_found_after_ms,
+                epoch: meta.epoch_ms,
             },
         );
         tasks.push(tokio::spawn(async move {
@@ -432,6 +436,7 @@ pub async fn run(
             inputs += apply(
                 &mut kernel,
                 &mut venue,
+                &metrics,
                 ev,
                 &mut |l| audit(l, &mut audits),
                 &mut links,
@@ -455,6 +460,8 @@ pub async fn run(
     reconcile_tick.reset();
     let mut status_tick =
         tokio::time::interval(Duration::from_millis(cfg.live.status_interval_ms.max(50)));
+    // Time moves for the risk engine even when the market is silent.
+    let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(shutdown);
     loop {
         let timer_at = kernel.next_timer();
@@ -465,18 +472,26 @@ pub async fn run(
             msg = in_rx.recv() => {
                 let Some(msg) = msg else { break };
                 let reconnect = matches!(&msg, Inbound::Link { what, up: true } if what.contains("user"));
-                inputs += apply(&mut kernel, &mut venue, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                inputs += apply(&mut kernel, &mut venue, &metrics, msg, &mut |l| audit(l, &mut audits), &mut links)?;
                 if reconnect {
                     let _ = rec_tx.try_send(snapshot(&kernel, &venue));
                 }
             }
             Some(events) = rec_done_rx.recv() => {
                 for ev in events {
-                    inputs += apply(&mut kernel, &mut venue, ev, &mut |l| audit(l, &mut audits), &mut links)?;
+                    inputs += apply(&mut kernel, &mut venue, &metrics, ev, &mut |l| audit(l, &mut audits), &mut links)?;
                 }
+            }
+            Some(c) = controls.recv() => {
+                inputs += apply(&mut kernel, &mut venue, &metrics, Inbound::Control(c), &mut |l| audit(l, &mut audits), &mut links)?;
             }
             _ = async { match sleep_for { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
                 kernel.handle(local_now(), Input::Timer, &mut venue)?;
+                inputs += 1;
+            }
+            _ = clock_tick.tick() => {
+                let a = kernel.handle(local_now(), Input::Timer, &mut venue)?;
+                audit_step(&a, &mut |l| audit(l, &mut audits));
                 inputs += 1;
             }
             _ = reconcile_tick.tick() => {
@@ -488,12 +503,22 @@ pub async fn run(
         }
     }
 
-    // Shutdown: stop the strategies, cancel everything, wait for the venue.
+    // Shutdown: stop the strategies, then the kill switch (journaled: halt,
+    // cancel everything), then wait for the venue to confirm.
     kernel.handle(local_now(), Input::Stop, &mut venue)?;
-    inputs += 1;
+    let a = kernel.handle(
+        local_now(),
+        Input::Control(Control::KillSwitch {
+            flatten: false,
+            reason: "shutdown".into(),
+        }),
+        &mut venue,
+    )?;
+    audit_step(&a, &mut |l| audit(l, &mut audits));
+    inputs += 2;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(cfg.live.shutdown_timeout_ms);
-    let mut last_cancel = None::<tokio::time::Instant>;
+    let mut last_cancel = Some(tokio::time::Instant::now());
     loop {
         let open: BTreeSet<InstrumentId> = kernel
             .orders()
@@ -532,15 +557,38 @@ pub async fn run(
                 let Some(msg) = msg else { break };
                 // Market data no longer matters; order events do.
                 if !matches!(msg, Inbound::Market { .. }) {
-                    inputs += apply(&mut kernel, &mut venue, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                    inputs += apply(&mut kernel, &mut venue, &metrics, msg, &mut |l| audit(l, &mut audits), &mut links)?;
                 }
             }
             Some(events) = rec_done_rx.recv() => {
                 for ev in events {
-                    inputs += apply(&mut kernel, &mut venue, ev, &mut |l| audit(l, &mut audits), &mut links)?;
+                    inputs += apply(&mut kernel, &mut venue, &metrics, ev, &mut |l| audit(l, &mut audits), &mut links)?;
                 }
             }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+    // A last reconciliation: balances and positions as the venue has them
+    // now that nothing is working (a pass already running is applied first).
+    for _ in 0..3 {
+        let sent = rec_tx.try_send(snapshot(&kernel, &venue)).is_ok();
+        match tokio::time::timeout(Duration::from_secs(10), rec_done_rx.recv()).await {
+            Ok(Some(events)) => {
+                for ev in events {
+                    inputs += apply(
+                        &mut kernel,
+                        &mut venue,
+                        &metrics,
+                        ev,
+                        &mut |l| audit(l, &mut audits),
+                        &mut links,
+                    )?;
+                }
+            }
+            _ => break,
+        }
+        if sent {
+            break;
         }
     }
     // The dead man's switch off (countdown 0), then stop the tasks.
@@ -575,6 +623,29 @@ pub async fn run(
     })
 }
 
+/// The trading rules of every instrument `cfg`'s strategies trade, from the
+/// venue's `exchangeInfo`.
+pub async fn load_rules(
+    rest: &RestClient,
+    endpoints: &Endpoints,
+    cfg: &LiveConfig,
+) -> Result<Vec<Instrument>, LiveError> {
+    let mut wanted = BTreeSet::new();
+    for s in cfg.resolve_strategies()? {
+        let ids = veloz_strategies::instruments_of(&s.name, &s.config).map_err(|source| {
+            LiveError::Strategy {
+                id: s.id.clone(),
+                source,
+            }
+        })?;
+        wanted.extend(ids);
+    }
+    Ok(load_instruments(rest, endpoints, &wanted)
+        .await?
+        .into_values()
+        .collect())
+}
+
 /// Builds a kernel like [`run`]'s: the instruments, the strategies, the
 /// session's id epoch.
 fn build_kernel(
@@ -591,6 +662,14 @@ fn build_kernel(
     for i in instruments {
         kernel.add_instrument(i.clone());
     }
+    let risk: RiskConfig = match &cfg.risk {
+        Some(t) => t
+            .clone()
+            .try_into()
+            .map_err(|e| LiveError::Setup(format!("[risk]: {e}; see docs/RISK.md for the keys")))?,
+        None => RiskConfig::default(),
+    };
+    kernel.set_risk(RiskEngine::new(risk).map_err(|e| LiveError::Setup(format!("[risk]: {e}")))?);
     for s in cfg.resolve_strategies()? {
         veloz_strategies::check_rules(&s.name, &s.config, instruments).map_err(|source| {
             LiveError::Strategy {
@@ -610,18 +689,28 @@ fn build_kernel(
     Ok(kernel)
 }
 
+/// Replays the session's journal into a fresh kernel (the session's
+/// instruments, strategies and id epoch) and returns it.
+pub fn replay_kernel(
+    cfg: &LiveConfig,
+    dir: &Path,
+    instruments: &[Instrument],
+) -> Result<Kernel, LiveError> {
+    let meta = journal::RunMeta::load_or_create(dir, local_now())
+        .map_err(|e| LiveError::Journal(e.to_string()))?;
+    let mut kernel = build_kernel(cfg, instruments, meta.epoch_ms)?;
+    let entries = read_journal(dir)?;
+    kernel.replay(entries.iter(), &mut RecordingVenue::default())?;
+    Ok(kernel)
+}
+
 /// Replays the session's journal into a fresh kernel and returns its state.
 pub fn replay_state(
     cfg: &LiveConfig,
     dir: &Path,
     instruments: &[Instrument],
 ) -> Result<StateSnapshot, LiveError> {
-    let meta = journal::RunMeta::load_or_create(dir, local_now())
-        .map_err(|e| LiveError::Journal(e.to_string()))?;
-    let mut kernel = build_kernel(cfg, instruments, meta.epoch_ms)?;
-    let entries = read_journal(dir)?;
-    kernel.replay(entries.iter(), &mut RecordingVenue::default())?;
-    Ok(kernel.state())
+    Ok(replay_kernel(cfg, dir, instruments)?.state())
 }
 
 /// Checks that the journal of a finished session replays to the state the
@@ -644,6 +733,7 @@ pub fn verify_replay(cfg: &LiveConfig, summary: &LiveSummary) -> Result<(), Live
 fn apply(
     kernel: &mut Kernel,
     venue: &mut ChannelVenue,
+    metrics: &Mutex<LiveMetrics>,
     msg: Inbound,
     audit: &mut dyn FnMut(String),
     links: &mut BTreeMap<String, bool>,
@@ -655,17 +745,31 @@ fn apply(
             let r = kernel.handle_market(now, &event, venue);
             venue.trigger = None;
             let a = r?;
-            for n in a.notes {
-                audit(n);
+            audit_step(&a, audit);
+            Ok(1)
+        }
+        Inbound::Reconciled(ev) => {
+            let is_fill = matches!(ev.kind, veloz_core::events::OrderEventKind::Filled(_));
+            let (id, before) = (ev.client_order_id, kernel.stats().duplicate_fills);
+            let a = kernel.handle(now, Input::Order(ev), venue)?;
+            audit_step(&a, audit);
+            if is_fill && kernel.stats().duplicate_fills == before && a.notes.is_empty() {
+                if let Ok(mut m) = metrics.lock() {
+                    m.recovered_fills += 1;
+                }
+                audit(format!(
+                    "reconcile: fill of {id} recovered (the user stream lost it)"
+                ));
+            }
+            if kernel.orders().get(&id).is_some_and(|o| o.is_closed()) {
+                venue.forget(&id);
             }
             Ok(1)
         }
         Inbound::Order(ev) => {
             let id = ev.client_order_id;
             let a = kernel.handle(now, Input::Order(ev), venue)?;
-            for n in a.notes {
-                audit(n);
-            }
+            audit_step(&a, audit);
             if kernel
                 .orders()
                 .get(&id)
@@ -680,15 +784,37 @@ fn apply(
             Ok(1)
         }
         Inbound::Link { what, up } => {
-            if links.insert(what.clone(), up) != Some(up) {
-                audit(format!("{what} {}", if up { "up" } else { "down" }));
+            if links.insert(what.clone(), up) == Some(up) {
+                return Ok(0);
             }
-            Ok(0)
+            audit(format!("{what} {}", if up { "up" } else { "down" }));
+            let a = kernel.handle(now, Input::Control(Control::Connection { up, what }), venue)?;
+            audit_step(&a, audit);
+            Ok(1)
+        }
+        Inbound::Control(c) => {
+            audit(format!("operator: {c:?}"));
+            let a = kernel.handle(now, Input::Control(c), venue)?;
+            audit_step(&a, audit);
+            Ok(1)
         }
         Inbound::Audit(line) => {
             audit(line);
             Ok(0)
         }
+    }
+}
+
+fn audit_step(a: &veloz_runtime::StepAudit, audit: &mut dyn FnMut(String)) {
+    for n in &a.notes {
+        audit(n.clone());
+    }
+    for r in &a.risk {
+        audit(format!("risk: {:?}: {}", r.kind, r.reason));
+    }
+    // Risk denials are in the risk records already.
+    for (id, reason) in a.denied.iter().filter(|(_, r)| !r.starts_with("risk:")) {
+        audit(format!("denied {id}: {reason}"));
     }
 }
 

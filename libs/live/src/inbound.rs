@@ -17,6 +17,9 @@ pub enum Inbound {
     },
     /// An order event (REST answer, user-data stream, or reconciliation).
     Order(OrderEvent),
+    /// An order event found by reconciliation (counted as recovered when
+    /// it is a fill VeloZ did not have).
+    Reconciled(OrderEvent),
     /// A balance or position from the venue.
     Account(AccountEvent),
     /// A connection went down or came back.
@@ -26,6 +29,8 @@ pub enum Inbound {
         /// Up or down.
         up: bool,
     },
+    /// An operator's command (kill switch, trading state): journaled.
+    Control(veloz_runtime::Control),
     /// A finding worth an audit record (a reconciliation mismatch, an
     /// external order, a settled unknown outcome).
     Audit(String),

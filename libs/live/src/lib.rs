@@ -30,6 +30,7 @@ pub mod reconcile;
 pub mod status;
 pub mod user;
 pub mod venue;
+pub mod verify;
 
 pub use config::LiveConfig;
 pub use engine::{run, LiveError, LiveSetup, LiveSummary, Mode};

@@ -86,6 +86,10 @@ pub struct ReconcileSettings {
     pub grace_ms: u64,
     /// An order the venue does not know is declared never placed after this.
     pub not_found_after_ms: u64,
+    /// This session's client-order-id epoch: an id of this epoch the
+    /// snapshot does not hold yet was placed after the snapshot was taken,
+    /// not outside VeloZ.
+    pub epoch: u64,
 }
 
 /// The reconciler's memory between passes (see the module docs).
@@ -124,7 +128,7 @@ fn order_event(
     kind: OrderEventKind,
     exchange: UnixNanos,
 ) -> Inbound {
-    Inbound::Order(OrderEvent {
+    Inbound::Reconciled(OrderEvent {
         instrument,
         client_order_id: id,
         venue_order_id: venue,
@@ -335,6 +339,9 @@ impl Reconciler {
         for v in &venue_open {
             listed.insert(v.client_id.as_str());
             match by_client.get(v.client_id.as_str()) {
+                None if self.is_ours(&v.client_id) => {
+                    // Placed after the snapshot: the next pass sees it.
+                }
                 None => {
                     if self.external.insert((id, v.venue_id)) {
                         self.count(|m| {
@@ -349,7 +356,9 @@ impl Reconciler {
                 }
                 Some(o) => {
                     by_venue.insert(v.venue_id, o);
-                    if o.unacknowledged {
+                    let young =
+                        now.0.saturating_sub(o.submitted_at.0) < self.settings.grace_ms * 1_000_000;
+                    if o.unacknowledged && !young {
                         self.count(|m| m.mismatches += 1);
                         res.events.push(Inbound::Audit(format!(
                             "reconcile {id}: order {} is working at the venue; acknowledgement recovered",
@@ -454,32 +463,45 @@ impl Reconciler {
         let from = self.last_trade.get(&id).map(|t| t + 1);
         let trades = self.trades(id, None, from).await?;
         for t in &trades {
-            let last = self.last_trade.entry(id).or_insert(0);
-            *last = (*last).max(t.id);
             let owner = match by_venue.get(&t.order_id) {
-                Some(o) => Some(o.id),
+                Some(o) => Ok(o.id),
                 None => match self
                     .query(id, OrderRef::Venue(VenueOrderId(t.order_id)))
                     .await
                 {
-                    Ok(v) => by_client.get(v.client_id.as_str()).map(|o| o.id),
-                    Err(_) => None,
+                    Ok(v) => match by_client.get(v.client_id.as_str()) {
+                        Some(o) => Ok(o.id),
+                        None => Err(Some(v.client_id)),
+                    },
+                    Err(_) => Err(None),
                 },
             };
             match owner {
-                Some(cid) => res.events.push(self.fill_event(id, cid, t)),
-                None => {
+                Ok(cid) => res.events.push(self.fill_event(id, cid, t)),
+                // An order of ours placed after the snapshot: stop here
+                // and take this trade again in the next pass.
+                Err(Some(client)) if self.is_ours(&client) => break,
+                Err(client) => {
                     if self.external.insert((id, t.order_id)) {
                         self.count(|m| m.mismatches += 1);
                         res.events.push(Inbound::Audit(format!(
-                            "reconcile {id}: trade {} of order {} that VeloZ did not place (external)",
-                            t.id, t.order_id
+                            "reconcile {id}: trade {} of order {} ({}) that VeloZ did not place (external)",
+                            t.id,
+                            t.order_id,
+                            client.as_deref().unwrap_or("order unknown to the venue's query")
                         )));
                     }
                 }
             }
+            let last = self.last_trade.entry(id).or_insert(0);
+            *last = (*last).max(t.id);
         }
         Ok(())
+    }
+
+    fn is_ours(&self, client_id: &str) -> bool {
+        veloz_core::ClientOrderIdGenerator::parse(client_id)
+            .is_some_and(|p| p.epoch == self.settings.epoch)
     }
 
     fn fill_event(&self, id: InstrumentId, cid: ClientOrderId, t: &VenueTrade) -> Inbound {
@@ -500,7 +522,6 @@ impl Reconciler {
         res: &mut PassResult,
     ) -> Result<(), BinanceError> {
         let trades = self.trades(id, Some(venue_id), None).await?;
-        self.count(|m| m.recovered_fills += trades.len() as u64);
         for t in &trades {
             res.events.push(self.fill_event(id, cid, t));
         }
@@ -533,14 +554,17 @@ impl Reconciler {
                     };
                     let balances: Vec<FuturesBalance> = self.rest.send_json(&api.balance()).await?;
                     for b in balances {
+                        // As the user stream's ACCOUNT_UPDATE reports it:
+                        // free = cross wallet, locked = wallet - cross wallet.
                         let asset = currency(&b.asset);
-                        let free = b.available_balance.money(asset);
+                        let free = b.cross_wallet_balance.money(asset);
                         let total = b.balance.money(asset);
                         let locked = total
                             .checked_sub(free)
                             .unwrap_or_else(|_| Money::zero(asset));
                         res.events
                             .push(Inbound::Account(AccountEvent::Balance(Balance {
+                                kind,
                                 asset,
                                 free,
                                 locked,

@@ -46,6 +46,8 @@ pub struct Status {
     pub fills: usize,
     /// Metrics.
     pub metrics: LiveMetrics,
+    /// The risk engine's trading state.
+    pub trading_state: Option<String>,
     /// The latest audit line.
     pub last_audit: Option<String>,
     /// Connections (name, up).
@@ -70,7 +72,8 @@ impl Status {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "VeloZ live | up {}s | orders {} open / {} placed | fills {} | market events {}",
+            "VeloZ live | {} | up {}s | orders {} open / {} placed | fills {} | market events {}",
+            self.trading_state.as_deref().unwrap_or("no risk engine"),
             self.uptime_s,
             self.open_orders,
             self.orders_total,
@@ -124,6 +127,10 @@ impl Status {
         if !links.is_empty() {
             let _ = writeln!(s, "  links: {}", links.join(", "));
         }
+        let _ = writeln!(
+            s,
+            "  commands (type + Enter): kill | flatten (kill and close positions) | reduce | resume"
+        );
         if let Some(a) = &self.last_audit {
             let _ = writeln!(s, "  last audit: {a}");
         }
