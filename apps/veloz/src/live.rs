@@ -18,7 +18,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use veloz_exec::binance::config::{Credentials, Endpoints, Environment};
 use veloz_live::config::EndpointsChoice;
-use veloz_live::{LiveConfig, LiveSetup, Status};
+use veloz_live::{LiveConfig, LiveSetup, Mode, Status};
 use veloz_simserver::{AccountConfig, MarketConfig, ServerConfig};
 
 /// The main command's configuration.
@@ -42,7 +42,12 @@ pub struct LiveArgs {
     pub quiet: bool,
 }
 
-fn credentials(cfg: &LiveConfig) -> anyhow::Result<Credentials> {
+/// The API key and secret from the environment; paper trading reads only
+/// public data and runs without them.
+fn credentials(cfg: &LiveConfig, required: bool) -> anyhow::Result<Option<Credentials>> {
+    if !required {
+        return Ok(None);
+    }
     let key_var = cfg
         .venue
         .api_key_env
@@ -63,11 +68,13 @@ fn credentials(cfg: &LiveConfig) -> anyhow::Result<Credentials> {
             "no API secret: set the environment variable {secret_var} (or name another one with [venue] api_secret_env)"
         )
     })?;
-    Ok(Credentials::hmac(key, secret)?)
+    Ok(Some(Credentials::hmac(key, secret)?))
 }
 
-/// Runs `veloz live` (or the main command when `args.config` is `None`).
-pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
+/// Runs `veloz live` (or the main command when `args.config` is `None`), or
+/// `veloz paper` with `mode` [`Mode::Paper`].
+pub fn run(args: &LiveArgs, mode: Mode) -> anyhow::Result<ExitCode> {
+    let live = mode == Mode::Live;
     let (mut cfg, embedded_default) = match &args.config {
         Some(p) => (LiveConfig::load(p)?, false),
         None => (
@@ -80,9 +87,10 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(j) = &args.journal {
         cfg.journal.dir = j.clone();
-    } else if embedded_default || cfg.venue.endpoints == EndpointsChoice::Embedded {
-        // A fresh simulator has none of an earlier session's orders: each
-        // session against it gets its own journal folder.
+    } else if embedded_default || cfg.venue.endpoints == EndpointsChoice::Embedded || !live {
+        // A fresh simulator has none of an earlier session's orders, and a
+        // paper account is not journaled: each such session gets its own
+        // journal folder.
         let stamp = veloz_exec::binance::transport::local_now().0 / 1_000_000;
         cfg.journal.dir = cfg.journal.dir.join(format!("session-{stamp}"));
     }
@@ -97,7 +105,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
         EndpointsChoice::Embedded => {
             let account = AccountConfig::demo();
             let secret = account.hmac_secret.clone().unwrap_or_default();
-            let creds = Credentials::hmac(account.api_key.clone(), secret)?;
+            let creds = Some(Credentials::hmac(account.api_key.clone(), secret)?);
             let mut synth = veloz_sim::synth::SynthConfig::default();
             if let Some(seed) = cfg.venue.sim_seed {
                 synth.seed = seed;
@@ -116,12 +124,12 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             sim = Some(h);
             (e, creds)
         }
-        EndpointsChoice::Sim => (cfg.venue.sim_endpoints(), credentials(&cfg)?),
+        EndpointsChoice::Sim => (cfg.venue.sim_endpoints(), credentials(&cfg, live)?),
         EndpointsChoice::Custom => {
             let (Some(rest), Some(ws)) = (&cfg.venue.rest, &cfg.venue.ws) else {
                 bail!("[venue] endpoints = \"custom\" needs rest and ws");
             };
-            (Endpoints::single_host(rest, ws), credentials(&cfg)?)
+            (Endpoints::single_host(rest, ws), credentials(&cfg, live)?)
         }
         EndpointsChoice::Production | EndpointsChoice::Testnet | EndpointsChoice::Demo => {
             let env = match cfg.venue.endpoints {
@@ -131,13 +139,14 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
             };
             let e = Endpoints::for_environment(env)
                 .with_context(|| format!("no endpoints known for {env:?}"))?;
-            (e, credentials(&cfg)?)
+            (e, credentials(&cfg, live)?)
         }
     };
     let setup = LiveSetup {
         config: cfg.clone(),
         endpoints,
         credentials: creds,
+        mode,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -146,7 +155,8 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
     let quiet = args.quiet;
     let duration = args.duration;
     println!(
-        "VeloZ live: {} strategies, journal {}; Ctrl-C stops (cancels every order, flushes the journal)",
+        "VeloZ {}: {} strategies, journal {}; Ctrl-C stops (cancels every order, flushes the journal)",
+        if live { "live" } else { "paper" },
         cfg.strategies.len(),
         cfg.journal.dir.display()
     );
@@ -213,7 +223,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut venue_ok = true;
-    if let Some(h) = sim {
+    if let Some(h) = sim.filter(|_| live) {
         let ids: Vec<veloz_core::InstrumentId> = summary.instruments.iter().map(|i| i.id).collect();
         // The embedded venue has one account, the demo account (id 1).
         let open = sim_rt.block_on(h.engine().call(move |e| {

@@ -34,6 +34,11 @@ enum Command {
     /// is given: the embedded simulator with a grid and a market maker, until
     /// Ctrl-C). See docs/LIVE.md.
     Live(live::LiveArgs),
+    /// Paper trading: the configured strategies on live (or simulated)
+    /// market data against the simulated venue (queue position, latency,
+    /// fees) with a starting balance; nothing reaches the exchange. Same
+    /// configuration as `veloz live` plus a `[paper]` table (docs/LIVE.md).
+    Paper(live::LiveArgs),
     /// Market data tools.
     #[command(subcommand)]
     Data(DataCommand),
@@ -80,7 +85,8 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Live(live::LiveArgs::default()))
     {
         Command::Demo(args) => demo::run(&args),
-        Command::Live(args) => live::run(&args),
+        Command::Live(args) => live::run(&args, veloz_live::Mode::Live),
+        Command::Paper(args) => live::run(&args, veloz_live::Mode::Paper),
         Command::Sim(args) => sim::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Report { dir } => backtest::report_command(&dir),

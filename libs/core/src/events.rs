@@ -196,6 +196,20 @@ pub enum MarketEvent {
 }
 
 impl MarketEvent {
+    /// Replaces the event's clocks (paper trading runs the simulated venue on
+    /// the local clock).
+    pub fn set_times(&mut self, times: EventTimes) {
+        match self {
+            Self::BookSnapshot(e) => e.times = times,
+            Self::BookDeltas(e) => e.times = times,
+            Self::Quote(e) => e.times = times,
+            Self::Trade(e) => e.times = times,
+            Self::Bar(e) => e.times = times,
+            Self::MarkPrice(e) => e.times = times,
+            Self::Liquidation(e) => e.times = times,
+        }
+    }
+
     /// The event's clocks.
     pub fn times(&self) -> EventTimes {
         match self {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use veloz_core::events::{CancelAllOrders, Command};
-use veloz_core::{Instrument, InstrumentId, MarketKind, StrategyId, UnixNanos};
+use veloz_core::{ClientOrderId, Instrument, InstrumentId, MarketKind, StrategyId, UnixNanos};
 use veloz_exec::binance::config::{Credentials, Endpoints};
 use veloz_exec::binance::rest::exchange_info::ExchangeInfo;
 use veloz_exec::binance::rest::futures::FuturesApi;
@@ -34,11 +34,14 @@ use veloz_exec::binance::transport::http::RestClient;
 use veloz_exec::binance::transport::local_now;
 use veloz_oms::OrderStatus;
 use veloz_risk::{RiskConfig, RiskEngine};
-use veloz_runtime::{Control, Input, Kernel, KernelConfig, RecordingVenue, Stamped, StateSnapshot};
+use veloz_runtime::{
+    Control, Input, Kernel, KernelConfig, RecordingVenue, Stamped, StateSnapshot, Venue,
+};
 
 use crate::config::LiveConfig;
 use crate::inbound::Inbound;
 use crate::metrics::LiveMetrics;
+use crate::paper::{PaperConfig, PaperVenue};
 use crate::reconcile::{LocalOrder, ReconcileSettings, Reconciler, Snapshot};
 use crate::status::{PositionLine, Status};
 use crate::venue::ChannelVenue;
@@ -98,8 +101,82 @@ pub struct LiveSetup {
     pub config: LiveConfig,
     /// Where the venue is.
     pub endpoints: Endpoints,
-    /// API key and signer.
-    pub credentials: Credentials,
+    /// API key and signer (live trading needs them; paper trading reads
+    /// only public market data).
+    pub credentials: Option<Credentials>,
+    /// Live or paper.
+    pub mode: Mode,
+}
+
+/// The kernel's venue: the Binance execution client (live) or the simulated
+/// venue (paper).
+#[derive(Debug)]
+enum EngineVenue {
+    Live(ChannelVenue),
+    Paper(Box<PaperVenue>),
+}
+
+impl Venue for EngineVenue {
+    fn send(&mut self, command: &Command, now: UnixNanos) {
+        match self {
+            Self::Live(v) => v.send(command, now),
+            Self::Paper(v) => v.send(command, now),
+        }
+    }
+}
+
+impl EngineVenue {
+    fn set_trigger(&mut self, t: Option<UnixNanos>) {
+        if let Self::Live(v) = self {
+            v.trigger = t;
+        }
+    }
+
+    fn forget(&mut self, id: &ClientOrderId) {
+        if let Self::Live(v) = self {
+            v.forget(id);
+        }
+    }
+
+    fn sent_at(&self, id: &ClientOrderId) -> Option<UnixNanos> {
+        match self {
+            Self::Live(v) => v.sent(id).map(|s| s.submitted_at),
+            Self::Paper(v) => v.sent_at(id),
+        }
+    }
+
+    fn paper(&mut self) -> Option<&mut PaperVenue> {
+        match self {
+            Self::Paper(p) => Some(p),
+            Self::Live(_) => None,
+        }
+    }
+
+    fn paper_due(&self) -> Option<UnixNanos> {
+        match self {
+            Self::Paper(p) => p.due(),
+            Self::Live(_) => None,
+        }
+    }
+}
+
+/// Moves the paper venue to now and hands its reports to the kernel.
+fn pump_paper(
+    kernel: &mut Kernel,
+    venue: &mut EngineVenue,
+    audit: &mut dyn FnMut(String),
+) -> Result<u64, LiveError> {
+    let now = local_now();
+    let Some(p) = venue.paper() else {
+        return Ok(0);
+    };
+    let inputs = p.pump(now);
+    let n = inputs.len() as u64;
+    for input in inputs {
+        let a = kernel.handle(now, input, venue)?;
+        audit_step(&a, audit);
+    }
+    Ok(n)
 }
 
 /// What a run did.
@@ -166,7 +243,7 @@ async fn load_instruments(
     Ok(out)
 }
 
-fn snapshot(kernel: &Kernel, venue: &ChannelVenue) -> Snapshot {
+fn snapshot(kernel: &Kernel, venue: &EngineVenue) -> Snapshot {
     let orders = kernel
         .orders()
         .iter()
@@ -178,8 +255,7 @@ fn snapshot(kernel: &Kernel, venue: &ChannelVenue) -> Snapshot {
             unacknowledged: o.is_open() && o.venue_order_id().is_none(),
             filled: o.filled_qty(),
             submitted_at: venue
-                .sent(&o.client_order_id())
-                .map(|s| s.submitted_at)
+                .sent_at(&o.client_order_id())
                 .unwrap_or(o.request().ts_init),
         })
         .collect();
@@ -264,9 +340,19 @@ pub async fn run(
         wanted.extend(ids);
     }
     let timeout = Duration::from_millis(cfg.live.rest_timeout_ms.max(100));
+    let live = setup.mode == Mode::Live;
+    let credentials = match (&setup.credentials, live) {
+        (Some(c), _) => Some(c.clone()),
+        (None, false) => None,
+        (None, true) => {
+            return Err(LiveError::Setup(
+                "live trading needs an API key and secret (see [venue] api_key_env)".into(),
+            ))
+        }
+    };
     let rest = Arc::new(RestClient::new(
         &setup.endpoints,
-        Some(setup.credentials.clone()),
+        credentials.clone(),
         timeout,
     ));
     let instruments = load_instruments(&rest, &setup.endpoints, &wanted).await?;
@@ -280,6 +366,12 @@ pub async fn run(
     let (journal, earlier) =
         journal::open(&dir, &cfg.journal).map_err(|e| LiveError::Journal(e.to_string()))?;
     let resumed = !earlier.is_empty();
+    if resumed && !live {
+        return Err(LiveError::Setup(format!(
+            "{}: a paper session cannot resume (its simulated account is not journaled); use a new [journal] dir",
+            dir.display()
+        )));
+    }
     let replayed = kernel.replay(earlier.iter(), &mut RecordingVenue::default())?;
     drop(earlier);
     kernel.set_journal(journal);
@@ -288,17 +380,32 @@ pub async fn run(
     let instruments = Arc::new(instruments);
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(65_536);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let mut venue = ChannelVenue::new(out_tx);
+    let mut venue = if live {
+        EngineVenue::Live(ChannelVenue::new(out_tx))
+    } else {
+        let paper: PaperConfig = match &cfg.paper {
+            Some(t) => t
+                .clone()
+                .try_into()
+                .map_err(|e| LiveError::Setup(format!("[paper]: {e}; see docs/LIVE.md")))?,
+            None => PaperConfig::default(),
+        };
+        EngineVenue::Paper(Box::new(
+            PaperVenue::new(&paper, &inst_list).map_err(|e| LiveError::Setup(e.to_string()))?,
+        ))
+    };
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(exec::run(
-        exec::ExecShared {
-            rest: rest.clone(),
-            instruments: instruments.clone(),
-            out: in_tx.clone(),
-            metrics: metrics.clone(),
-        },
-        out_rx,
-    )));
+    if live {
+        tasks.push(tokio::spawn(exec::run(
+            exec::ExecShared {
+                rest: rest.clone(),
+                instruments: instruments.clone(),
+                out: in_tx.clone(),
+                metrics: metrics.clone(),
+            },
+            out_rx,
+        )));
+    }
     let kinds: BTreeSet<MarketKind> = instruments.keys().map(|i| i.kind).collect();
     for (n, kind) in kinds.iter().enumerate() {
         let seed = meta.epoch_ms ^ (n as u64 + 1);
@@ -342,7 +449,7 @@ pub async fn run(
         .filter(|i| i.kind.is_futures())
         .copied()
         .collect();
-    if cfg.live.dead_man_switch_ms > 0 && !futures_ids.is_empty() {
+    if live && cfg.live.dead_man_switch_ms > 0 && !futures_ids.is_empty() {
         let (rest, ids, metrics, tx) = (
             rest.clone(),
             futures_ids.clone(),
@@ -386,7 +493,7 @@ pub async fn run(
     // Reconciliation runs in its own task, one pass at a time.
     let (rec_tx, mut rec_rx) = mpsc::channel::<Snapshot>(1);
     let (rec_done_tx, mut rec_done_rx) = mpsc::channel::<Vec<Inbound>>(4);
-    {
+    if live {
         let mut rec = Reconciler::new(
             rest.clone(),
             instruments.clone(),
@@ -426,12 +533,12 @@ pub async fn run(
     let mut inputs = 0u64;
 
     // First reconciliation before the strategies act.
-    let _ = rec_tx.try_send(snapshot(&kernel, &venue));
-    if let Some(events) = tokio::time::timeout(Duration::from_secs(30), rec_done_rx.recv())
-        .await
-        .ok()
-        .flatten()
-    {
+    if live && rec_tx.try_send(snapshot(&kernel, &venue)).is_ok() {
+        let events = tokio::time::timeout(Duration::from_secs(30), rec_done_rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         for ev in events {
             inputs += apply(
                 &mut kernel,
@@ -466,6 +573,9 @@ pub async fn run(
     loop {
         let timer_at = kernel.next_timer();
         let sleep_for = timer_at.map(|t| Duration::from_nanos(t.0.saturating_sub(local_now().0)));
+        let paper_in = venue
+            .paper_due()
+            .map(|t| Duration::from_nanos(t.0.saturating_sub(local_now().0)));
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
@@ -489,12 +599,15 @@ pub async fn run(
                 kernel.handle(local_now(), Input::Timer, &mut venue)?;
                 inputs += 1;
             }
+            _ = async { match paper_in { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
+                inputs += pump_paper(&mut kernel, &mut venue, &mut |l| audit(l, &mut audits))?;
+            }
             _ = clock_tick.tick() => {
                 let a = kernel.handle(local_now(), Input::Timer, &mut venue)?;
                 audit_step(&a, &mut |l| audit(l, &mut audits));
                 inputs += 1;
             }
-            _ = reconcile_tick.tick() => {
+            _ = reconcile_tick.tick(), if live => {
                 let _ = rec_tx.try_send(snapshot(&kernel, &venue));
             }
             _ = status_tick.tick() => {
@@ -520,6 +633,7 @@ pub async fn run(
         tokio::time::Instant::now() + Duration::from_millis(cfg.live.shutdown_timeout_ms);
     let mut last_cancel = Some(tokio::time::Instant::now());
     loop {
+        inputs += pump_paper(&mut kernel, &mut venue, &mut |l| audit(l, &mut audits))?;
         let open: BTreeSet<InstrumentId> = kernel
             .orders()
             .open_orders(None)
@@ -548,9 +662,11 @@ pub async fn run(
                     side: None,
                     ts_init: local_now(),
                 });
-                veloz_runtime::Venue::send(&mut venue, &cmd, local_now());
+                venue.send(&cmd, local_now());
             }
-            let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+            if live {
+                let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+            }
         }
         tokio::select! {
             msg = in_rx.recv() => {
@@ -565,12 +681,12 @@ pub async fn run(
                     inputs += apply(&mut kernel, &mut venue, &metrics, ev, &mut |l| audit(l, &mut audits), &mut links)?;
                 }
             }
-            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(if live { 100 } else { 5 })) => {}
         }
     }
     // A last reconciliation: balances and positions as the venue has them
     // now that nothing is working (a pass already running is applied first).
-    for _ in 0..3 {
+    for _ in 0..(if live { 3 } else { 0 }) {
         let sent = rec_tx.try_send(snapshot(&kernel, &venue)).is_ok();
         match tokio::time::timeout(Duration::from_secs(10), rec_done_rx.recv()).await {
             Ok(Some(events)) => {
@@ -732,7 +848,7 @@ pub fn verify_replay(cfg: &LiveConfig, summary: &LiveSummary) -> Result<(), Live
 /// Applies one inbound message; returns how many kernel inputs it made.
 fn apply(
     kernel: &mut Kernel,
-    venue: &mut ChannelVenue,
+    venue: &mut EngineVenue,
     metrics: &Mutex<LiveMetrics>,
     msg: Inbound,
     audit: &mut dyn FnMut(String),
@@ -741,12 +857,26 @@ fn apply(
     let now = local_now();
     match msg {
         Inbound::Market { event, received } => {
-            venue.trigger = Some(received);
+            // Paper: the simulated venue sees the market first, on the local
+            // clock (the event as received: the venue's clock cannot run
+            // ahead of ours, and a paper fill is never earlier than the data
+            // that caused it).
+            if let Some(p) = venue.paper() {
+                let mut local = event.clone();
+                local.set_times(veloz_core::events::EventTimes {
+                    exchange: received,
+                    local: received,
+                });
+                if let Err(e) = p.on_market(&local) {
+                    audit(format!("paper venue refused a market event: {e}"));
+                }
+            }
+            venue.set_trigger(Some(received));
             let r = kernel.handle_market(now, &event, venue);
-            venue.trigger = None;
+            venue.set_trigger(None);
             let a = r?;
             audit_step(&a, audit);
-            Ok(1)
+            Ok(1 + pump_paper(kernel, venue, audit)?)
         }
         Inbound::Reconciled(ev) => {
             let is_fill = matches!(ev.kind, veloz_core::events::OrderEventKind::Filled(_));

@@ -26,6 +26,7 @@ pub mod feed;
 pub mod inbound;
 pub mod journal;
 pub mod metrics;
+pub mod paper;
 pub mod reconcile;
 pub mod status;
 pub mod user;

@@ -235,7 +235,8 @@ fn strategies_survive_every_fault_and_end_equal_to_the_venue() {
     let setup = LiveSetup {
         config: cfg.clone(),
         endpoints: endpoints.clone(),
-        credentials: creds.clone(),
+        credentials: Some(creds.clone()),
+        mode: veloz_live::Mode::Live,
     };
     let summary = rt
         .block_on(async move {
