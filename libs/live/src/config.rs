@@ -232,7 +232,8 @@ pub struct LiveConfig {
     /// The venue.
     #[serde(default)]
     pub venue: VenueConfig,
-    /// The strategies.
+    /// The built-in strategies (`[[strategies]]`).
+    #[serde(default)]
     pub strategies: Vec<StrategyEntry>,
     /// The journal.
     #[serde(default)]
@@ -249,6 +250,35 @@ pub struct LiveConfig {
     /// Folder of the config file (relative paths are taken from there).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Strategies written against the SDK and added in code (a program
+    /// embedding VeloZ): each is built by its factory, once per kernel (the
+    /// session's, and every journal replay's).
+    #[serde(skip)]
+    pub custom: Vec<CustomStrategy>,
+}
+
+/// Builds a fresh instance of a strategy.
+pub type StrategyFactory =
+    std::sync::Arc<dyn Fn() -> Box<dyn veloz_runtime::Strategy> + Send + Sync>;
+
+/// A strategy added in code (see [`LiveConfig::custom`]).
+#[derive(Clone)]
+pub struct CustomStrategy {
+    /// Unique id (as `[[strategies]] id`).
+    pub id: String,
+    /// Its instruments (their rules are loaded from the venue).
+    pub instruments: Vec<veloz_core::InstrumentId>,
+    /// Makes the strategy.
+    pub factory: StrategyFactory,
+}
+
+impl std::fmt::Debug for CustomStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomStrategy")
+            .field("id", &self.id)
+            .field("instruments", &self.instruments)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One strategy with its config text resolved.
@@ -287,11 +317,6 @@ impl LiveConfig {
             path: origin.into(),
             message,
         };
-        if cfg.strategies.is_empty() {
-            return Err(invalid(
-                "no [[strategies]]: add at least one (name, id, and config or params)".into(),
-            ));
-        }
         let mut ids = std::collections::BTreeSet::new();
         for s in &cfg.strategies {
             if !ids.insert(s.id.clone()) {
@@ -381,10 +406,6 @@ mod tests {
 
     #[test]
     fn errors_say_what_to_fix() {
-        let e = LiveConfig::parse("", Path::new("a.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("strategies"), "{e}");
         let e = LiveConfig::parse(
             "[[strategies]]\nname = \"grid\"\nid = \"g\"\n",
             Path::new("a.toml"),

@@ -339,6 +339,15 @@ pub async fn run(
         })?;
         wanted.extend(ids);
     }
+    for c in &cfg.custom {
+        wanted.extend(c.instruments.iter().copied());
+    }
+    if strategies.is_empty() && cfg.custom.is_empty() {
+        return Err(LiveError::Setup(
+            "no strategies: add at least one [[strategies]] entry (name, id, and config or params)"
+                .into(),
+        ));
+    }
     let timeout = Duration::from_millis(cfg.live.rest_timeout_ms.max(100));
     let live = setup.mode == Mode::Live;
     let credentials = match (&setup.credentials, live) {
@@ -756,6 +765,9 @@ pub async fn load_rules(
         })?;
         wanted.extend(ids);
     }
+    for c in &cfg.custom {
+        wanted.extend(c.instruments.iter().copied());
+    }
     Ok(load_instruments(rest, endpoints, &wanted)
         .await?
         .into_values()
@@ -800,6 +812,11 @@ fn build_kernel(
             })?;
         kernel
             .add_strategy(&s.id, built)
+            .map_err(|e| LiveError::Setup(e.to_string()))?;
+    }
+    for c in &cfg.custom {
+        kernel
+            .add_strategy(&c.id, (c.factory)())
             .map_err(|e| LiveError::Setup(e.to_string()))?;
     }
     Ok(kernel)

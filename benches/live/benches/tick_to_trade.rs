@@ -1,0 +1,51 @@
+//! `cargo bench -p veloz-bench-live`: tick-to-trade of the live engine and
+//! of the bare loop, in one run (see the crate docs). `VELOZ_T2T_SECS`
+//! sets the length of each measurement (default 30 s).
+
+use veloz_live::metrics::fmt_us;
+
+fn line(name: &str, m: &veloz_bench_live::Measured) -> String {
+    let h = &m.tick_to_trade;
+    let q = |p| h.quantile(p).map(fmt_us).unwrap_or_else(|| "-".into());
+    format!(
+        "| {name} | {} | {} | {} | {} |",
+        q(500),
+        q(990),
+        h.max().map(fmt_us).unwrap_or_else(|| "-".into()),
+        h.count()
+    )
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument other than ours skips.
+    if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"tick_to_trade".contains(&a)) {
+        return;
+    }
+    let secs: u64 = std::env::var("VELOZ_T2T_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let every_ms = 125;
+    let sim_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let srv = veloz_bench_live::simulator(&sim_rt);
+    let endpoints = srv.endpoints();
+    let bare = veloz_bench_live::bare(&endpoints, secs, every_ms);
+    let veloz = veloz_bench_live::veloz(&endpoints, secs, every_ms);
+    println!("tick-to-trade on loopback, {secs} s each, one order per >= {every_ms} ms:");
+    println!("| path | p50 | p99 | max | samples |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("{}", line("VeloZ live engine", &veloz));
+    println!("{}", line("bare loop (baseline)", &bare));
+    if let (Some(a), Some(b)) = (veloz.tick_to_trade.quantile(500), bare.tick_to_trade.quantile(500)) {
+        println!(
+            "p50 ratio VeloZ / bare loop: {}.{:02}",
+            a / b.max(1),
+            (a * 100 / b.max(1)) % 100
+        );
+    }
+    drop(srv);
+}
