@@ -1,5 +1,5 @@
 //! The Binance execution client: takes the kernel's commands from
-//! [`crate::venue::ChannelVenue`] and turns each into REST requests, and the
+//! [`crate::venue::ChannelVenue`] and turns them into REST requests, and the
 //! answers into order events for the kernel.
 //!
 //! Rules it keeps:
@@ -14,12 +14,28 @@
 //! * **One instrument, one queue.** Commands of one instrument go out in the
 //!   order the kernel sent them (a cancel cannot overtake its order's submit);
 //!   instruments run concurrently.
+//! * **Batches on futures.** When a worker wakes up to several queued
+//!   commands of a USD-M or COIN-M instrument, it sends a run of consecutive
+//!   plain (`LIMIT`/`MARKET`, not conditional) submits as one `batchOrders`
+//!   request (at most [`MAX_BATCH_ORDERS`]) and a run of consecutive cancels
+//!   as one `batchCancelOrders` request (at most [`MAX_BATCH_CANCEL`], all by
+//!   venue id or all by client id). Only runs of the same kind are grouped,
+//!   so the kernel's order is kept. A lone command goes alone (lowest
+//!   latency); spot has no batch orders and always goes one by one. Each
+//!   element of a batch answer becomes its order's own events exactly as a
+//!   single answer would; an unknown outcome of the whole batch leaves every
+//!   order of it in flight (one audit record per order). An element refused
+//!   with a "nothing executed, try again" error (busy, rate limit, clock) is
+//!   resent alone with the same client order id, by the single path.
 //! * The REST answer to a submit gives `Accepted` (or `Rejected`); fills and
 //!   closures come from the user-data stream, and from reconciliation when a
 //!   stream message was lost. A cancel's answer gives `Canceled` (or
 //!   `CancelRejected`).
+//! * Metrics: every acknowledged order (alone or in a batch, which gives each
+//!   of its orders the batch's written time) records `order_ack` and, when a
+//!   market frame caused it, `tick_to_trade`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,10 +45,14 @@ use veloz_core::events::{
     SubmitOrder,
 };
 use veloz_core::{ClientOrderId, Instrument, InstrumentId, MarketKind, UnixNanos, VenueOrderId};
-use veloz_exec::binance::error::BinanceError;
+use veloz_exec::binance::error::{BinanceError, RetryClass};
 use veloz_exec::binance::rest::format::NumberPolicy;
-use veloz_exec::binance::rest::futures::{FuturesApi, FuturesModify, FuturesOrder};
-use veloz_exec::binance::rest::responses::{FuturesOrderReport, SpotOrderReport};
+use veloz_exec::binance::rest::futures::{
+    FuturesApi, FuturesModify, FuturesOrder, MAX_BATCH_CANCEL, MAX_BATCH_ORDERS,
+};
+use veloz_exec::binance::rest::responses::{
+    FuturesBatchItem, FuturesOrderReport, OrderOrError, SpotOrderReport,
+};
 use veloz_exec::binance::rest::spot::{self, SpotOrder};
 use veloz_exec::binance::rest::types::OrderStatus as WireStatus;
 use veloz_exec::binance::rest::{OrderRef, RestRequest};
@@ -99,12 +119,26 @@ fn instrument_of(c: &Command) -> InstrumentId {
 }
 
 async fn worker(shared: ExecShared, mut rx: mpsc::UnboundedReceiver<Outbound>) {
-    while let Some(out) = rx.recv().await {
-        let events = match &out.command {
-            Command::Submit(o) => submit(&shared, o, out.trigger).await,
-            Command::Cancel(c) => cancel(&shared, c).await,
-            Command::CancelAll(c) => cancel_all(&shared, c).await,
-            Command::Modify(m) => modify(&shared, m, &out).await,
+    let mut queue: VecDeque<Outbound> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            match rx.recv().await {
+                Some(out) => queue.push_back(out),
+                None => return,
+            }
+        }
+        // Everything already waiting joins the queue, so runs of submits or
+        // cancels can go out together.
+        while let Ok(out) = rx.try_recv() {
+            queue.push_back(out);
+        }
+        let Some(group) = next_group(&shared, &mut queue) else {
+            continue;
+        };
+        let events = match group {
+            Group::One(out) => single(&shared, &out).await,
+            Group::Submits { api, inst, batch } => submit_batch(&shared, api, &inst, batch).await,
+            Group::Cancels { api, batch } => cancel_batch(&shared, api, batch).await,
         };
         for e in events {
             if shared.out.send(e).await.is_err() {
@@ -112,6 +146,339 @@ async fn worker(shared: ExecShared, mut rx: mpsc::UnboundedReceiver<Outbound>) {
             }
         }
     }
+}
+
+/// One command, alone.
+async fn single(shared: &ExecShared, out: &Outbound) -> Vec<Inbound> {
+    match &out.command {
+        Command::Submit(o) => submit(shared, o, out.trigger).await,
+        Command::Cancel(c) => cancel(shared, c).await,
+        Command::CancelAll(c) => cancel_all(shared, c).await,
+        Command::Modify(m) => modify(shared, m, out).await,
+    }
+}
+
+/// What the worker sends next: one command, or a run of the same kind.
+enum Group {
+    One(Outbound),
+    Submits {
+        api: FuturesApi,
+        inst: Instrument,
+        /// Each submit with its order as built for the venue.
+        batch: Vec<(Outbound, SubmitOrder, FuturesOrder)>,
+    },
+    Cancels {
+        api: FuturesApi,
+        batch: Vec<CancelOrder>,
+    },
+}
+
+/// The futures order of `o` if it may go in a `batchOrders` request: a
+/// plain (not conditional) order that builds. Anything else goes alone, and
+/// the single path reports why it cannot be sent.
+fn batchable_submit(api: FuturesApi, inst: &Instrument, o: &SubmitOrder) -> Option<FuturesOrder> {
+    let order = FuturesOrder::from_submit(o).ok()?;
+    if order.is_conditional() || api.new_order(inst, &order, NumberPolicy::Exact).is_err() {
+        return None;
+    }
+    Some(order)
+}
+
+fn cancel_ref(c: &CancelOrder) -> OrderRef {
+    match c.venue_order_id {
+        Some(v) => OrderRef::Venue(v),
+        None => OrderRef::Client(c.client_order_id),
+    }
+}
+
+/// Takes the next command off `queue`, with the commands after it that can
+/// share its request (see the module docs).
+fn next_group(shared: &ExecShared, queue: &mut VecDeque<Outbound>) -> Option<Group> {
+    let first = queue.pop_front()?;
+    let Some(api) = FuturesApi::for_kind(instrument_of(&first.command).kind) else {
+        return Some(Group::One(first));
+    };
+    match &first.command {
+        Command::Submit(o) => {
+            let Some(inst) = shared.instruments.get(&o.instrument) else {
+                return Some(Group::One(first));
+            };
+            let Some(order) = batchable_submit(api, inst, o) else {
+                return Some(Group::One(first));
+            };
+            let o = o.clone();
+            let mut batch = vec![(first, o, order)];
+            while batch.len() < MAX_BATCH_ORDERS {
+                let Some(Command::Submit(next)) = queue.front().map(|n| &n.command) else {
+                    break;
+                };
+                let Some(order) = batchable_submit(api, inst, next) else {
+                    break;
+                };
+                let next = next.clone();
+                let Some(out) = queue.pop_front() else { break };
+                batch.push((out, next, order));
+            }
+            if batch.len() == 1 {
+                return batch.pop().map(|(out, _, _)| Group::One(out));
+            }
+            Some(Group::Submits {
+                api,
+                inst: inst.clone(),
+                batch,
+            })
+        }
+        Command::Cancel(c) => {
+            let by_venue = c.venue_order_id.is_some();
+            let mut batch = vec![c.clone()];
+            while batch.len() < MAX_BATCH_CANCEL {
+                match queue.front().map(|n| &n.command) {
+                    Some(Command::Cancel(next)) if next.venue_order_id.is_some() == by_venue => {
+                        batch.push(next.clone());
+                        queue.pop_front();
+                    }
+                    _ => break,
+                }
+            }
+            if batch.len() == 1 {
+                return Some(Group::One(first));
+            }
+            Some(Group::Cancels { api, batch })
+        }
+        Command::CancelAll(_) | Command::Modify(_) => Some(Group::One(first)),
+    }
+}
+
+/// Whether a batch element's error proves nothing was executed and asks
+/// for a resend (busy, rate limited, clock skew).
+fn resend_alone(e: &BinanceError) -> bool {
+    matches!(
+        e.retry_class(),
+        RetryClass::RetryAfter { banned: false, .. } | RetryClass::ClockSkew
+    )
+}
+
+/// A batch element's `{code,msg}` as the error a single request would have
+/// got (Binance answers a single refused order with HTTP 400).
+fn element_error(body: veloz_exec::binance::error::ApiErrorBody) -> BinanceError {
+    BinanceError::from_api(400, body, None)
+}
+
+/// Reads a batch answer: one element per order, in order.
+fn batch_items(body: &[u8], n: usize) -> Result<Vec<FuturesBatchItem>, String> {
+    let items: Vec<FuturesBatchItem> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if items.len() != n {
+        return Err(format!("{} elements for {n} orders", items.len()));
+    }
+    Ok(items)
+}
+
+/// Sends a run of submits as one `batchOrders` request.
+async fn submit_batch(
+    shared: &ExecShared,
+    api: FuturesApi,
+    inst: &Instrument,
+    batch: Vec<(Outbound, SubmitOrder, FuturesOrder)>,
+) -> Vec<Inbound> {
+    let inst_id = inst.id;
+    let orders: Vec<FuturesOrder> = batch.iter().map(|(_, _, o)| o.clone()).collect();
+    let mut out = Vec::new();
+    let req = match api.batch_new_orders(inst, &orders, NumberPolicy::Exact) {
+        Ok(r) => r,
+        Err(_) => {
+            // Each order built alone; send them alone.
+            for (o, s, _) in &batch {
+                out.extend(submit(shared, s, o.trigger).await);
+            }
+            return out;
+        }
+    };
+    let answer = match send_checked(shared, &req).await {
+        Ok(a) => a,
+        Err(e) => {
+            for (_, s, _) in &batch {
+                note_outcome(shared, &e);
+                let id = s.client_order_id;
+                out.push(if e.is_unknown_outcome() {
+                    Inbound::Audit(format!(
+                        "order {id} (batch of {}): {e}; left in flight until the user stream or an order query settles it",
+                        batch.len()
+                    ))
+                } else {
+                    event(inst_id, id, None, definite_reject(&e))
+                });
+            }
+            return out;
+        }
+    };
+    let done = local_now();
+    let items = match batch_items(&answer.body, batch.len()) {
+        Ok(items) => items,
+        Err(why) => {
+            return batch
+                .iter()
+                .map(|(_, s, _)| Inbound::Audit(format!(
+                    "order {}: the venue answered the batch but its answer is unreadable ({why}); left in flight until the user stream or an order query settles it",
+                    s.client_order_id
+                )))
+                .collect();
+        }
+    };
+    let mut again = Vec::new();
+    for ((o, s, _), item) in batch.iter().zip(items) {
+        let id = s.client_order_id;
+        match item {
+            OrderOrError::Order(r) if r.client_order_id == id.as_str() => {
+                if let Ok(mut m) = shared.metrics.lock() {
+                    m.commands += 1;
+                    m.order_ack.record(done.0.saturating_sub(answer.written.0));
+                    if let Some(t) = o.trigger {
+                        m.tick_to_trade.record(answer.written.0.saturating_sub(t.0));
+                    }
+                }
+                out.extend(
+                    answer_kinds(Some(r.status))
+                        .into_iter()
+                        .map(|k| event(inst_id, id, Some(VenueOrderId(r.order_id)), k)),
+                );
+            }
+            OrderOrError::Order(r) => out.push(Inbound::Audit(format!(
+                "order {id}: its place in the batch answer holds order {} ({}); left in flight until the user stream or an order query settles it",
+                r.order_id, r.client_order_id
+            ))),
+            OrderOrError::Error(body) => {
+                let e = element_error(body);
+                if resend_alone(&e) {
+                    again.push((s, o.trigger));
+                    continue;
+                }
+                note_outcome(shared, &e);
+                out.push(if e.is_unknown_outcome() {
+                    Inbound::Audit(format!(
+                        "order {id}: {e}; left in flight until the user stream or an order query settles it"
+                    ))
+                } else {
+                    event(inst_id, id, None, definite_reject(&e))
+                });
+            }
+        }
+    }
+    for (s, trigger) in again {
+        out.extend(submit(shared, s, trigger).await);
+    }
+    out
+}
+
+/// Sends a run of cancels (all by venue id or all by client id) as one
+/// `batchCancelOrders` request.
+async fn cancel_batch(
+    shared: &ExecShared,
+    api: FuturesApi,
+    batch: Vec<CancelOrder>,
+) -> Vec<Inbound> {
+    let mut out = Vec::new();
+    let Some(inst_id) = batch.first().map(|c| c.instrument) else {
+        return out;
+    };
+    let refs: Vec<OrderRef> = batch.iter().map(cancel_ref).collect();
+    let req = match api.batch_cancel_orders(&inst_id.symbol, &refs) {
+        Ok(r) => r,
+        Err(_) => {
+            for c in &batch {
+                out.extend(cancel(shared, c).await);
+            }
+            return out;
+        }
+    };
+    let answer = match send_checked(shared, &req).await {
+        Ok(a) => a,
+        Err(e) => {
+            for c in &batch {
+                let id = c.client_order_id;
+                out.push(if e.is_unknown_outcome() {
+                    note_outcome(shared, &e);
+                    Inbound::Audit(format!(
+                        "cancel of {id} (batch of {}): {e}; the order's state will be settled by the user stream or reconciliation",
+                        batch.len()
+                    ))
+                } else {
+                    event(
+                        inst_id,
+                        id,
+                        c.venue_order_id,
+                        OrderEventKind::CancelRejected {
+                            reason: e.to_string(),
+                        },
+                    )
+                });
+            }
+            return out;
+        }
+    };
+    let items = match batch_items(&answer.body, batch.len()) {
+        Ok(items) => items,
+        Err(why) => {
+            return batch
+                .iter()
+                .map(|c| Inbound::Audit(format!(
+                    "cancel of {}: the venue answered the batch but its answer is unreadable ({why}); the order's state will be settled by the user stream or reconciliation",
+                    c.client_order_id
+                )))
+                .collect();
+        }
+    };
+    let mut again = Vec::new();
+    for (c, item) in batch.iter().zip(items) {
+        let id = c.client_order_id;
+        match item {
+            OrderOrError::Order(r) => {
+                let same = match cancel_ref(c) {
+                    OrderRef::Venue(v) => v.0 == r.order_id,
+                    OrderRef::Client(cid) => r.client_order_id == cid.as_str(),
+                };
+                if !same {
+                    out.push(Inbound::Audit(format!(
+                        "cancel of {id}: its place in the batch answer holds order {} ({}); the order's state will be settled by the user stream or reconciliation",
+                        r.order_id, r.client_order_id
+                    )));
+                    continue;
+                }
+                if let Ok(mut m) = shared.metrics.lock() {
+                    m.commands += 1;
+                }
+                out.push(event(
+                    inst_id,
+                    id,
+                    c.venue_order_id.or(Some(VenueOrderId(r.order_id))),
+                    OrderEventKind::Canceled,
+                ));
+            }
+            OrderOrError::Error(body) => {
+                let e = element_error(body);
+                if resend_alone(&e) {
+                    again.push(c);
+                } else if e.is_unknown_outcome() {
+                    note_outcome(shared, &e);
+                    out.push(Inbound::Audit(format!(
+                        "cancel of {id}: {e}; the order's state will be settled by the user stream or reconciliation"
+                    )));
+                } else {
+                    out.push(event(
+                        inst_id,
+                        id,
+                        c.venue_order_id,
+                        OrderEventKind::CancelRejected {
+                            reason: e.to_string(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    for c in again {
+        out.extend(cancel(shared, c).await);
+    }
+    out
 }
 
 fn event(
