@@ -933,6 +933,23 @@ impl SimExchange {
             return Err(SimError::UnknownInstrument(iid));
         }
         self.advance_to(ev.times().exchange);
+        // Fast path: a book update with nothing of ours resting or waiting on
+        // the instrument only moves the venue's book (no queue positions to
+        // update, nothing to cross, no triggers to check): what the general
+        // path below does in that case, without its bookkeeping.
+        if let Some(book) = self.books.get_mut(&iid) {
+            if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
+                let applied = match ev {
+                    MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
+                    MarketEvent::Quote(q) => Some(book.market.apply_quote(q).map(|_| ())),
+                    MarketEvent::BookSnapshot(s) => Some(book.market.apply_snapshot(s)),
+                    _ => None,
+                };
+                if let Some(r) = applied {
+                    return r.map_err(|e| SimError::Market(e.to_string()));
+                }
+            }
+        }
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
