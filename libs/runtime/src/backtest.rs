@@ -166,7 +166,7 @@ enum Deliver {
 /// given to the engine, as `(exchange time, slab slot, where to)`.
 struct Cursor {
     iter: DataSource,
-    buf: VecDeque<(UnixNanos, u32, Deliver)>,
+    buf: Pending,
     last: UnixNanos,
     done: bool,
 }
@@ -178,6 +178,49 @@ impl std::fmt::Debug for Cursor {
             .field("last", &self.last)
             .field("done", &self.done)
             .finish()
+    }
+}
+
+/// A cursor's events waiting for the engine: `(exchange time, slab slot,
+/// where to)`. Usually one (the next event of the source); a bar adds its
+/// intra-bar path, which waits behind the head.
+#[derive(Debug, Default)]
+struct Pending {
+    head: Option<(UnixNanos, u32, Deliver)>,
+    rest: VecDeque<(UnixNanos, u32, Deliver)>,
+}
+
+impl Pending {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    #[inline]
+    fn push_back(&mut self, item: (UnixNanos, u32, Deliver)) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&(UnixNanos, u32, Deliver)> {
+        self.head.as_ref()
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<(UnixNanos, u32, Deliver)> {
+        let h = self.head.take();
+        if !self.rest.is_empty() {
+            self.head = self.rest.pop_front();
+        }
+        h
     }
 }
 
@@ -336,7 +379,7 @@ impl Backtest {
                 .into_iter()
                 .map(|iter| Cursor {
                     iter,
-                    buf: VecDeque::new(),
+                    buf: Pending::default(),
                     last: UnixNanos::ZERO,
                     done: false,
                 })

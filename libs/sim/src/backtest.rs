@@ -472,11 +472,16 @@ impl BacktestVenue {
     /// Queues the engine's reports for our account, each delayed by a sample
     /// of the response latency (one sample per engine call, so reports of one
     /// call keep their order).
+    #[inline]
     fn collect(&mut self, t: UnixNanos) {
-        let reports = self.exchange.take_reports();
-        if reports.is_empty() {
+        if !self.exchange.has_reports() {
             return;
         }
+        self.collect_reports(t);
+    }
+
+    fn collect_reports(&mut self, t: UnixNanos) {
+        let reports = self.exchange.take_reports();
         let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
         let times = EventTimes {
             exchange: t,

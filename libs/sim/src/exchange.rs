@@ -208,6 +208,12 @@ impl SimExchange {
         self.now
     }
 
+    /// Are reports queued (would [`take_reports`](Self::take_reports) return any)?
+    #[inline]
+    pub fn has_reports(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// Takes every report queued since the last call.
     pub fn take_reports(&mut self) -> Vec<SimReport> {
         std::mem::take(&mut self.out)
