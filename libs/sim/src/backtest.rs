@@ -481,13 +481,12 @@ impl BacktestVenue {
     }
 
     fn collect_reports(&mut self, t: UnixNanos) {
-        let reports = self.exchange.take_reports();
         let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
         let times = EventTimes {
             exchange: t,
             local: back,
         };
-        for r in reports {
+        for r in self.exchange.drain_reports() {
             let msg = match r {
                 SimReport::Order(o) if o.account == self.account => {
                     let mut ev = o.event;

@@ -214,6 +214,13 @@ impl SimExchange {
         !self.out.is_empty()
     }
 
+    /// Takes every report queued since the last call, keeping the queue's
+    /// capacity for the next ones (no allocation per call, unlike
+    /// [`take_reports`](Self::take_reports)).
+    pub fn drain_reports(&mut self) -> std::vec::Drain<'_, SimReport> {
+        self.out.drain(..)
+    }
+
     /// Takes every report queued since the last call.
     pub fn take_reports(&mut self) -> Vec<SimReport> {
         std::mem::take(&mut self.out)
