@@ -16,7 +16,7 @@ fn bench(c: &mut Criterion) {
         (Mode::EmaNone, 100_000),
     ] {
         let data = feed(mode, size, SEED);
-        g.throughput(Throughput::Elements(data.events.len() as u64));
+        g.throughput(Throughput::Elements(data.len() as u64));
         g.bench_function(format!("{}/{size}", mode.name()), |b| {
             b.iter_batched(
                 || prepare(mode, data.clone()).expect("setup"),

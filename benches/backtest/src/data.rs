@@ -12,12 +12,19 @@
 //!   bid/offer quotes 100 ms apart around a random-walk mid, spread 1 to 3
 //!   ticks.
 //!
+//! A feed is held as compact rows ([`Row`], 56 bytes: times, ticks, lots,
+//! ids), as the peers hold theirs in numpy arrays, and becomes
+//! [`MarketEvent`]s one at a time as the backtest reads it ([`Feed::source`]):
+//! that conversion is part of the timed run.
+//!
 //! Prices and quantities are built from integers (ticks and lots) only.
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, MarketEvent, Quote, Trade};
-use veloz_core::{AggressorSide, Instrument, Price, Quantity, Side, TradeId, UnixNanos};
+use veloz_core::{
+    AggressorSide, Instrument, InstrumentId, Price, Quantity, Side, TradeId, UnixNanos,
+};
 
 /// Exchange time of the first event (the peers' `t0`, 2023-11-14).
 pub const T0: u64 = 1_700_000_000_000_000_000;
@@ -32,13 +39,151 @@ pub const L2_START_MID_TICKS: i64 = 500_000;
 /// Start mid of the quote feed, in ticks.
 pub const QUOTE_START_MID_TICKS: i64 = 500_000;
 
-/// Generated events and what the harness needs to know about them.
+/// What a [`Row`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// A one-level depth update (`p1`/`q1`: price ticks and lots, 0 lots
+    /// deletes; `id`: the update id).
+    Depth(Side),
+    /// A trade (`p1`/`q1`; `id`: the trade id).
+    Trade(AggressorSide),
+    /// A best bid/offer (`p1`/`q1` bid, `p2`/`q2` ask).
+    Quote,
+}
+
+/// One event of a feed, compact: prices in ticks and sizes in lots of the
+/// benchmark instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// Exchange time, nanoseconds.
+    pub exchange: u64,
+    /// Local (receive) time, nanoseconds.
+    pub local: u64,
+    /// Update id or trade id.
+    pub id: u64,
+    /// First price, ticks.
+    pub p1: i64,
+    /// Second price, ticks (quotes).
+    pub p2: i64,
+    /// First size, lots.
+    pub q1: i32,
+    /// Second size, lots (quotes).
+    pub q2: i32,
+    /// What the row is.
+    pub kind: RowKind,
+}
+
+/// Turns rows into market events of one instrument.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoder {
+    id: InstrumentId,
+    tick: i64,
+    step: i64,
+    price_precision: u8,
+    qty_precision: u8,
+}
+
+impl Decoder {
+    /// A decoder for `inst`'s tick and step.
+    pub fn new(inst: &Instrument) -> Self {
+        Self {
+            id: inst.id,
+            tick: inst.tick_size.raw(),
+            step: inst.lot.step.raw(),
+            price_precision: inst.price_precision,
+            qty_precision: inst.qty_precision,
+        }
+    }
+
+    #[inline]
+    fn price(&self, ticks: i64) -> Price {
+        Price::from_raw(ticks.saturating_mul(self.tick), self.price_precision)
+    }
+
+    #[inline]
+    fn qty(&self, lots: i32) -> Quantity {
+        Quantity::from_raw(i64::from(lots) * self.step, self.qty_precision)
+    }
+
+    /// The market event of a row.
+    #[inline]
+    pub fn event(&self, r: &Row) -> MarketEvent {
+        let times = EventTimes {
+            exchange: UnixNanos(r.exchange),
+            local: UnixNanos(r.local),
+        };
+        match r.kind {
+            RowKind::Depth(side) => MarketEvent::BookDeltas(BookDeltas {
+                instrument: self.id,
+                first_update_id: r.id,
+                last_update_id: r.id,
+                prev_last_update_id: Some(r.id - 1),
+                deltas: vec![BookDelta {
+                    side,
+                    level: Level {
+                        price: self.price(r.p1),
+                        qty: self.qty(r.q1),
+                    },
+                }],
+                times,
+            }),
+            RowKind::Trade(aggressor) => MarketEvent::Trade(Trade {
+                instrument: self.id,
+                trade_id: TradeId(r.id),
+                price: self.price(r.p1),
+                qty: self.qty(r.q1),
+                aggressor,
+                times,
+            }),
+            RowKind::Quote => MarketEvent::Quote(Quote {
+                instrument: self.id,
+                bid: Level {
+                    price: self.price(r.p1),
+                    qty: self.qty(r.q1),
+                },
+                ask: Level {
+                    price: self.price(r.p2),
+                    qty: self.qty(r.q2),
+                },
+                update_id: None,
+                times,
+            }),
+        }
+    }
+}
+
+/// Generated data and what the harness needs to know about it.
 #[derive(Debug, Clone)]
 pub struct Feed {
-    /// Events in time order.
-    pub events: Vec<MarketEvent>,
+    /// Rows in time order.
+    pub rows: Vec<Row>,
+    /// Decodes the rows.
+    pub decoder: Decoder,
     /// Local time of the last event.
     pub last_local: UnixNanos,
+}
+
+impl Feed {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Is the feed empty?
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Every event, decoded (tests; a backtest reads [`Feed::source`]).
+    pub fn events(&self) -> Vec<MarketEvent> {
+        self.rows.iter().map(|r| self.decoder.event(r)).collect()
+    }
+
+    /// The events one at a time, decoded as they are read.
+    pub fn source(self) -> impl Iterator<Item = MarketEvent> + Send {
+        let d = self.decoder;
+        self.rows.into_iter().map(move |r| d.event(&r))
+    }
 }
 
 /// A small uniform-integer helper on top of the raw generator.
@@ -78,20 +223,12 @@ impl Draw {
     }
 }
 
-fn price(inst: &Instrument, ticks: i64) -> Price {
-    Price::from_raw(ticks * inst.tick_size.raw(), inst.price_precision)
-}
-
-fn qty(inst: &Instrument, lots: i64) -> Quantity {
-    Quantity::from_raw(lots * inst.lot.step.raw(), inst.qty_precision)
-}
-
 /// The hftbacktest workload for `steps` steps: `5 * steps + ceil(steps / 4)`
 /// events (see the module docs). Quantities are in lots of the instrument's
 /// step (0.001): depth 0.100..=5.000, trades 0.001..=1.000.
 pub fn l2_feed(inst: &Instrument, steps: usize, seed: u64) -> Feed {
     let mut r = Draw::new(seed);
-    let mut events = Vec::with_capacity(steps * 5 + steps / 4 + 1);
+    let mut rows = Vec::with_capacity(steps * 5 + steps / 4 + 1);
     let mut mid = L2_START_MID_TICKS;
     let mut update_id = 0u64;
     let mut last_local = UnixNanos(T0);
@@ -104,11 +241,7 @@ pub fn l2_feed(inst: &Instrument, steps: usize, seed: u64) -> Feed {
             _ => 0,
         };
         let base = T0 + step as u64 * L2_STEP_NANOS;
-        let times = |slot: u64| EventTimes {
-            exchange: UnixNanos(base + slot),
-            local: UnixNanos(base + slot + FEED_LATENCY_NANOS),
-        };
-        let depth_lots = |r: &mut Draw| r.between(100, 5_000);
+        let depth_lots = |r: &mut Draw| r.between(100, 5_000) as i32;
         // Slot 0: delete the level the mid crossed, or refresh the 2nd bid.
         let slot0 = if mid > prev {
             (Side::Sell, mid, 0)
@@ -137,44 +270,46 @@ pub fn l2_feed(inst: &Instrument, steps: usize, seed: u64) -> Feed {
             [slot0, slot1, slot2, slot3, slot4].into_iter().enumerate()
         {
             update_id += 1;
-            events.push(MarketEvent::BookDeltas(BookDeltas {
-                instrument: inst.id,
-                first_update_id: update_id,
-                last_update_id: update_id,
-                prev_last_update_id: Some(update_id - 1),
-                deltas: vec![BookDelta {
-                    side,
-                    level: Level {
-                        price: price(inst, ticks),
-                        qty: qty(inst, lots),
-                    },
-                }],
-                times: times(slot as u64),
-            }));
+            rows.push(Row {
+                exchange: base + slot as u64,
+                local: base + slot as u64 + FEED_LATENCY_NANOS,
+                id: update_id,
+                p1: ticks,
+                p2: 0,
+                q1: lots,
+                q2: 0,
+                kind: RowKind::Depth(side),
+            });
         }
-        last_local = times(4).local;
+        last_local = UnixNanos(base + 4 + FEED_LATENCY_NANOS);
         // Slot 5: a trade every 4th step, at the best ask (buyer-initiated)
         // or the best bid (seller-initiated).
         let buyer = r.chance(1, 2);
-        let trade_lots = r.between(1, 1_000);
+        let trade_lots = r.between(1, 1_000) as i32;
         if step % 4 == 0 {
             let (ticks, aggressor) = if buyer {
                 (mid + 1, AggressorSide::Buyer)
             } else {
                 (mid - 1, AggressorSide::Seller)
             };
-            events.push(MarketEvent::Trade(Trade {
-                instrument: inst.id,
-                trade_id: TradeId(step as u64 + 1),
-                price: price(inst, ticks),
-                qty: qty(inst, trade_lots),
-                aggressor,
-                times: times(5),
-            }));
-            last_local = times(5).local;
+            rows.push(Row {
+                exchange: base + 5,
+                local: base + 5 + FEED_LATENCY_NANOS,
+                id: step as u64 + 1,
+                p1: ticks,
+                p2: 0,
+                q1: trade_lots,
+                q2: 0,
+                kind: RowKind::Trade(aggressor),
+            });
+            last_local = UnixNanos(base + 5 + FEED_LATENCY_NANOS);
         }
     }
-    Feed { events, last_local }
+    Feed {
+        rows,
+        decoder: Decoder::new(inst),
+        last_local,
+    }
 }
 
 /// The NautilusTrader workload: `n` quotes 100 ms apart. The mid is a random
@@ -182,7 +317,7 @@ pub fn l2_feed(inst: &Instrument, steps: usize, seed: u64) -> Feed {
 /// the tick; the spread is 1, 2 or 3 ticks; sizes 0.100..=5.000.
 pub fn quote_feed(inst: &Instrument, n: usize, seed: u64) -> Feed {
     let mut r = Draw::new(seed);
-    let mut events = Vec::with_capacity(n);
+    let mut rows = Vec::with_capacity(n);
     // The walk is kept in hundredths of a tick so rounding to the tick does
     // not accumulate.
     let mut mid_centi = QUOTE_START_MID_TICKS * 100;
@@ -193,26 +328,26 @@ pub fn quote_feed(inst: &Instrument, n: usize, seed: u64) -> Feed {
         let spread = r.between(1, 3);
         let bid = mid - spread / 2;
         let ask = bid + spread;
-        let t = UnixNanos(T0 + i as u64 * QUOTE_STEP_NANOS);
-        events.push(MarketEvent::Quote(Quote {
-            instrument: inst.id,
-            bid: Level {
-                price: price(inst, bid),
-                qty: qty(inst, r.between(100, 5_000)),
-            },
-            ask: Level {
-                price: price(inst, ask),
-                qty: qty(inst, r.between(100, 5_000)),
-            },
-            update_id: None,
-            times: EventTimes {
-                exchange: t,
-                local: t,
-            },
-        }));
-        last_local = t;
+        let t = T0 + i as u64 * QUOTE_STEP_NANOS;
+        let q1 = r.between(100, 5_000) as i32;
+        let q2 = r.between(100, 5_000) as i32;
+        rows.push(Row {
+            exchange: t,
+            local: t,
+            id: 0,
+            p1: bid,
+            p2: ask,
+            q1,
+            q2,
+            kind: RowKind::Quote,
+        });
+        last_local = UnixNanos(t);
     }
-    Feed { events, last_local }
+    Feed {
+        rows,
+        decoder: Decoder::new(inst),
+        last_local,
+    }
 }
 
 #[cfg(test)]
@@ -226,18 +361,18 @@ mod tests {
     #[test]
     fn l2_feed_has_the_peers_event_count_and_timing() {
         let f = l2_feed(&inst(), 1_000, 42);
-        assert_eq!(f.events.len(), 5 * 1_000 + 250);
-        let t: Vec<UnixNanos> = f.events.iter().map(|e| e.times().exchange).collect();
+        assert_eq!(f.len(), 5 * 1_000 + 250);
+        let events = f.events();
+        let t: Vec<UnixNanos> = events.iter().map(|e| e.times().exchange).collect();
         assert!(t.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(t[0], UnixNanos(T0));
         assert_eq!(t[5], UnixNanos(T0 + 5)); // the first step's trade
         assert_eq!(t[6], UnixNanos(T0 + L2_STEP_NANOS));
-        for e in &f.events {
+        for e in &events {
             let times = e.times();
             assert_eq!(times.local.0 - times.exchange.0, FEED_LATENCY_NANOS);
         }
-        let trades = f
-            .events
+        let trades = events
             .iter()
             .filter(|e| matches!(e, MarketEvent::Trade(_)))
             .count();
@@ -249,7 +384,7 @@ mod tests {
         let i = inst();
         let f = l2_feed(&i, 20_000, 7);
         let mut book = veloz_sim::MarketBook::new(&i);
-        for e in &f.events {
+        for e in &f.events() {
             if let MarketEvent::BookDeltas(d) = e {
                 for x in &d.deltas {
                     assert_eq!(x.level.price.raw() % i.tick_size.raw(), 0);
@@ -267,10 +402,10 @@ mod tests {
     fn quote_feed_spacing_and_spread() {
         let i = inst();
         let f = quote_feed(&i, 5_000, 42);
-        assert_eq!(f.events.len(), 5_000);
+        assert_eq!(f.len(), 5_000);
         let mut prev = None;
         let mut moves = 0;
-        for (k, e) in f.events.iter().enumerate() {
+        for (k, e) in f.events().iter().enumerate() {
             let MarketEvent::Quote(q) = e else {
                 panic!("not a quote")
             };
@@ -292,7 +427,11 @@ mod tests {
     #[test]
     fn same_seed_same_feed() {
         let i = inst();
-        assert_eq!(l2_feed(&i, 300, 3).events, l2_feed(&i, 300, 3).events);
-        assert_ne!(l2_feed(&i, 300, 3).events, l2_feed(&i, 300, 4).events);
+        assert_eq!(l2_feed(&i, 300, 3).events(), l2_feed(&i, 300, 3).events());
+        assert_ne!(l2_feed(&i, 300, 3).events(), l2_feed(&i, 300, 4).events());
+        assert_eq!(
+            l2_feed(&i, 300, 3).source().collect::<Vec<_>>(),
+            l2_feed(&i, 300, 3).events()
+        );
     }
 }

@@ -170,6 +170,24 @@ pub struct Outcome {
     pub kernel_inputs: u64,
     /// Commands sent to the venue.
     pub commands: u64,
+    /// Every fill record, in the order the kernel got them.
+    pub fill_records: Vec<veloz_runtime::FillRecord>,
+}
+
+impl Outcome {
+    /// FNV-1a hash of every fill record's debug text, in order: two builds
+    /// filled alike when their checksums are equal (computed on demand,
+    /// outside the timed run).
+    pub fn fill_checksum(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for f in &self.fill_records {
+            for b in format!("{f:?}").bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
 }
 
 /// Builds the backtest for `mode` on `feed` (the setup the peers time
@@ -215,8 +233,8 @@ pub fn prepare(mode: Mode, feed: Feed) -> Result<Prepared, BacktestError> {
         equity_interval_nanos: 0,
         kernel: KernelConfig::default(),
     };
-    let events = feed.events.len();
-    let source: DataSource = Box::new(feed.events.into_iter().map(Ok::<MarketEvent, _>));
+    let events = feed.len();
+    let source: DataSource = Box::new(feed.source().map(Ok::<MarketEvent, _>));
     let strategies = strategy
         .map(|s| vec![(mode.name().to_string(), s)])
         .unwrap_or_default();
@@ -252,6 +270,7 @@ impl Prepared {
             position,
             kernel_inputs: out.kernel.inputs,
             commands: out.driver.commands,
+            fill_records: out.fills,
         })
     }
 }

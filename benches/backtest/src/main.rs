@@ -72,7 +72,7 @@ fn run(mode: Mode, size: usize) -> Result<String, veloz_runtime::BacktestError> 
     let rate = (out.events as f64 / t_run).round() as u64;
     Ok(format!(
         "veloz={} mode={} events={} warmup_s={t_warm:.3} gen_s={t_gen:.3} setup_s={t_setup:.3} \
-         run_s={t_run:.3} events_per_s={} loop_iters={} fills={} pos={} kernel_inputs={} commands={}",
+         run_s={t_run:.3} events_per_s={} loop_iters={} fills={} pos={} kernel_inputs={} commands={} fill_checksum={:016x}",
         env!("CARGO_PKG_VERSION"),
         mode.name(),
         out.events,
@@ -82,5 +82,6 @@ fn run(mode: Mode, size: usize) -> Result<String, veloz_runtime::BacktestError> 
         out.position,
         out.kernel_inputs,
         out.commands,
+        out.fill_checksum(),
     ))
 }

@@ -162,9 +162,11 @@ enum Deliver {
     Both,
 }
 
+/// One data source: the iterator and the events read from it but not yet
+/// given to the engine, as `(exchange time, slab slot, where to)`.
 struct Cursor {
     iter: DataSource,
-    buf: VecDeque<(UnixNanos, MarketEvent, Deliver)>,
+    buf: Pending,
     last: UnixNanos,
     done: bool,
 }
@@ -176,6 +178,84 @@ impl std::fmt::Debug for Cursor {
             .field("last", &self.last)
             .field("done", &self.done)
             .finish()
+    }
+}
+
+/// A cursor's events waiting for the engine: `(exchange time, slab slot,
+/// where to)`. Usually one (the next event of the source); a bar adds its
+/// intra-bar path, which waits behind the head.
+#[derive(Debug, Default)]
+struct Pending {
+    head: Option<(UnixNanos, u32, Deliver)>,
+    rest: VecDeque<(UnixNanos, u32, Deliver)>,
+}
+
+impl Pending {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    #[inline]
+    fn push_back(&mut self, item: (UnixNanos, u32, Deliver)) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&(UnixNanos, u32, Deliver)> {
+        self.head.as_ref()
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<(UnixNanos, u32, Deliver)> {
+        let h = self.head.take();
+        if !self.rest.is_empty() {
+            self.head = self.rest.pop_front();
+        }
+        h
+    }
+}
+
+/// Events between their source and the kernel. An event is written once into
+/// a slot and stays there while the engine and then the kernel read it by
+/// reference; the queues move only slot numbers. A released slot keeps its
+/// old event until it is reused (at most as many as were ever in flight at
+/// once).
+#[derive(Debug, Default)]
+struct Slab {
+    items: Vec<MarketEvent>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    #[inline]
+    fn put(&mut self, ev: MarketEvent) -> u32 {
+        if let Some(i) = self.free.pop() {
+            if let Some(slot) = self.items.get_mut(i as usize) {
+                *slot = ev;
+                return i;
+            }
+        }
+        self.items.push(ev);
+        (self.items.len() - 1) as u32
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> Option<&MarketEvent> {
+        self.items.get(i as usize)
+    }
+
+    #[inline]
+    fn release(&mut self, i: u32) {
+        self.free.push(i);
     }
 }
 
@@ -193,7 +273,11 @@ pub struct Backtest {
     venue: BacktestVenue,
     cursors: Vec<Cursor>,
     feed: FeedLatency,
-    local: TimeQueue<MarketEvent>,
+    slab: Slab,
+    local: TimeQueue<u32>,
+    /// The earliest source and its next exchange time, while no event was
+    /// taken from the sources since it was found (`None`: look again).
+    next_data: Option<Option<(usize, UnixNanos)>>,
     trade_seq: u64,
     equity: Vec<EquityPoint>,
     equity_interval: u64,
@@ -295,13 +379,15 @@ impl Backtest {
                 .into_iter()
                 .map(|iter| Cursor {
                     iter,
-                    buf: VecDeque::new(),
+                    buf: Pending::default(),
                     last: UnixNanos::ZERO,
                     done: false,
                 })
                 .collect(),
             feed: FeedLatency::new(feed_latency),
+            slab: Slab::default(),
             local: TimeQueue::default(),
+            next_data: None,
             trade_seq: 1 << 40,
             equity: Vec::new(),
             equity_interval: equity_interval_nanos,
@@ -405,7 +491,7 @@ impl Backtest {
                             self.stats.out_of_order += 1;
                         }
                         c.last = t;
-                        c.buf.push_back((t, e, Deliver::Exchange));
+                        c.buf.push_back((t, self.slab.put(e), Deliver::Exchange));
                     }
                     let t = close.max(c.last);
                     c.last = t;
@@ -414,7 +500,8 @@ impl Backtest {
                         exchange: t,
                         local: t,
                     };
-                    c.buf.push_back((t, MarketEvent::Bar(bar), Deliver::Local));
+                    c.buf
+                        .push_back((t, self.slab.put(MarketEvent::Bar(bar)), Deliver::Local));
                 }
                 other => {
                     let ts = other.times().exchange;
@@ -423,7 +510,7 @@ impl Backtest {
                         self.stats.out_of_order += 1;
                     }
                     c.last = t;
-                    c.buf.push_back((t, other, Deliver::Both));
+                    c.buf.push_back((t, self.slab.put(other), Deliver::Both));
                 }
             }
         }
@@ -431,7 +518,17 @@ impl Backtest {
     }
 
     /// The source with the earliest next event.
+    #[inline]
     fn next_source(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
+        if let Some(d) = self.next_data {
+            return Ok(d);
+        }
+        let d = self.find_next_source()?;
+        self.next_data = Some(d);
+        Ok(d)
+    }
+
+    fn find_next_source(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
         let mut best: Option<(usize, UnixNanos)> = None;
         for i in 0..self.cursors.len() {
             self.refill(i)?;
@@ -456,13 +553,6 @@ impl Backtest {
     fn kernel_input(&mut self, time: UnixNanos, input: Input) -> Result<(), BacktestError> {
         self.before_input(time);
         self.kernel.handle(time, input, &mut self.venue)?;
-        Ok(())
-    }
-
-    fn kernel_market(&mut self, time: UnixNanos, ev: &MarketEvent) -> Result<(), BacktestError> {
-        self.before_input(time);
-        self.kernel.handle_market(time, ev, &mut self.venue)?;
-        self.sample_price(time, ev.instrument());
         Ok(())
     }
 
@@ -607,22 +697,27 @@ impl Backtest {
             if exchange_first {
                 if te.is_some() && (ti.is_none() || te <= ti) {
                     let (i, _) = data.unwrap_or((0, UnixNanos::ZERO));
-                    let Some((t, ev, how)) = self.cursors[i].buf.pop_front() else {
+                    let Some((t, slot, how)) = self.cursors[i].buf.pop_front() else {
+                        continue;
+                    };
+                    self.next_data = None;
+                    let Some(ev) = self.slab.get(slot) else {
                         continue;
                     };
                     if how != Deliver::Local {
-                        self.venue.on_market(&ev)?;
+                        self.venue.on_market(ev)?;
                         self.stats.exchange_events += 1;
                     } else {
                         self.venue.advance_time(t);
                     }
-                    if how != Deliver::Exchange {
-                        let times = ev.times();
+                    if how == Deliver::Exchange {
+                        self.slab.release(slot);
+                    } else {
                         let local = self.feed.local_time(EventTimes {
                             exchange: t,
-                            local: times.local,
+                            local: ev.times().local,
                         });
-                        self.local.push(local, ev);
+                        self.local.push(local, slot);
                     }
                     if self.stats.data_events >= last_progress.saturating_add(progress_every) {
                         last_progress = self.stats.data_events;
@@ -644,8 +739,16 @@ impl Backtest {
                     self.deliver_venue(at, msg)?;
                 }
             } else if tl == Some(t) {
-                if let Some((_, ev)) = self.local.pop() {
-                    self.kernel_market(t, &ev)?;
+                if let Some((_, slot)) = self.local.pop() {
+                    self.before_input(t);
+                    if let Some(ev) = self.slab.get(slot) {
+                        self.kernel.handle_market(t, ev, &mut self.venue)?;
+                        if self.price_interval != 0 {
+                            let id = ev.instrument();
+                            self.sample_price(t, id);
+                        }
+                    }
+                    self.slab.release(slot);
                 }
             } else {
                 self.kernel_input(t, Input::Timer)?;
@@ -668,6 +771,7 @@ impl Backtest {
     }
 }
 
+#[inline]
 fn min_opt(a: Option<UnixNanos>, b: Option<UnixNanos>) -> Option<UnixNanos> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),

@@ -435,8 +435,9 @@ impl Kernel {
     }
 
     /// When the next timer is due.
+    #[inline]
     pub fn next_timer(&self) -> Option<UnixNanos> {
-        self.timers.keys().next().map(|k| k.0)
+        self.timers.first_key_value().map(|(k, _)| k.0)
     }
 
     /// Mid price of an instrument (book, else quote), else the last trade

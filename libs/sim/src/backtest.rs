@@ -228,6 +228,7 @@ impl<T> Default for TimeQueue<T> {
 
 impl<T> TimeQueue<T> {
     /// Adds `item` at time `t` (after every item already queued at `t`).
+    #[inline]
     pub fn push(&mut self, t: UnixNanos, item: T) {
         self.seq += 1;
         match self.fifo.back() {
@@ -238,8 +239,12 @@ impl<T> TimeQueue<T> {
         }
     }
 
+    #[inline]
     fn front_key(&self) -> Option<(UnixNanos, u64)> {
         let a = self.fifo.front().map(|f| (f.0, f.1));
+        if self.sorted.is_empty() {
+            return a;
+        }
         let b = self.sorted.keys().next().copied();
         match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
@@ -249,12 +254,20 @@ impl<T> TimeQueue<T> {
     }
 
     /// Time of the earliest item.
+    #[inline]
     pub fn next_time(&self) -> Option<UnixNanos> {
+        if self.sorted.is_empty() {
+            return self.fifo.front().map(|f| f.0);
+        }
         self.front_key().map(|k| k.0)
     }
 
     /// Takes the earliest item.
+    #[inline]
     pub fn pop(&mut self) -> Option<(UnixNanos, T)> {
+        if self.sorted.is_empty() {
+            return self.fifo.pop_front().map(|(t, _, v)| (t, v));
+        }
         let k = self.front_key()?;
         if self.fifo.front().is_some_and(|f| (f.0, f.1) == k) {
             return self.fifo.pop_front().map(|(t, _, v)| (t, v));
@@ -347,11 +360,13 @@ impl BacktestVenue {
     }
 
     /// When the next command reaches the engine.
+    #[inline]
     pub fn next_inbound_time(&self) -> Option<UnixNanos> {
         self.inbound.next_time()
     }
 
     /// When the next report reaches the kernel.
+    #[inline]
     pub fn next_outbound_time(&self) -> Option<UnixNanos> {
         self.outbound.next_time()
     }
@@ -457,17 +472,21 @@ impl BacktestVenue {
     /// Queues the engine's reports for our account, each delayed by a sample
     /// of the response latency (one sample per engine call, so reports of one
     /// call keep their order).
+    #[inline]
     fn collect(&mut self, t: UnixNanos) {
-        let reports = self.exchange.take_reports();
-        if reports.is_empty() {
+        if !self.exchange.has_reports() {
             return;
         }
+        self.collect_reports(t);
+    }
+
+    fn collect_reports(&mut self, t: UnixNanos) {
         let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
         let times = EventTimes {
             exchange: t,
             local: back,
         };
-        for r in reports {
+        for r in self.exchange.drain_reports() {
             let msg = match r {
                 SimReport::Order(o) if o.account == self.account => {
                     let mut ev = o.event;

@@ -208,6 +208,19 @@ impl SimExchange {
         self.now
     }
 
+    /// Are reports queued (would [`take_reports`](Self::take_reports) return any)?
+    #[inline]
+    pub fn has_reports(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Takes every report queued since the last call, keeping the queue's
+    /// capacity for the next ones (no allocation per call, unlike
+    /// [`take_reports`](Self::take_reports)).
+    pub fn drain_reports(&mut self) -> std::vec::Drain<'_, SimReport> {
+        self.out.drain(..)
+    }
+
     /// Takes every report queued since the last call.
     pub fn take_reports(&mut self) -> Vec<SimReport> {
         std::mem::take(&mut self.out)
@@ -934,6 +947,23 @@ impl SimExchange {
             return Err(SimError::UnknownInstrument(iid));
         }
         self.advance_to(ev.times().exchange);
+        // Fast path: a book update with nothing of ours resting or waiting on
+        // the instrument only moves the venue's book (no queue positions to
+        // update, nothing to cross, no triggers to check): what the general
+        // path below does in that case, without its bookkeeping.
+        if let Some(book) = self.books.get_mut(&iid) {
+            if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
+                let applied = match ev {
+                    MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
+                    MarketEvent::Quote(q) => Some(book.market.apply_quote(q).map(|_| ())),
+                    MarketEvent::BookSnapshot(s) => Some(book.market.apply_snapshot(s)),
+                    _ => None,
+                };
+                if let Some(r) = applied {
+                    return r.map_err(|e| SimError::Market(e.to_string()));
+                }
+            }
+        }
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {

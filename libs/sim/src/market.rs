@@ -84,7 +84,16 @@ impl MarketBook {
     }
 
     /// Best effective level of `side`.
+    #[inline]
     pub fn best_effective(&self, side: Side) -> Option<(i64, i64)> {
+        if self.consumed.is_empty() {
+            // Nothing consumed: the effective book is the venue's book, whose
+            // best level is kept up to date (no level walk).
+            return match side {
+                Side::Buy => self.book.best_bid_raw(),
+                Side::Sell => self.book.best_ask_raw(),
+            };
+        }
         self.effective_levels(side).next()
     }
 
