@@ -201,7 +201,10 @@ pub struct LiveSection {
     pub not_found_after_ms: u64,
     /// REST timeout.
     pub rest_timeout_ms: u64,
-    /// Market streams subscribed per instrument.
+    /// Market streams subscribed per instrument (default `bookTicker`,
+    /// `aggTrade`, `depth@100ms`). A diff-depth stream (`depth`,
+    /// `depth@100ms`) gives every instrument an L2 book kept in sync with
+    /// REST snapshots (see `feed`).
     pub streams: Vec<String>,
     /// Status refresh.
     pub status_interval_ms: u64,
@@ -218,7 +221,7 @@ impl Default for LiveSection {
             unknown_query_delay_ms: 1_000,
             not_found_after_ms: 10_000,
             rest_timeout_ms: 5_000,
-            streams: vec!["bookTicker".into(), "aggTrade".into()],
+            streams: vec!["bookTicker".into(), "aggTrade".into(), "depth@100ms".into()],
             status_interval_ms: 1_000,
             shutdown_timeout_ms: 15_000,
         }

@@ -429,6 +429,7 @@ pub async fn run(
                     .collect(),
                 streams: cfg.live.streams.clone(),
                 seed,
+                rest: Some(rest.clone()),
             },
             in_tx.clone(),
             metrics.clone(),
