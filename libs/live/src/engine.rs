@@ -434,10 +434,13 @@ pub async fn run(
             in_tx.clone(),
             metrics.clone(),
         )));
+        let Some(creds) = credentials.clone().filter(|_| live) else {
+            continue;
+        };
         tasks.push(match kind {
             MarketKind::Spot => tokio::spawn(user::run_spot(
                 setup.endpoints.ws_api(*kind).to_string(),
-                setup.credentials.clone(),
+                creds,
                 rest.clone(),
                 in_tx.clone(),
                 metrics.clone(),
