@@ -551,7 +551,9 @@ fn note_outcome(shared: &ExecShared, e: &BinanceError) {
     }
 }
 
-fn build_submit(inst: &Instrument, o: &SubmitOrder) -> Result<RestRequest, BinanceError> {
+/// The REST request of a submit (spot `order`, futures `order` or
+/// `algoOrder`), numbers exact to the instrument's tick and step.
+pub fn build_submit(inst: &Instrument, o: &SubmitOrder) -> Result<RestRequest, BinanceError> {
     Ok(match inst.id.kind {
         MarketKind::Spot => {
             spot::new_order(inst, &SpotOrder::from_submit(o)?, NumberPolicy::Exact)?

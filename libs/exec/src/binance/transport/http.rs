@@ -176,6 +176,32 @@ impl HttpClient {
         Ok(BufReader::new(io))
     }
 
+    /// The bytes of one HTTP/1.1 request to this client's host (what
+    /// [`HttpClient::request`] writes to the connection).
+    pub fn encode(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<u8> {
+        let authority = self.authority.as_deref().unwrap_or("invalid");
+        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\n");
+        for (k, v) in headers {
+            head.push_str(k);
+            head.push_str(": ");
+            head.push_str(v);
+            head.push_str("\r\n");
+        }
+        if !body.is_empty() || method == "POST" || method == "PUT" {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        request
+    }
+
     /// Sends one request and reads the answer. `idempotent` allows one resend
     /// when a reused idle connection was found dead before answering.
     pub async fn request(
@@ -211,20 +237,7 @@ impl HttpClient {
         body: &[u8],
         idempotent: bool,
     ) -> Result<HttpAnswer, BinanceError> {
-        let authority = self.authority.as_deref().unwrap_or("invalid");
-        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\n");
-        for (k, v) in headers {
-            head.push_str(k);
-            head.push_str(": ");
-            head.push_str(v);
-            head.push_str("\r\n");
-        }
-        if !body.is_empty() || method == "POST" || method == "PUT" {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
+        let request = self.encode(method, path_and_query, headers, body);
 
         let (mut conn, reused) = match self.take_idle() {
             Some(c) => (c, true),
