@@ -18,7 +18,10 @@ fn line(name: &str, m: &veloz_bench_live::Measured) -> String {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument other than ours skips.
-    if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"tick_to_trade".contains(&a)) {
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"tick_to_trade".contains(&a))
+    {
         return;
     }
     let secs: u64 = std::env::var("VELOZ_T2T_SECS")
@@ -40,7 +43,10 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     println!("{}", line("VeloZ live engine", &veloz));
     println!("{}", line("bare loop (baseline)", &bare));
-    if let (Some(a), Some(b)) = (veloz.tick_to_trade.quantile(500), bare.tick_to_trade.quantile(500)) {
+    if let (Some(a), Some(b)) = (
+        veloz.tick_to_trade.quantile(500),
+        bare.tick_to_trade.quantile(500),
+    ) {
         println!(
             "p50 ratio VeloZ / bare loop: {}.{:02}",
             a / b.max(1),

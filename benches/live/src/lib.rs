@@ -159,7 +159,13 @@ pub fn veloz(endpoints: &Endpoints, secs: u64, every_ms: u64) -> Measured {
         .block_on(async move {
             let (tx, _rx) = tokio::sync::watch::channel(Status::default());
             let (_c, crx) = tokio::sync::mpsc::channel(1);
-            veloz_live::run(setup, tokio::time::sleep(Duration::from_secs(secs)), tx, crx).await
+            veloz_live::run(
+                setup,
+                tokio::time::sleep(Duration::from_secs(secs)),
+                tx,
+                crx,
+            )
+            .await
         })
         .expect("the live session runs");
     let _ = std::fs::remove_dir_all(&dir);
@@ -208,9 +214,13 @@ pub fn bare(endpoints: &Endpoints, secs: u64, every_ms: u64) -> Measured {
             let Ok(id) = ClientOrderId::new(&format!("bare.{seq}")) else {
                 continue;
             };
-            let order = FuturesOrder::limit(Side::Buy, Quantity::from_raw(200_000, 3), below(q.bid.price))
-                .time_in_force(TimeInForce::Gtx)
-                .client_order_id(id);
+            let order = FuturesOrder::limit(
+                Side::Buy,
+                Quantity::from_raw(200_000, 3),
+                below(q.bid.price),
+            )
+            .time_in_force(TimeInForce::Gtx)
+            .client_order_id(id);
             let Ok(req) = FuturesApi::USDM.new_order(&inst, &order, NumberPolicy::Exact) else {
                 continue;
             };
