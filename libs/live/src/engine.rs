@@ -213,6 +213,11 @@ async fn load_instruments(
 ) -> Result<BTreeMap<InstrumentId, Instrument>, LiveError> {
     let kinds: BTreeSet<MarketKind> = wanted.iter().map(|i| i.kind).collect();
     let mut out = BTreeMap::new();
+    // One limiter serves the session: per kind of limit and window, the
+    // tightest limit of the products traded (conservative when a session
+    // mixes spot and futures, whose limits Binance counts apart).
+    let mut limits: BTreeMap<(String, u64), veloz_exec::binance::ratelimit::RateLimit> =
+        BTreeMap::new();
     for kind in kinds {
         let unreachable = |detail: String| LiveError::Unreachable {
             product: kind,
@@ -230,6 +235,13 @@ async fn load_instruments(
             .send_json(&req)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
+        for l in &info.rate_limits {
+            let key = (format!("{:?}", l.rate_limit_type), l.window_nanos());
+            let e = limits.entry(key).or_insert(*l);
+            if l.limit < e.limit {
+                *e = *l;
+            }
+        }
         for id in wanted.iter().filter(|i| i.kind == kind) {
             let sym = info
                 .symbol(id.symbol.as_str())
@@ -240,6 +252,8 @@ async fn load_instruments(
             out.insert(*id, inst.instrument);
         }
     }
+    let limits: Vec<_> = limits.into_values().collect();
+    rest.set_rate_limits(&limits);
     Ok(out)
 }
 
@@ -266,6 +280,24 @@ fn snapshot(kernel: &Kernel, venue: &EngineVenue) -> Snapshot {
         .map(|p| (p.instrument, p.qty()))
         .collect();
     Snapshot { orders, positions }
+}
+
+/// The smallest share of any request or order window still free, per mille.
+fn headroom(rest: &RestClient) -> Option<u32> {
+    let now = local_now();
+    rest.with_rate_limiter(|l| {
+        l.usage(now)
+            .iter()
+            .filter_map(|w| {
+                let allowed = w.allowed.or(w.limit)?;
+                (allowed > 0).then(|| {
+                    let free = allowed.saturating_sub(w.used);
+                    u32::try_from(u64::from(free) * 1000 / u64::from(allowed)).unwrap_or(1000)
+                })
+            })
+            .min()
+    })
+    .flatten()
 }
 
 fn status_of(
@@ -503,6 +535,30 @@ pub async fn run(
             }
         }));
     }
+    // The server-time offset drifts: measured again every minute.
+    if live {
+        let (rest, kinds, tx) = (rest.clone(), kinds.clone(), in_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for k in &kinds {
+                    if let Err(e) = rest.sync_time(*k).await {
+                        if tx
+                            .send(Inbound::Audit(format!(
+                                "server time of {k:?} not measured: {e}"
+                            )))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
     // Reconciliation runs in its own task, one pass at a time.
     let (rec_tx, mut rec_rx) = mpsc::channel::<Snapshot>(1);
     let (rec_done_tx, mut rec_done_rx) = mpsc::channel::<Vec<Inbound>>(4);
@@ -624,6 +680,9 @@ pub async fn run(
                 let _ = rec_tx.try_send(snapshot(&kernel, &venue));
             }
             _ = status_tick.tick() => {
+                if let Ok(mut m) = metrics.lock() {
+                    m.rate_limit_headroom_per_mille = headroom(&rest);
+                }
                 let _ = status_tx.send(status_of(&kernel, &metrics, &audits, started, &links));
             }
         }

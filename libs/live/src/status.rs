@@ -119,6 +119,15 @@ impl Status {
             m.external_orders,
             m.heartbeats
         );
+        if let Some(h) = m.rate_limit_headroom_per_mille {
+            let _ = writeln!(
+                s,
+                "  rate-limit headroom {}.{}% | book resyncs {}",
+                h / 10,
+                h % 10,
+                m.resyncs
+            );
+        }
         let links: Vec<String> = self
             .links
             .iter()

@@ -465,6 +465,14 @@ impl RestClient {
         self.limiter.lock().ok().map(|l| f(&l))
     }
 
+    /// Replaces the limiter's limits (e.g. with exchangeInfo's `rateLimits`
+    /// once they are known); counts so far are kept.
+    pub fn set_rate_limits(&self, limits: &[crate::binance::ratelimit::RateLimit]) {
+        if let Ok(mut l) = self.limiter.lock() {
+            l.set_limits(limits);
+        }
+    }
+
     /// Measures the server clock with `GET time` on `product` and records the
     /// sample: later `timestamp`s follow the server's clock. Call it at start,
     /// when [`TimeSync::needs_sync`] says so, and after a `-1021`.
