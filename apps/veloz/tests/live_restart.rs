@@ -198,3 +198,39 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The main command (`veloz` with no arguments is `veloz live` on the
+/// embedded simulator) interrupted with SIGINT, as Ctrl-C does: it cancels
+/// every order, leaves none open on the simulator, and its journal replays
+/// to the same state (the command checks both and exits non-zero if not).
+#[test]
+fn main_command_interrupted_leaves_nothing_open() {
+    let dir = std::env::temp_dir().join(format!("veloz-main-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_veloz"))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("veloz starts");
+    std::thread::sleep(Duration::from_secs(10));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}\n{stderr}");
+    assert!(out.status.success(), "the main command failed");
+    assert!(stdout.contains("0 orders open at the end"), "{stdout}");
+    assert!(
+        stdout.contains("simulator: no open orders left"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("replays to the same orders"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
