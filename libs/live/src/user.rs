@@ -20,6 +20,7 @@ use veloz_core::MarketKind;
 use veloz_exec::binance::config::Credentials;
 use veloz_exec::binance::stream::StreamSource;
 use veloz_exec::binance::transport::http::RestClient;
+use veloz_exec::binance::transport::tls::connect_ws;
 use veloz_exec::binance::transport::user::FuturesUserStream;
 use veloz_exec::binance::transport::{local_now, Backoff};
 use veloz_exec::binance::user_data::{parse_user_data, UserDataMessage};
@@ -117,13 +118,10 @@ pub async fn run_spot(
     let mut connections = 0u64;
     let mut request_id = 0u64;
     loop {
-        let ws = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(ws_api.as_str()),
-        )
-        .await;
+        let ws =
+            tokio::time::timeout(Duration::from_secs(10), connect_ws(ws_api.as_str(), None)).await;
         let mut ws = match ws {
-            Ok(Ok((ws, _))) => ws,
+            Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {
                 let _ = out
                     .send(Inbound::Audit(format!("{what}: connect failed: {e}")))

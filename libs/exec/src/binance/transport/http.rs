@@ -6,19 +6,32 @@
 //! Only a `GET` is sent again, once, and only when a reused idle connection
 //! turned out to be dead before any answer byte arrived; anything else that
 //! fails after bytes may have left is reported as an unknown outcome
-//! ([`BinanceError::Unknown`]), never retried. Plain `http://` only; TLS goes
-//! in [`HttpClient`]'s connect step (the connection is a boxed stream).
+//! ([`BinanceError::Unknown`]), never retried.
+//!
+//! Base URLs are `http://host[:port]` (default port 80) or
+//! `https://host[:port]` (default port 443). For `https://` the connect step
+//! runs a TLS handshake (rustls, server name = host) on the TCP stream and
+//! boxes the TLS stream like a plain one. The server's certificate is checked
+//! against the bundled Mozilla roots ([`TlsConfig::webpki_roots`]); to trust
+//! another root (a private endpoint, a test server) build a [`TlsConfig`]
+//! with [`TlsConfig::with_extra_roots_pem`] and pass it to
+//! [`HttpClient::with_tls`] or [`RestClient::with_tls`]. A failed handshake
+//! (unknown issuer, name mismatch, not a TLS server) is a
+//! [`TransportFailure::ConnectFailed`] whose message says what to do; no
+//! request byte was sent.
 
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rustls::pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use veloz_core::{MarketKind, UnixNanos};
 
 use super::local_now;
+use super::tls::{describe_handshake_error, TlsConfig};
 use crate::binance::config::{Credentials, Endpoints};
 use crate::binance::error::{ApiErrorBody, BinanceError, TransportFailure};
 use crate::binance::ratelimit::RateLimiter;
@@ -32,7 +45,7 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Largest answer body accepted (bytes).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// A byte stream a connection runs on (plain TCP now; a TLS stream later).
+/// A byte stream a connection runs on (plain TCP or TLS over TCP).
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
@@ -89,7 +102,8 @@ enum ExchangeError {
 /// connections.
 pub struct HttpClient {
     base: String,
-    authority: Result<String, String>,
+    target: Result<Target, String>,
+    tls: TlsConfig,
     timeout: Duration,
     idle: Mutex<Vec<Conn>>,
     max_idle: usize,
@@ -100,42 +114,109 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("base", &self.base)
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
 
-fn authority_of(base: &str) -> Result<String, String> {
-    if base.starts_with("https://") {
+/// Where a base URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    /// The host name or address (IPv6 without brackets): the TLS server name.
+    host: String,
+    /// `host:port` to connect to.
+    authority: String,
+    /// The `Host` header.
+    host_header: String,
+    /// `https://`.
+    tls: bool,
+}
+
+fn target_of(base: &str) -> Result<Target, String> {
+    let (rest, tls) = if let Some(r) = base.strip_prefix("https://") {
+        (r, true)
+    } else if let Some(r) = base.strip_prefix("http://") {
+        (r, false)
+    } else {
         return Err(format!(
-            "{base}: https is not built into this transport yet (plain http only); use the simulator or add TLS"
+            "{base}: the base URL must start with http:// or https://"
         ));
+    };
+    let hostport = rest.split('/').next().unwrap_or_default();
+    if hostport.is_empty() {
+        return Err(format!("{base}: no host in the base URL"));
     }
-    let rest = base
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{base}: the base URL must start with http://"))?;
-    let host = rest.split('/').next().unwrap_or_default();
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{base}: an IPv6 host needs a closing `]`"))?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
     if host.is_empty() {
         return Err(format!("{base}: no host in the base URL"));
     }
-    Ok(if host.contains(':') {
-        host.to_string()
+    let port: u16 = match port {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("{base}: the port {p:?} is not a number from 1 to 65535"))?,
+        None if tls => 443,
+        None => 80,
+    };
+    let bracketed = if host.contains(':') {
+        format!("[{host}]")
     } else {
-        format!("{host}:80")
+        host.to_string()
+    };
+    let authority = format!("{bracketed}:{port}");
+    // Plain http keeps `host:port` (what the simulator has always seen);
+    // https sends the host as written in the URL.
+    let host_header = if tls {
+        hostport.to_string()
+    } else {
+        authority.clone()
+    };
+    Ok(Target {
+        host: host.to_string(),
+        authority,
+        host_header,
+        tls,
     })
 }
 
 impl HttpClient {
-    /// A client for `base` (`http://host:port`), each request bounded by
-    /// `timeout`. A base that cannot be used fails each request with a
-    /// connect error (nothing sent).
+    /// A client for `base` (`http://host[:port]` or `https://host[:port]`),
+    /// each request bounded by `timeout` (connect and TLS handshake
+    /// included). `https://` trusts the bundled Mozilla roots; see
+    /// [`HttpClient::with_tls`]. A base that cannot be used fails each
+    /// request with a connect error (nothing sent).
     pub fn new(base: &str, timeout: Duration) -> Self {
         Self {
             base: base.trim_end_matches('/').to_string(),
-            authority: authority_of(base),
+            target: target_of(base),
+            tls: TlsConfig::webpki_roots(),
             timeout,
             idle: Mutex::new(Vec::new()),
             max_idle: 8,
         }
+    }
+
+    /// Verifies `https://` servers with `tls` (e.g. one that trusts an extra
+    /// root certificate). Idle connections made with the previous settings
+    /// are dropped. No effect on `http://`.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self.idle = Mutex::new(Vec::new());
+        self
+    }
+
+    /// Whether the base URL is `https://`.
+    pub fn is_tls(&self) -> bool {
+        self.target.as_ref().is_ok_and(|t| t.tls)
     }
 
     /// The base URL.
@@ -161,18 +242,42 @@ impl HttpClient {
     }
 
     async fn connect(&self) -> Result<Conn, BinanceError> {
-        let authority = self
-            .authority
+        let target = self
+            .target
             .as_ref()
             .map_err(|e| BinanceError::transport(TransportFailure::ConnectFailed, e.clone()))?;
-        let tcp = TcpStream::connect(authority.as_str()).await.map_err(|e| {
+        let tcp = TcpStream::connect(target.authority.as_str())
+            .await
+            .map_err(|e| {
+                BinanceError::transport(
+                    TransportFailure::ConnectFailed,
+                    format!("{}: {e}", self.base),
+                )
+            })?;
+        let _ = tcp.set_nodelay(true);
+        if !target.tls {
+            let io: Box<dyn Io> = Box::new(tcp);
+            return Ok(BufReader::new(io));
+        }
+        let name = ServerName::try_from(target.host.clone()).map_err(|e| {
             BinanceError::transport(
                 TransportFailure::ConnectFailed,
-                format!("{}: {e}", self.base),
+                format!(
+                    "{}: {:?} is not a valid TLS server name ({e}); use a DNS name or an IP address",
+                    self.base, target.host
+                ),
             )
         })?;
-        let _ = tcp.set_nodelay(true);
-        let io: Box<dyn Io> = Box::new(tcp);
+        let tls = tokio_rustls::TlsConnector::from(self.tls.client_config())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                BinanceError::transport(
+                    TransportFailure::ConnectFailed,
+                    describe_handshake_error(&self.base, &target.host, &e),
+                )
+            })?;
+        let io: Box<dyn Io> = Box::new(tls);
         Ok(BufReader::new(io))
     }
 
@@ -185,8 +290,11 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Vec<u8> {
-        let authority = self.authority.as_deref().unwrap_or("invalid");
-        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {authority}\r\n");
+        let host = self
+            .target
+            .as_ref()
+            .map_or("invalid", |t| t.host_header.as_str());
+        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\n");
         for (k, v) in headers {
             head.push_str(k);
             head.push_str(": ");
@@ -439,6 +547,16 @@ impl RestClient {
         }
     }
 
+    /// Verifies `https://` endpoints with `tls` (e.g. a [`TlsConfig`] that
+    /// trusts an extra root certificate); the default trusts the bundled
+    /// Mozilla roots.
+    pub fn with_tls(mut self, tls: &TlsConfig) -> Self {
+        self.spot = self.spot.with_tls(tls.clone());
+        self.usdm = self.usdm.with_tls(tls.clone());
+        self.coinm = self.coinm.with_tls(tls.clone());
+        self
+    }
+
     /// Uses `limiter` (e.g. built from `exchangeInfo`'s `rateLimits`).
     pub fn with_limiter(mut self, limiter: RateLimiter) -> Self {
         self.limiter = Mutex::new(limiter);
@@ -600,15 +718,37 @@ mod tests {
 
     #[test]
     fn base_urls() {
+        let t = target_of("http://127.0.0.1:9444").unwrap();
+        assert_eq!(t.authority, "127.0.0.1:9444");
+        assert_eq!(t.host_header, "127.0.0.1:9444");
+        assert!(!t.tls);
         assert_eq!(
-            authority_of("http://127.0.0.1:9444").unwrap(),
-            "127.0.0.1:9444"
+            target_of("http://localhost/x").unwrap().authority,
+            "localhost:80"
         );
-        assert_eq!(authority_of("http://localhost/x").unwrap(), "localhost:80");
-        assert!(authority_of("https://fapi.binance.com")
-            .unwrap_err()
-            .contains("https"));
-        assert!(authority_of("ftp://x").is_err());
+        let t = target_of("https://fapi.binance.com").unwrap();
+        assert_eq!(t.authority, "fapi.binance.com:443");
+        assert_eq!(t.host, "fapi.binance.com");
+        assert_eq!(t.host_header, "fapi.binance.com");
+        assert!(t.tls);
+        let t = target_of("https://localhost:9443/api").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.host.as_str()),
+            ("localhost:9443", "localhost")
+        );
+        let t = target_of("https://[::1]:9443").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.host.as_str()),
+            ("[::1]:9443", "::1")
+        );
+        assert!(target_of("ftp://x").unwrap_err().contains("https://"));
+        assert!(target_of("https://").is_err());
+        assert!(target_of("https://h:99999").unwrap_err().contains("port"));
+        assert!(target_of("https://[::1").is_err());
+        let c = HttpClient::new("https://api.binance.com", Duration::from_secs(1));
+        assert!(c.is_tls());
+        let req = String::from_utf8(c.encode("GET", "/api/v3/time", &[], b"")).unwrap();
+        assert!(req.starts_with("GET /api/v3/time HTTP/1.1\r\nHost: api.binance.com\r\n"));
     }
 
     #[tokio::test]

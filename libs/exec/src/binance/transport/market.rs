@@ -6,6 +6,13 @@
 //! the same URL, which subscribes to every stream again (streams added with
 //! [`MarketStream::subscribe`] included). Each new connection is reported as
 //! [`StreamEvent::Connected`], so a book driver knows to resync.
+//!
+//! `ws://` (the simulator) and `wss://` (Binance) both work. A `wss://`
+//! server's certificate is checked against the bundled Mozilla roots, or
+//! against [`MarketStreamConfig::tls`] when set (e.g.
+//! [`TlsConfig::with_extra_roots_pem`] for a private endpoint or a test
+//! server). A failed handshake is retried like any failed connect; the
+//! message of [`TransportError::GaveUp`] says what to fix.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,6 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use veloz_core::UnixNanos;
 
+use super::tls::{connect_ws, TlsConfig};
 use super::{local_now, Backoff, TransportError};
 
 /// A WebSocket connection.
@@ -37,12 +45,15 @@ pub struct MarketStreamConfig {
     /// Treat the connection as dead when nothing (not even a ping) arrives
     /// for this long (`None`: wait forever). Binance pings every few minutes.
     pub idle_timeout: Option<Duration>,
+    /// TLS settings for a `wss://` base (`None`: trust the bundled Mozilla
+    /// roots, [`TlsConfig::webpki_roots`]).
+    pub tls: Option<TlsConfig>,
 }
 
 impl MarketStreamConfig {
     /// Defaults: backoff 100 ms doubling to 30 s, seeded with `seed`; 10 s
     /// connect timeout; retry forever; a connection silent for 10 minutes is
-    /// dropped and reconnected.
+    /// dropped and reconnected; `wss://` verified against the Mozilla roots.
     pub fn new(ws_base: &str, streams: &[&str], seed: u64) -> Self {
         Self {
             ws_base: ws_base.trim_end_matches('/').to_string(),
@@ -51,7 +62,14 @@ impl MarketStreamConfig {
             connect_timeout: Duration::from_secs(10),
             max_attempts: None,
             idle_timeout: Some(Duration::from_secs(600)),
+            tls: None,
         }
+    }
+
+    /// Verifies a `wss://` server with `tls`.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 }
 
@@ -178,17 +196,17 @@ impl MarketStream {
             tries += 1;
             match tokio::time::timeout(
                 self.cfg.connect_timeout,
-                tokio_tungstenite::connect_async(url.as_str()),
+                connect_ws(url.as_str(), self.cfg.tls.as_ref()),
             )
             .await
             {
-                Ok(Ok((ws, _))) => {
+                Ok(Ok(ws)) => {
                     self.cfg.backoff.reset();
                     self.ws = Some(ws);
                     self.connections += 1;
                     return Ok(self.connections);
                 }
-                Ok(Err(e)) => last = e.to_string(),
+                Ok(Err(e)) => last = e,
                 Err(_) => last = format!("no answer within {:?}", self.cfg.connect_timeout),
             }
         }

@@ -19,17 +19,22 @@
 //! * [`user`]: the futures user-data stream: listenKey create and keepalive
 //!   (per [`super::user_stream::ListenKeyKeeper`]), connection, parsing.
 //!
-//! Only plain `http://` and `ws://` are implemented (the simulator). TLS for
-//! production goes in one place per client: [`http::HttpClient`] connects
-//! through a boxed `AsyncRead + AsyncWrite` stream, so a `tokio-rustls`
-//! stream can be boxed in the same way; the WebSocket clients connect with
-//! `tokio_tungstenite::connect_async`, which takes TLS from its `rustls`
-//! features.
+//! * [`tls`]: the TLS client settings ([`tls::TlsConfig`]: rustls on `ring`,
+//!   the bundled Mozilla roots plus any root you add) and the WebSocket
+//!   connect helper.
+//!
+//! `http://` and `ws://` (the simulator) and `https://` and `wss://` (Binance
+//! production, testnet, demo) are all supported. Every client verifies the
+//! server's certificate against the Mozilla roots unless given another
+//! [`tls::TlsConfig`]: [`http::RestClient::with_tls`],
+//! [`http::HttpClient::with_tls`], [`market::MarketStreamConfig::tls`],
+//! [`user::FuturesUserStream::with_tls`].
 
 pub mod book;
 pub mod http;
 pub mod market;
 pub mod recorder;
+pub mod tls;
 pub mod user;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

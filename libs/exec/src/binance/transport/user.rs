@@ -6,6 +6,8 @@
 //! connection to [`futures_user_stream_url`], answers pings, and returns each
 //! frame parsed by [`parse_user_data`]. A `listenKeyExpired` event or a
 //! `-1125` keepalive answer makes it create a new key and reconnect.
+//! `wss://` is verified against the Mozilla roots unless
+//! [`FuturesUserStream::with_tls`] says otherwise.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use veloz_core::{MarketKind, UnixNanos};
 
 use super::http::RestClient;
 use super::market::Ws;
+use super::tls::{connect_ws, TlsConfig};
 use super::{local_now, Backoff, TransportError};
 use crate::binance::rest::futures::FuturesApi;
 use crate::binance::rest::responses::ListenKey;
@@ -34,6 +37,7 @@ pub struct FuturesUserStream {
     connect_timeout: Duration,
     max_attempts: u32,
     connections: u64,
+    tls: Option<TlsConfig>,
 }
 
 impl fmt::Debug for FuturesUserStream {
@@ -61,7 +65,15 @@ impl FuturesUserStream {
             connect_timeout: Duration::from_secs(10),
             max_attempts: 20,
             connections: 0,
+            tls: None,
         })
+    }
+
+    /// Verifies a `wss://` server with `tls` (default: the bundled Mozilla
+    /// roots).
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Uses `backoff` between reconnect attempts and gives up after
@@ -164,18 +176,18 @@ impl FuturesUserStream {
                 }
                 match tokio::time::timeout(
                     self.connect_timeout,
-                    tokio_tungstenite::connect_async(url.as_str()),
+                    connect_ws(url.as_str(), self.tls.as_ref()),
                 )
                 .await
                 {
-                    Ok(Ok((ws, _))) => {
+                    Ok(Ok(ws)) => {
                         self.ws = Some(ws);
                         self.connections += 1;
                         self.backoff.reset();
                         self.keeper.on_connected(local_now());
                         break;
                     }
-                    Ok(Err(e)) => last = e.to_string(),
+                    Ok(Err(e)) => last = e,
                     Err(_) => last = format!("no answer within {:?}", self.connect_timeout),
                 }
             }
