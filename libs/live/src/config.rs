@@ -142,6 +142,11 @@ pub struct StrategyEntry {
     pub config: Option<PathBuf>,
     /// Inline config (instead of `config`).
     pub params: Option<toml::Table>,
+    /// This strategy's dead man's switch (futures `countdownCancelAll` on its
+    /// instruments), overriding `[live] dead_man_switch_ms`; 0 = off. When
+    /// strategies share an instrument, the shortest countdown of those that
+    /// want one applies.
+    pub dead_man_switch_ms: Option<u64>,
 }
 
 /// `[journal]`.
@@ -293,6 +298,8 @@ pub struct ResolvedStrategy {
     pub id: String,
     /// Config text (TOML).
     pub config: String,
+    /// Its dead man's switch override.
+    pub dead_man_switch_ms: Option<u64>,
 }
 
 impl LiveConfig {
@@ -375,6 +382,7 @@ impl LiveConfig {
                 name: s.name.clone(),
                 id: s.id.clone(),
                 config,
+                dead_man_switch_ms: s.dead_man_switch_ms,
             });
         }
         Ok(out)

@@ -488,30 +488,49 @@ pub async fn run(
             )),
         });
     }
-    // The dead man's switch.
-    let futures_ids: Vec<InstrumentId> = instruments
-        .keys()
-        .filter(|i| i.kind.is_futures())
-        .copied()
-        .collect();
-    if live && cfg.live.dead_man_switch_ms > 0 && !futures_ids.is_empty() {
+    // The dead man's switch: per futures instrument, the shortest countdown
+    // of the strategies trading it (a strategy's own setting, else the
+    // session's); instruments of custom strategies take the session's.
+    let mut countdowns: BTreeMap<InstrumentId, u64> = BTreeMap::new();
+    for s in &strategies {
+        let ms = s.dead_man_switch_ms.unwrap_or(cfg.live.dead_man_switch_ms);
+        let ids = veloz_strategies::instruments_of(&s.name, &s.config).unwrap_or_default();
+        for id in ids.into_iter().filter(|i| i.kind.is_futures()) {
+            if ms > 0 {
+                let e = countdowns.entry(id).or_insert(ms);
+                *e = (*e).min(ms);
+            }
+        }
+    }
+    if cfg.live.dead_man_switch_ms > 0 {
+        for c in &cfg.custom {
+            for id in c.instruments.iter().filter(|i| i.kind.is_futures()) {
+                let e = countdowns.entry(*id).or_insert(cfg.live.dead_man_switch_ms);
+                *e = (*e).min(cfg.live.dead_man_switch_ms);
+            }
+        }
+    }
+    let futures_ids: Vec<InstrumentId> = countdowns.keys().copied().collect();
+    if live && !countdowns.is_empty() {
         let (rest, ids, metrics, tx) = (
             rest.clone(),
-            futures_ids.clone(),
+            countdowns.clone(),
             metrics.clone(),
             in_tx.clone(),
         );
-        let (countdown, every) = (cfg.live.dead_man_switch_ms, cfg.heartbeat_ms());
+        // Renewed at a quarter of the shortest countdown (or `heartbeat_ms`).
+        let shortest = countdowns.values().copied().min().unwrap_or(60_000);
+        let every = cfg.live.heartbeat_ms.unwrap_or(shortest / 4).max(1);
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(every));
             loop {
                 tick.tick().await;
-                for id in &ids {
+                for (id, countdown) in &ids {
                     let Some(api) = FuturesApi::for_kind(id.kind) else {
                         continue;
                     };
                     let r: Result<CountdownCancelAll, _> = rest
-                        .send_json(&api.countdown_cancel_all(&id.symbol, countdown))
+                        .send_json(&api.countdown_cancel_all(&id.symbol, *countdown))
                         .await;
                     match r {
                         Ok(_) => {
@@ -783,7 +802,7 @@ pub async fn run(
     for t in &tasks {
         t.abort();
     }
-    if cfg.live.dead_man_switch_ms > 0 {
+    if live {
         for id in &futures_ids {
             if let Some(api) = FuturesApi::for_kind(id.kind) {
                 let _ = rest.send(&api.countdown_cancel_all(&id.symbol, 0)).await;
