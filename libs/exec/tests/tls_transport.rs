@@ -8,6 +8,8 @@
 //! * Market stream: a `bookTicker` frame over `wss://` reaches
 //!   [`MarketStream`] and parses; an untrusted server makes it give up with
 //!   advice.
+//! * Futures user stream: listenKey over `https://`, the stream over
+//!   `wss://`, both with the test CA trusted.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,13 +23,15 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::Message;
 use veloz_core::{MarketKind, Price, Quantity};
-use veloz_exec::binance::config::Endpoints;
+use veloz_exec::binance::config::{Credentials, Endpoints};
 use veloz_exec::binance::error::BinanceError;
 use veloz_exec::binance::stream::{parse_frame, StreamMessage, StreamSource};
 use veloz_exec::binance::transport::http::{HttpClient, RestClient};
 use veloz_exec::binance::transport::market::{MarketStream, MarketStreamConfig, StreamEvent};
 use veloz_exec::binance::transport::tls::TlsConfig;
+use veloz_exec::binance::transport::user::FuturesUserStream;
 use veloz_exec::binance::transport::{Backoff, TransportError};
+use veloz_exec::binance::user_data::UserDataMessage;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -88,8 +92,22 @@ struct Seen {
     requests: Mutex<Vec<String>>,
 }
 
-/// A TLS HTTP/1.1 keep-alive server answering `GET /api/v3/time` with the
-/// current time and anything else with a Binance error body.
+/// Answers `GET /api/v3/time` with the current time, `POST
+/// /fapi/v1/listenKey` with the key `k1`, anything else with a Binance error.
+fn route(request_line: &str) -> (&'static str, String) {
+    if request_line.starts_with("GET /api/v3/time ") {
+        ("200 OK", format!("{{\"serverTime\":{}}}", now_ms()))
+    } else if request_line.starts_with("POST /fapi/v1/listenKey") {
+        ("200 OK", "{\"listenKey\":\"k1\"}".to_string())
+    } else {
+        (
+            "404 Not Found",
+            "{\"code\":-1000,\"msg\":\"unknown path\"}".to_string(),
+        )
+    }
+}
+
+/// A TLS HTTP/1.1 keep-alive server answering with [`route`].
 async fn https_server(p: &Pki) -> (u16, Arc<Seen>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
@@ -126,14 +144,7 @@ async fn https_server(p: &Pki) -> (u16, Arc<Seen>) {
                     }
                     let request_line = request_line.trim_end().to_string();
                     s.requests.lock().unwrap().push(request_line.clone());
-                    let (status, body) = if request_line.starts_with("GET /api/v3/time ") {
-                        ("200 OK", format!("{{\"serverTime\":{}}}", now_ms()))
-                    } else {
-                        (
-                            "404 Not Found",
-                            "{\"code\":-1000,\"msg\":\"unknown path\"}".to_string(),
-                        )
-                    };
+                    let (status, body) = route(&request_line);
                     let answer = format!(
                         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-MBX-USED-WEIGHT-1M: 1\r\n\r\n{body}",
                         body.len()
@@ -272,9 +283,9 @@ async fn a_plain_http_server_behind_an_https_url_is_explained() {
 
 const BOOK_TICKER: &str = r#"{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#;
 
-/// A `wss://` server: every connection gets one bookTicker frame, then stays
-/// open until the client leaves. Returns the port and the request paths.
-async fn wss_server(p: &Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
+/// A `wss://` server: every connection gets one `frame`, then stays open
+/// until the client leaves. Returns the port and the request paths.
+async fn wss_server(p: &Pki, frame: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let acceptor = acceptor(p);
@@ -301,7 +312,7 @@ async fn wss_server(p: &Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
                 let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tls, callback).await else {
                     return;
                 };
-                if ws.send(Message::Text(BOOK_TICKER.into())).await.is_err() {
+                if ws.send(Message::Text(frame.into())).await.is_err() {
                     return;
                 }
                 while let Some(Ok(_)) = ws.next().await {}
@@ -321,7 +332,7 @@ async fn next(m: &mut MarketStream) -> StreamEvent {
 #[tokio::test]
 async fn market_stream_receives_a_book_ticker_over_wss() {
     let p = pki();
-    let (port, paths) = wss_server(&p).await;
+    let (port, paths) = wss_server(&p, BOOK_TICKER).await;
     let tls = TlsConfig::only_roots_pem(p.ca_pem.as_bytes()).unwrap();
     let cfg = MarketStreamConfig::new(
         &format!("wss://localhost:{port}"),
@@ -359,7 +370,7 @@ async fn market_stream_receives_a_book_ticker_over_wss() {
 #[tokio::test]
 async fn market_stream_gives_up_on_an_untrusted_wss_server_with_advice() {
     let p = pki();
-    let (port, paths) = wss_server(&p).await;
+    let (port, paths) = wss_server(&p, BOOK_TICKER).await;
     // Default: Mozilla roots only.
     let mut cfg = MarketStreamConfig::new(
         &format!("wss://localhost:{port}"),
@@ -382,4 +393,63 @@ async fn market_stream_gives_up_on_an_untrusted_wss_server_with_advice() {
         other => panic!("{other:?}"),
     }
     assert!(paths.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn futures_user_stream_over_https_and_wss() {
+    let p = pki();
+    let (rest_port, seen) = https_server(&p).await;
+    let expired = r#"{"e":"listenKeyExpired","E":1576653824250,"listenKey":"k1"}"#;
+    let (ws_port, paths) = wss_server(&p, expired).await;
+    let tls = TlsConfig::only_roots_pem(p.ca_pem.as_bytes()).unwrap();
+    let ws_base = format!("wss://localhost:{ws_port}");
+    let endpoints = Endpoints::single_host(&format!("https://localhost:{rest_port}"), &ws_base);
+    let creds = Credentials::hmac("test-key", "test-secret").unwrap();
+    let rest = RestClient::new(&endpoints, Some(creds), T).with_tls(&tls);
+    let mut user = FuturesUserStream::new(MarketKind::UsdM, &ws_base, 5)
+        .unwrap()
+        .with_tls(tls)
+        .with_backoff(
+            Backoff::new(Duration::from_millis(1), Duration::from_millis(5), 5),
+            2,
+        );
+    let (_, m) = tokio::time::timeout(T, user.next_message(&rest))
+        .await
+        .unwrap()
+        .unwrap();
+    match m {
+        UserDataMessage::ListenKeyExpired { listen_key, .. } => {
+            assert_eq!(listen_key.as_deref(), Some("k1"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(user.connections(), 1);
+    assert_eq!(
+        *seen.requests.lock().unwrap(),
+        vec!["POST /fapi/v1/listenKey HTTP/1.1".to_string()]
+    );
+    assert_eq!(*paths.lock().unwrap(), vec!["/private/ws/k1".to_string()]);
+
+    // Without the test CA the stream gives up with advice (the key is not in
+    // the message).
+    let creds = Credentials::hmac("test-key", "test-secret").unwrap();
+    let rest = RestClient::new(&endpoints, Some(creds), T)
+        .with_tls(&TlsConfig::only_roots_pem(p.ca_pem.as_bytes()).unwrap());
+    let mut user = FuturesUserStream::new(MarketKind::UsdM, &ws_base, 5)
+        .unwrap()
+        .with_backoff(
+            Backoff::new(Duration::from_millis(1), Duration::from_millis(5), 5),
+            2,
+        );
+    let e = tokio::time::timeout(T, user.next_message(&rest))
+        .await
+        .unwrap()
+        .unwrap_err();
+    match e {
+        TransportError::GaveUp { last, .. } => {
+            assert!(last.contains("not signed by a trusted root"), "{last}");
+            assert!(!last.contains("k1"), "{last}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
