@@ -96,6 +96,10 @@ pub struct VenueConfig {
     pub api_secret_env: Option<String>,
     /// Seed of the embedded simulator's synthetic market.
     pub sim_seed: Option<u64>,
+    /// A PEM file of extra root certificates to trust for `https://` /
+    /// `wss://` besides the bundled Mozilla roots (a private gateway or
+    /// proxy), relative to the config file.
+    pub tls_root_pem: Option<PathBuf>,
     /// `endpoints = "sim"`: the simulator's host.
     pub sim_host: Option<String>,
     /// `endpoints = "sim"`: spot port.

@@ -32,6 +32,7 @@ use veloz_exec::binance::rest::responses::CountdownCancelAll;
 use veloz_exec::binance::rest::spot;
 use veloz_exec::binance::transport::http::RestClient;
 use veloz_exec::binance::transport::local_now;
+use veloz_exec::binance::transport::tls::TlsConfig;
 use veloz_oms::OrderStatus;
 use veloz_risk::{RiskConfig, RiskEngine};
 use veloz_runtime::{
@@ -391,11 +392,25 @@ pub async fn run(
             ))
         }
     };
-    let rest = Arc::new(RestClient::new(
-        &setup.endpoints,
-        credentials.clone(),
-        timeout,
-    ));
+    // TLS: the bundled Mozilla roots, plus the configured extra root.
+    let tls = match &cfg.venue.tls_root_pem {
+        Some(p) => {
+            let path = if p.is_relative() {
+                cfg.base_dir.join(p)
+            } else {
+                p.clone()
+            };
+            Some(TlsConfig::with_extra_roots_file(&path).map_err(|e| {
+                LiveError::Setup(format!("[venue] tls_root_pem {}: {e}", path.display()))
+            })?)
+        }
+        None => None,
+    };
+    let mut rest = RestClient::new(&setup.endpoints, credentials.clone(), timeout);
+    if let Some(t) = &tls {
+        rest = rest.with_tls(t);
+    }
+    let rest = Arc::new(rest);
     let instruments = load_instruments(&rest, &setup.endpoints, &wanted).await?;
     let inst_list: Vec<Instrument> = instruments.values().cloned().collect();
 
@@ -462,6 +477,7 @@ pub async fn run(
                 streams: cfg.live.streams.clone(),
                 seed,
                 rest: Some(rest.clone()),
+                tls: tls.clone(),
             },
             in_tx.clone(),
             metrics.clone(),
@@ -469,24 +485,22 @@ pub async fn run(
         let Some(creds) = credentials.clone().filter(|_| live) else {
             continue;
         };
-        tasks.push(match kind {
-            MarketKind::Spot => tokio::spawn(user::run_spot(
-                setup.endpoints.ws_api(*kind).to_string(),
-                creds,
-                rest.clone(),
-                in_tx.clone(),
-                metrics.clone(),
+        let url = match kind {
+            MarketKind::Spot => setup.endpoints.ws_api(*kind),
+            _ => setup.endpoints.ws_base(*kind),
+        };
+        tasks.push(tokio::spawn(user::run(
+            user::UserSpec {
+                kind: *kind,
+                url: url.to_string(),
+                credentials: creds,
+                rest: rest.clone(),
                 seed,
-            )),
-            _ => tokio::spawn(user::run_futures(
-                *kind,
-                setup.endpoints.ws_base(*kind).to_string(),
-                rest.clone(),
-                in_tx.clone(),
-                metrics.clone(),
-                seed,
-            )),
-        });
+                tls: tls.clone(),
+            },
+            in_tx.clone(),
+            metrics.clone(),
+        )));
     }
     // The dead man's switch: per futures instrument, the shortest countdown
     // of the strategies trading it (a strategy's own setting, else the

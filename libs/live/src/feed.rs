@@ -98,6 +98,8 @@ pub struct FeedSpec {
     /// REST client for depth snapshots. Books are kept only with a client
     /// and a diff-depth stream in `streams`.
     pub rest: Option<Arc<RestClient>>,
+    /// TLS settings for `wss://` (default: the bundled Mozilla roots).
+    pub tls: Option<veloz_exec::binance::transport::tls::TlsConfig>,
 }
 
 impl FeedSpec {
@@ -510,7 +512,11 @@ async fn send_books(
 pub async fn run(spec: FeedSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex<LiveMetrics>>) {
     let names = spec.stream_names();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut market = MarketStream::new(MarketStreamConfig::new(&spec.ws_base, &refs, spec.seed));
+    let mut mcfg = MarketStreamConfig::new(&spec.ws_base, &refs, spec.seed);
+    if let Some(t) = &spec.tls {
+        mcfg = mcfg.with_tls(t.clone());
+    }
+    let mut market = MarketStream::new(mcfg);
     let mut parser = FrameParser::new(StreamSource::binance(spec.kind));
     let what = format!("{:?} market stream", spec.kind);
     let mut books = match (&spec.rest, spec.has_depth_stream()) {

@@ -20,7 +20,7 @@ use veloz_core::MarketKind;
 use veloz_exec::binance::config::Credentials;
 use veloz_exec::binance::stream::StreamSource;
 use veloz_exec::binance::transport::http::RestClient;
-use veloz_exec::binance::transport::tls::connect_ws;
+use veloz_exec::binance::transport::tls::{connect_ws, TlsConfig};
 use veloz_exec::binance::transport::user::FuturesUserStream;
 use veloz_exec::binance::transport::{local_now, Backoff};
 use veloz_exec::binance::user_data::{parse_user_data, UserDataMessage};
@@ -45,20 +45,60 @@ pub fn inbound_of(m: &UserDataMessage) -> Vec<Inbound> {
 }
 
 /// Runs a futures user stream until `out` closes.
-pub async fn run_futures(
-    kind: MarketKind,
-    ws_base: String,
-    rest: Arc<RestClient>,
-    out: mpsc::Sender<Inbound>,
-    metrics: Arc<Mutex<LiveMetrics>>,
-    seed: u64,
-) {
+/// What a user-data task connects to.
+#[derive(Clone)]
+pub struct UserSpec {
+    /// The product.
+    pub kind: MarketKind,
+    /// Futures: the WebSocket base; spot: the WebSocket API URL.
+    pub url: String,
+    /// API key and signer (the spot subscription is signed).
+    pub credentials: Credentials,
+    /// The session's REST client (listenKeys, server time).
+    pub rest: Arc<RestClient>,
+    /// Seed of the reconnect jitter.
+    pub seed: u64,
+    /// TLS settings for `wss://` (default: the bundled Mozilla roots).
+    pub tls: Option<TlsConfig>,
+}
+
+impl std::fmt::Debug for UserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSpec")
+            .field("kind", &self.kind)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the user stream of `spec.kind` (futures listenKey, or the spot WS
+/// API) until `out` closes.
+pub async fn run(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex<LiveMetrics>>) {
+    match spec.kind {
+        MarketKind::Spot => run_spot(spec, out, metrics).await,
+        _ => run_futures(spec, out, metrics).await,
+    }
+}
+
+async fn run_futures(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex<LiveMetrics>>) {
+    let UserSpec {
+        kind,
+        url: ws_base,
+        rest,
+        seed,
+        tls,
+        ..
+    } = spec;
     let what = format!("{kind:?} user stream");
-    let Some(mut user) = FuturesUserStream::new(kind, &ws_base, seed) else {
+    let Some(user) = FuturesUserStream::new(kind, &ws_base, seed) else {
         let _ = out
             .send(Inbound::Audit(format!("{what}: not a futures product")))
             .await;
         return;
+    };
+    let mut user = match tls {
+        Some(t) => user.with_tls(t),
+        None => user,
     };
     let mut seen = 0u64;
     loop {
@@ -104,22 +144,26 @@ pub async fn run_futures(
 }
 
 /// Runs the spot user-data subscription until `out` closes.
-pub async fn run_spot(
-    ws_api: String,
-    credentials: Credentials,
-    rest: Arc<RestClient>,
-    out: mpsc::Sender<Inbound>,
-    metrics: Arc<Mutex<LiveMetrics>>,
-    seed: u64,
-) {
+async fn run_spot(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex<LiveMetrics>>) {
+    let UserSpec {
+        url: ws_api,
+        credentials,
+        rest,
+        seed,
+        tls,
+        ..
+    } = spec;
     let what = "Spot user stream (WS API)".to_string();
     let src = StreamSource::binance(MarketKind::Spot);
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed);
     let mut connections = 0u64;
     let mut request_id = 0u64;
     loop {
-        let ws =
-            tokio::time::timeout(Duration::from_secs(10), connect_ws(ws_api.as_str(), None)).await;
+        let ws = tokio::time::timeout(
+            Duration::from_secs(10),
+            connect_ws(ws_api.as_str(), tls.as_ref()),
+        )
+        .await;
         let mut ws = match ws {
             Ok(Ok(ws)) => ws,
             Ok(Err(e)) => {

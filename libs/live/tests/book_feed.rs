@@ -374,6 +374,7 @@ async fn feed_books_follow_the_venue_through_gaps_and_reconnects() {
             streams: vec!["depth@100ms".into()],
             seed: n as u64 + 1,
             rest: Some(rest.clone()),
+            tls: None,
         };
         assert_eq!(spec.stream_names(), vec![m.stream.to_string()]);
         tasks.push(tokio::spawn(feed::run(spec, tx, metrics.clone())));
