@@ -31,7 +31,6 @@ use veloz_exec::binance::rest::futures::{FuturesApi, FuturesOrder};
 use veloz_exec::binance::rest::types::TimeInForce;
 use veloz_exec::binance::stream::{FrameParser, StreamMessage, StreamSource};
 use veloz_exec::binance::transport::http::RestClient;
-use veloz_live::metrics::fmt_us;
 use veloz_live::Histogram;
 use veloz_risk::{RiskConfig, RiskEngine};
 use veloz_runtime::{Input, Kernel, KernelConfig, Venue};
@@ -136,17 +135,6 @@ fn rest() -> RestClient {
         &e,
         Some(Credentials::hmac("demo", "demo-secret").expect("creds")),
         Duration::from_secs(1),
-    )
-}
-
-fn report(name: &str, h: &Histogram) -> String {
-    let q = |p| h.quantile(p).map(fmt_us).unwrap_or_else(|| "-".into());
-    format!(
-        "| {name} | {} | {} | {} | {} |",
-        q(500),
-        q(990),
-        h.max().map(fmt_us).unwrap_or_else(|| "-".into()),
-        h.count()
     )
 }
 
@@ -263,10 +251,7 @@ fn bare(iters: u64, warm: u64) -> Histogram {
 }
 
 fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"internal_path".contains(&a))
-    {
+    if !veloz_bench_live::selected("internal_path") {
         return;
     }
     let iters: u64 = std::env::var("VELOZ_PATH_ITERS")
@@ -281,17 +266,16 @@ fn main() {
     println!("|---|---:|---:|---:|---:|");
     println!(
         "{}",
-        report(
+        veloz_bench_live::table_row(
             "VeloZ (parse, journal, risk, kernel, strategy, OMS, sign, write)",
             &v
         )
     );
-    println!("{}", report("bare (parse, build, sign, write)", &b));
+    println!(
+        "{}",
+        veloz_bench_live::table_row("bare (parse, build, sign, write)", &b)
+    );
     if let (Some(a), Some(c)) = (v.quantile(500), b.quantile(500)) {
-        println!(
-            "p50 ratio VeloZ / bare: {}.{:02}",
-            a / c.max(1),
-            (a * 100 / c.max(1)) % 100
-        );
+        println!("p50 ratio VeloZ / bare: {}", veloz_bench_live::ratio(a, c));
     }
 }

@@ -2,26 +2,10 @@
 //! of the bare loop, in one run (see the crate docs). `VELOZ_T2T_SECS`
 //! sets the length of each measurement (default 30 s).
 
-use veloz_live::metrics::fmt_us;
-
-fn line(name: &str, m: &veloz_bench_live::Measured) -> String {
-    let h = &m.tick_to_trade;
-    let q = |p| h.quantile(p).map(fmt_us).unwrap_or_else(|| "-".into());
-    format!(
-        "| {name} | {} | {} | {} | {} |",
-        q(500),
-        q(990),
-        h.max().map(fmt_us).unwrap_or_else(|| "-".into()),
-        h.count()
-    )
-}
+use veloz_bench_live::{ratio, selected, table_row};
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument other than ours skips.
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"tick_to_trade".contains(&a))
-    {
+    if !selected("tick_to_trade") {
         return;
     }
     let secs: u64 = std::env::var("VELOZ_T2T_SECS")
@@ -41,17 +25,13 @@ fn main() {
     println!("tick-to-trade on loopback, {secs} s each, one order per >= {every_ms} ms:");
     println!("| path | p50 | p99 | max | samples |");
     println!("|---|---:|---:|---:|---:|");
-    println!("{}", line("VeloZ live engine", &veloz));
-    println!("{}", line("bare loop (baseline)", &bare));
+    println!("{}", table_row("VeloZ live engine", &veloz.tick_to_trade));
+    println!("{}", table_row("bare loop (baseline)", &bare.tick_to_trade));
     if let (Some(a), Some(b)) = (
         veloz.tick_to_trade.quantile(500),
         bare.tick_to_trade.quantile(500),
     ) {
-        println!(
-            "p50 ratio VeloZ / bare loop: {}.{:02}",
-            a / b.max(1),
-            (a * 100 / b.max(1)) % 100
-        );
+        println!("p50 ratio VeloZ / bare loop: {}", ratio(a, b));
     }
     drop(srv);
 }

@@ -238,3 +238,34 @@ pub fn bare(endpoints: &Endpoints, secs: u64, every_ms: u64) -> Measured {
         }
     })
 }
+
+/// One Markdown table row: `| name | p50 | p99 | max | samples |`.
+pub fn table_row(name: &str, h: &Histogram) -> String {
+    let q = |p| {
+        h.quantile(p)
+            .map(veloz_live::metrics::fmt_us)
+            .unwrap_or_else(|| "-".into())
+    };
+    format!(
+        "| {name} | {} | {} | {} | {} |",
+        q(500),
+        q(990),
+        h.max()
+            .map(veloz_live::metrics::fmt_us)
+            .unwrap_or_else(|| "-".into()),
+        h.count()
+    )
+}
+
+/// `a / b` with two decimals, for the ratio lines.
+pub fn ratio(a: u64, b: u64) -> String {
+    let b = b.max(1);
+    format!("{}.{:02}", a / b, (a * 100 / b) % 100)
+}
+
+/// Whether `cargo bench`'s filter argument (if any) selects `name`.
+pub fn selected(name: &str) -> bool {
+    !std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !name.contains(&a))
+}

@@ -362,19 +362,7 @@ pub async fn run(
     let cfg = &setup.config;
     let started = local_now();
     let strategies = cfg.resolve_strategies()?;
-    let mut wanted = BTreeSet::new();
-    for s in &strategies {
-        let ids = veloz_strategies::instruments_of(&s.name, &s.config).map_err(|source| {
-            LiveError::Strategy {
-                id: s.id.clone(),
-                source,
-            }
-        })?;
-        wanted.extend(ids);
-    }
-    for c in &cfg.custom {
-        wanted.extend(c.instruments.iter().copied());
-    }
+    let wanted = wanted_instruments(cfg, &strategies)?;
     if strategies.is_empty() && cfg.custom.is_empty() {
         return Err(LiveError::Setup(
             "no strategies: add at least one [[strategies]] entry (name, id, and config or params)"
@@ -844,15 +832,13 @@ pub async fn run(
     })
 }
 
-/// The trading rules of every instrument `cfg`'s strategies trade, from the
-/// venue's `exchangeInfo`.
-pub async fn load_rules(
-    rest: &RestClient,
-    endpoints: &Endpoints,
+/// Every instrument the strategies (built-in and custom) trade.
+fn wanted_instruments(
     cfg: &LiveConfig,
-) -> Result<Vec<Instrument>, LiveError> {
+    strategies: &[crate::config::ResolvedStrategy],
+) -> Result<BTreeSet<InstrumentId>, LiveError> {
     let mut wanted = BTreeSet::new();
-    for s in cfg.resolve_strategies()? {
+    for s in strategies {
         let ids = veloz_strategies::instruments_of(&s.name, &s.config).map_err(|source| {
             LiveError::Strategy {
                 id: s.id.clone(),
@@ -864,6 +850,17 @@ pub async fn load_rules(
     for c in &cfg.custom {
         wanted.extend(c.instruments.iter().copied());
     }
+    Ok(wanted)
+}
+
+/// The trading rules of every instrument `cfg`'s strategies trade, from the
+/// venue's `exchangeInfo`.
+pub async fn load_rules(
+    rest: &RestClient,
+    endpoints: &Endpoints,
+    cfg: &LiveConfig,
+) -> Result<Vec<Instrument>, LiveError> {
+    let wanted = wanted_instruments(cfg, &cfg.resolve_strategies()?)?;
     Ok(load_instruments(rest, endpoints, &wanted)
         .await?
         .into_values()

@@ -34,8 +34,8 @@
 use serde::Deserialize;
 use veloz_core::events::{Command, MarketEvent};
 use veloz_core::{ClientOrderId, Currency, Instrument, Money, UnixNanos};
-use veloz_runtime::{FundingEvent, Input, Venue};
-use veloz_sim::backtest::{BacktestVenue, ConstantLatency, VenueMessage};
+use veloz_runtime::{Input, Venue};
+use veloz_sim::backtest::{BacktestVenue, ConstantLatency};
 use veloz_sim::{
     AccountId, ConservativeQueue, ProbabilisticQueue, QueueModel, SimConfig, SimExchange,
 };
@@ -182,19 +182,7 @@ impl PaperVenue {
         self.venue.advance_time(now);
         let mut out = Vec::new();
         while let Some((_, msg)) = self.venue.pop_outbound(now) {
-            out.push(match msg {
-                VenueMessage::Order(ev) => Input::Order(ev),
-                VenueMessage::Account(ev) => Input::Account(ev),
-                VenueMessage::Funding(f) => Input::Funding(FundingEvent {
-                    instrument: f.instrument,
-                    position_qty: f.position_qty,
-                    mark: f.mark,
-                    rate: f.rate,
-                    amount: f.amount,
-                    time: f.time,
-                }),
-                VenueMessage::Liquidation(_) => continue,
-            });
+            out.extend(Input::from_venue(msg));
         }
         out
     }

@@ -3,17 +3,16 @@
 //! external: an audit record and the `external_orders` metric; VeloZ leaves
 //! it alone while trading.
 
+mod common;
+
 use std::time::Duration;
 
 use veloz_core::{ClientOrderId, Price, Quantity, Side};
-use veloz_exec::binance::config::Credentials;
 use veloz_exec::binance::rest::format::NumberPolicy;
 use veloz_exec::binance::rest::futures::{FuturesApi, FuturesOrder};
 use veloz_exec::binance::rest::types::TimeInForce;
 use veloz_exec::binance::transport::http::RestClient;
-use veloz_live::config::LiveConfig;
-use veloz_live::{LiveSetup, Mode, Status};
-use veloz_simserver::{AccountConfig, MarketConfig, ServerConfig};
+use veloz_live::Mode;
 
 const CONFIG: &str = r#"
 [[strategies]]
@@ -30,26 +29,10 @@ reconcile_interval_ms = 1000
 
 #[test]
 fn an_order_placed_by_hand_is_reported_as_external() {
-    let dir = std::env::temp_dir().join(format!("veloz-external-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut cfg = LiveConfig::parse(CONFIG, std::path::Path::new("external.toml")).unwrap();
-    cfg.journal.dir = dir.clone();
-    let sim_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = ServerConfig {
-        market: MarketConfig::Synthetic {
-            synth: Default::default(),
-            speed: 1,
-        },
-        accounts: vec![AccountConfig::demo()],
-        ..ServerConfig::ephemeral()
-    };
-    let srv = sim_rt.block_on(veloz_simserver::start(server)).unwrap();
+    let cfg = common::config(CONFIG, "external");
+    let (sim_rt, srv) = common::simulator(1, 1);
     let endpoints = srv.endpoints();
-    let creds = Credentials::hmac("demo", "demo-secret").unwrap();
+    let creds = common::demo_credentials();
 
     // The manual order: a resting buy far under the market, 2 s in.
     let manual = {
@@ -72,23 +55,8 @@ fn an_order_placed_by_hand_is_reported_as_external() {
             rest.send(&req).await.expect("the manual order is accepted");
         })
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let setup = LiveSetup {
-        config: cfg,
-        endpoints,
-        credentials: Some(creds),
-        mode: Mode::Live,
-    };
-    let summary = rt
-        .block_on(async move {
-            let (tx, _rx) = tokio::sync::watch::channel(Status::default());
-            let (_c, crx) = tokio::sync::mpsc::channel(1);
-            veloz_live::run(setup, tokio::time::sleep(Duration::from_secs(6)), tx, crx).await
-        })
-        .expect("the session runs");
+    let summary =
+        common::session(&cfg, &endpoints, Some(creds), Mode::Live, 6).expect("the session runs");
     sim_rt.block_on(manual).unwrap();
     assert_eq!(summary.metrics.external_orders, 1, "{:?}", summary.metrics);
     assert!(
@@ -100,5 +68,5 @@ fn an_order_placed_by_hand_is_reported_as_external() {
     );
     // VeloZ's own orders are all closed; the external one is not VeloZ's.
     assert_eq!(summary.open_orders_left, 0);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cfg.journal.dir);
 }

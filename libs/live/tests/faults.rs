@@ -12,16 +12,14 @@
 //! `VELOZ_FAULT_SEED=<n>` reruns a failure with the same market and the same
 //! fault draws.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use veloz_exec::binance::config::Credentials;
 use veloz_exec::binance::transport::http::RestClient;
-use veloz_live::config::LiveConfig;
-use veloz_live::{LiveSetup, Status};
-use veloz_simserver::{
-    AccountConfig, ConnectionKind, FaultKind, FaultRule, MarketConfig, ServerConfig,
-};
+use veloz_live::Mode;
+use veloz_simserver::{ConnectionKind, FaultKind, FaultRule};
 
 const CONFIG: &str = r#"
 [[strategies]]
@@ -184,32 +182,11 @@ fn strategies_survive_every_fault_and_end_equal_to_the_venue() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     eprintln!("fault test seed {seed} (rerun with VELOZ_FAULT_SEED={seed})");
-    let dir = std::env::temp_dir().join(format!("veloz-faults-{}-{}", std::process::id(), seed));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut cfg = LiveConfig::parse(CONFIG, std::path::Path::new("faults.toml")).unwrap();
-    cfg.journal.dir = dir.clone();
-
-    let sim_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let account = AccountConfig::demo();
-    let creds = Credentials::hmac(
-        account.api_key.clone(),
-        account.hmac_secret.clone().unwrap(),
-    )
-    .unwrap();
-    let synth = veloz_sim::SynthConfig {
-        seed,
-        ..Default::default()
-    };
-    let server = ServerConfig {
-        market: MarketConfig::Synthetic { synth, speed: 5 },
-        accounts: vec![account],
-        ..ServerConfig::ephemeral()
-    };
-    let srv = Arc::new(sim_rt.block_on(veloz_simserver::start(server)).unwrap());
+    let cfg = common::config(CONFIG, &format!("faults-{seed}"));
+    let dir = cfg.journal.dir.clone();
+    let (sim_rt, srv) = common::simulator(5, seed);
+    let srv = Arc::new(srv);
+    let creds = common::demo_credentials();
     let endpoints = srv.endpoints();
 
     // Faults on the simulator's runtime, on schedule.
@@ -228,28 +205,7 @@ fn strategies_survive_every_fault_and_end_equal_to_the_venue() {
         })
     };
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let setup = LiveSetup {
-        config: cfg.clone(),
-        endpoints: endpoints.clone(),
-        credentials: Some(creds.clone()),
-        mode: veloz_live::Mode::Live,
-    };
-    let summary = rt
-        .block_on(async move {
-            let (tx, _rx) = tokio::sync::watch::channel(Status::default());
-            let (_ctl_tx, ctl_rx) = tokio::sync::mpsc::channel(1);
-            veloz_live::run(
-                setup,
-                tokio::time::sleep(Duration::from_secs(42)),
-                tx,
-                ctl_rx,
-            )
-            .await
-        })
+    let summary = common::session(&cfg, &endpoints, Some(creds.clone()), Mode::Live, 42)
         .expect("the session runs to its end");
     sim_rt.block_on(injector).unwrap();
 

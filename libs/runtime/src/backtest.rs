@@ -24,7 +24,7 @@ use veloz_sim::backtest::{
 };
 use veloz_sim::{AccountId, QueueModel, SimConfig, SimExchange};
 
-use crate::input::{FundingEvent, Input};
+use crate::input::Input;
 use crate::kernel::{FillRecord, Kernel, KernelError, KernelStats, Venue};
 use crate::strategy::Strategy;
 
@@ -616,20 +616,10 @@ impl Backtest {
     }
 
     fn deliver_venue(&mut self, t: UnixNanos, msg: VenueMessage) -> Result<(), BacktestError> {
-        let input = match msg {
-            VenueMessage::Order(ev) => Input::Order(ev),
-            VenueMessage::Account(ev) => Input::Account(ev),
-            VenueMessage::Funding(f) => Input::Funding(FundingEvent {
-                instrument: f.instrument,
-                position_qty: f.position_qty,
-                mark: f.mark,
-                rate: f.rate,
-                amount: f.amount,
-                time: f.time,
-            }),
-            VenueMessage::Liquidation(_) => return Ok(()),
-        };
-        self.kernel_input(t, input)
+        match Input::from_venue(msg) {
+            Some(input) => self.kernel_input(t, input),
+            None => Ok(()),
+        }
     }
 
     /// Runs to the end of the data, then stops the strategies and lets the

@@ -104,3 +104,25 @@ pub struct Stamped {
     /// The input.
     pub input: Input,
 }
+
+impl Input {
+    /// The kernel input of a simulated venue's report (backtests and paper
+    /// trading); `None` for a liquidation, which reaches the kernel as the
+    /// order and account events that come with it.
+    pub fn from_venue(msg: veloz_sim::backtest::VenueMessage) -> Option<Self> {
+        use veloz_sim::backtest::VenueMessage;
+        Some(match msg {
+            VenueMessage::Order(ev) => Self::Order(ev),
+            VenueMessage::Account(ev) => Self::Account(ev),
+            VenueMessage::Funding(f) => Self::Funding(FundingEvent {
+                instrument: f.instrument,
+                position_qty: f.position_qty,
+                mark: f.mark,
+                rate: f.rate,
+                amount: f.amount,
+                time: f.time,
+            }),
+            VenueMessage::Liquidation(_) => return None,
+        })
+    }
+}
