@@ -4,7 +4,8 @@
 //!   ([`FuturesUserStream`]: key creation, keepalive every 30 minutes,
 //!   reconnects, `listenKeyExpired`).
 //! * Spot: the WebSocket API subscription (`userDataStream.subscribe.signature`
-//!   on `/ws-api/v3`), reconnected with backoff and resubscribed.
+//!   on `/ws-api/v3`), reconnected with backoff and resubscribed, and
+//!   replaced before Binance's 24-hour connection limit.
 //!
 //! Every (re)connection is reported as a link event: the engine reconciles
 //! right after one, because events sent while the connection was down are
@@ -221,8 +222,16 @@ async fn run_spot(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex
         {
             return;
         }
+        // Binance closes a connection after 24 hours: replace it first.
+        let rotate_at = tokio::time::Instant::now() + crate::feed::ROTATE_AFTER;
         loop {
-            let msg = ws.next().await;
+            let msg = match tokio::time::timeout_at(rotate_at, ws.next()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+            };
             let local = local_now();
             match msg {
                 Some(Ok(Message::Text(t))) => {
