@@ -1042,6 +1042,15 @@ fn apply(
             audit(line);
             Ok(0)
         }
+        Inbound::Finding(text) => {
+            let c = Control::Finding {
+                source: "reconcile".into(),
+                text,
+            };
+            let a = kernel.handle(now, Input::Control(c), venue)?;
+            audit_step(&a, audit);
+            Ok(1)
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Inbound {
     },
     /// An operator's command (kill switch, trading state): journaled.
     Control(veloz_runtime::Control),
+    /// A reconciliation mismatch: journaled (`Control::Finding`), audited.
+    Finding(String),
     /// A finding worth an audit record (a reconciliation mismatch, an
     /// external order, a settled unknown outcome).
     Audit(String),

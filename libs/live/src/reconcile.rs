@@ -348,7 +348,7 @@ impl Reconciler {
                             m.external_orders += 1;
                             m.mismatches += 1;
                         });
-                        res.events.push(Inbound::Audit(format!(
+                        res.events.push(Inbound::Finding(format!(
                             "reconcile {id}: open order {} (client id {:?}) was not placed by VeloZ (external); left alone",
                             v.venue_id, v.client_id
                         )));
@@ -360,7 +360,7 @@ impl Reconciler {
                         now.0.saturating_sub(o.submitted_at.0) < self.settings.grace_ms * 1_000_000;
                     if o.unacknowledged && !young {
                         self.count(|m| m.mismatches += 1);
-                        res.events.push(Inbound::Audit(format!(
+                        res.events.push(Inbound::Finding(format!(
                             "reconcile {id}: order {} is working at the venue; acknowledgement recovered",
                             o.id
                         )));
@@ -424,7 +424,7 @@ impl Reconciler {
                     if let Some(k) = closing {
                         if !matches!(k, OrderEventKind::Accepted) {
                             self.count(|m| m.mismatches += 1);
-                            res.events.push(Inbound::Audit(format!(
+                            res.events.push(Inbound::Finding(format!(
                                 "reconcile {id}: order {} is {:?} at the venue; closed locally",
                                 o.id, v.status
                             )));
@@ -436,7 +436,7 @@ impl Reconciler {
                     let age = now.0.saturating_sub(o.submitted_at.0);
                     if age >= self.settings.not_found_after_ms * 1_000_000 {
                         self.count(|m| m.mismatches += 1);
-                        res.events.push(Inbound::Audit(format!(
+                        res.events.push(Inbound::Finding(format!(
                             "reconcile {id}: order {} never reached the venue; marked rejected",
                             o.id
                         )));
@@ -484,7 +484,7 @@ impl Reconciler {
                 Err(client) => {
                     if self.external.insert((id, t.order_id)) {
                         self.count(|m| m.mismatches += 1);
-                        res.events.push(Inbound::Audit(format!(
+                        res.events.push(Inbound::Finding(format!(
                             "reconcile {id}: trade {} of order {} ({}) that VeloZ did not place (external)",
                             t.id,
                             t.order_id,
@@ -602,7 +602,7 @@ impl Reconciler {
                                 if let Ok(mut m) = self.metrics.lock() {
                                     m.mismatches += 1;
                                 }
-                                res.events.push(Inbound::Audit(format!(
+                                res.events.push(Inbound::Finding(format!(
                                     "reconcile {}: position {} from VeloZ's fills, {} at the venue (two passes in a row)",
                                     inst.id, local, r.position_amt
                                 )));

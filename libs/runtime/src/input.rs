@@ -52,6 +52,15 @@ pub enum Control {
         /// Which connection.
         what: String,
     },
+    /// A supervisor's finding that changes no state but belongs in the
+    /// journal (a reconciliation mismatch, an order placed outside VeloZ):
+    /// the step's audit records it.
+    Finding {
+        /// Who found it (`reconcile`, ...).
+        source: String,
+        /// What was found.
+        text: String,
+    },
 }
 
 /// One input to the kernel. `time` of the envelope ([`Stamped`]) is the local

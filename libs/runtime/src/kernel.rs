@@ -640,6 +640,7 @@ impl Kernel {
             Control::KillSwitch { flatten, reason } => {
                 self.kill_switch(flatten, &reason, venue, audit)
             }
+            Control::Finding { source, text } => audit.notes.push(format!("{source}: {text}")),
         }
     }
 
