@@ -51,7 +51,7 @@ fsync = "group"
 
 [live]
 reconcile_interval_ms = 2000
-not_found_after_ms = 3000
+not_found_after_ms = 6000
 rest_timeout_ms = 3000
 "#,
         dir.display()

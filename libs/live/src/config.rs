@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// Binance's default `recvWindow` (ms): a signed request is valid that long
+/// after its timestamp.
+pub const RECV_WINDOW_MS: u64 = 5_000;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -353,6 +357,12 @@ impl LiveConfig {
                 "[venue] endpoints = \"custom\" needs `rest = \"http://host:port\"` and `ws = \"ws://host:port\"`"
                     .into(),
             ));
+        }
+        if cfg.live.not_found_after_ms <= RECV_WINDOW_MS {
+            return Err(invalid(format!(
+                "[live] not_found_after_ms = {} must be above the requests' recvWindow ({RECV_WINDOW_MS} ms): Binance may still execute an order that long after it was signed",
+                cfg.live.not_found_after_ms
+            )));
         }
         if cfg.live.reconcile_interval_ms == 0 {
             return Err(invalid(

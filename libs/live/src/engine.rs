@@ -424,8 +424,9 @@ pub async fn run(
     let instruments = Arc::new(instruments);
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(65_536);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let tracker: crate::venue::SharedTracker = Default::default();
     let mut venue = if live {
-        EngineVenue::Live(ChannelVenue::new(out_tx))
+        EngineVenue::Live(ChannelVenue::new(out_tx, tracker.clone()))
     } else {
         let paper: PaperConfig = match &cfg.paper {
             Some(t) => t
@@ -446,6 +447,7 @@ pub async fn run(
                 instruments: instruments.clone(),
                 out: in_tx.clone(),
                 metrics: metrics.clone(),
+                tracker: tracker.clone(),
             },
             out_rx,
         )));
@@ -588,6 +590,7 @@ pub async fn run(
             rest.clone(),
             instruments.clone(),
             metrics.clone(),
+            tracker.clone(),
             ReconcileSettings {
                 grace_ms: 2_000,
                 not_found_after_ms: cfg.live.not_found_after_ms,

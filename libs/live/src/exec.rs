@@ -77,6 +77,8 @@ pub struct ExecShared {
     pub out: mpsc::Sender<Inbound>,
     /// Metrics.
     pub metrics: Arc<Mutex<LiveMetrics>>,
+    /// Where each submit is (for the reconciler).
+    pub tracker: crate::venue::SharedTracker,
 }
 
 impl std::fmt::Debug for ExecShared {
@@ -135,11 +137,19 @@ async fn worker(shared: ExecShared, mut rx: mpsc::UnboundedReceiver<Outbound>) {
         let Some(group) = next_group(&shared, &mut queue) else {
             continue;
         };
+        let submits = group.submit_ids();
+        for id in &submits {
+            crate::venue::track(&shared.tracker, *id, crate::venue::SubmitState::Sending);
+        }
         let events = match group {
             Group::One(out) => single(&shared, &out).await,
             Group::Submits { api, inst, batch } => submit_batch(&shared, api, &inst, batch).await,
             Group::Cancels { api, batch } => cancel_batch(&shared, api, batch).await,
         };
+        let done = crate::venue::SubmitState::Done(local_now());
+        for id in submits {
+            crate::venue::track(&shared.tracker, id, done);
+        }
         for e in events {
             if shared.out.send(e).await.is_err() {
                 return;
@@ -171,6 +181,22 @@ enum Group {
         api: FuturesApi,
         batch: Vec<CancelOrder>,
     },
+}
+
+impl Group {
+    /// The client order ids of the submits in the group.
+    fn submit_ids(&self) -> Vec<ClientOrderId> {
+        match self {
+            Self::One(out) => match &out.command {
+                Command::Submit(o) => vec![o.client_order_id],
+                _ => vec![],
+            },
+            Self::Submits { batch, .. } => {
+                batch.iter().map(|(_, o, _)| o.client_order_id).collect()
+            }
+            Self::Cancels { .. } => vec![],
+        }
+    }
 }
 
 /// The futures order of `o` if it may go in a `batchOrders` request: a

@@ -18,9 +18,11 @@
 //! 2. **Open orders VeloZ has that the venue does not list** (older than a
 //!    grace period, so a request in flight is not misread): an order query
 //!    says how they ended; their trades are fetched; then the closure.
-//!    An order the venue has never heard of, after `not_found_after`, is
-//!    `Rejected` (it never arrived: the request timed out before Binance got
-//!    it, or the process died before sending it).
+//!    An order the venue has never heard of, `not_found_after` after its
+//!    request ended (or, for one sent before a restart, after its submit),
+//!    is `Rejected` (it never arrived: the request timed out before Binance
+//!    got it, or the process died before sending it); one still queued or
+//!    being sent by the execution task is left alone.
 //! 3. **Trades** since the last one seen (`fromId`): any fill the user
 //!    stream lost, even of an order that is closed locally, is recovered with
 //!    its trade id (so a second restart cannot count it twice).
@@ -50,6 +52,7 @@ use veloz_exec::binance::transport::local_now;
 
 use crate::inbound::Inbound;
 use crate::metrics::LiveMetrics;
+use crate::venue::SubmitState;
 
 /// One local order, as the reconciler needs it.
 #[derive(Debug, Clone)]
@@ -98,6 +101,7 @@ pub struct Reconciler {
     instruments: Arc<BTreeMap<InstrumentId, Instrument>>,
     metrics: Arc<Mutex<LiveMetrics>>,
     settings: ReconcileSettings,
+    tracker: crate::venue::SharedTracker,
     last_trade: HashMap<InstrumentId, u64>,
     external: HashSet<(InstrumentId, u64)>,
     position_streak: HashMap<InstrumentId, u32>,
@@ -216,6 +220,7 @@ impl Reconciler {
         rest: Arc<RestClient>,
         instruments: Arc<BTreeMap<InstrumentId, Instrument>>,
         metrics: Arc<Mutex<LiveMetrics>>,
+        tracker: crate::venue::SharedTracker,
         settings: ReconcileSettings,
     ) -> Self {
         Self {
@@ -223,6 +228,7 @@ impl Reconciler {
             instruments,
             metrics,
             settings,
+            tracker,
             last_trade: HashMap::new(),
             external: HashSet::new(),
             position_streak: HashMap::new(),
@@ -380,7 +386,18 @@ impl Reconciler {
         }
         let grace = self.settings.grace_ms * 1_000_000;
         for o in local.iter().filter(|o| o.open) {
-            if listed.contains(o.id.as_str()) || now.0.saturating_sub(o.submitted_at.0) < grace {
+            if listed.contains(o.id.as_str()) {
+                continue;
+            }
+            // Since when the venue could know the order: its request's end
+            // in this session; the submit time for one sent before a restart.
+            let since = match self.tracker.lock().ok().and_then(|t| t.get(&o.id)) {
+                Some(SubmitState::Queued | SubmitState::Sending) => continue,
+                Some(SubmitState::Done(t)) => t,
+                None => o.submitted_at,
+            };
+            let age = now.0.saturating_sub(since.0);
+            if age < grace {
                 continue;
             }
             match self.query(id, OrderRef::Client(o.id)).await {
@@ -433,7 +450,6 @@ impl Reconciler {
                     }
                 }
                 Err(e) if e.code() == Some(-2013) => {
-                    let age = now.0.saturating_sub(o.submitted_at.0);
                     if age >= self.settings.not_found_after_ms * 1_000_000 {
                         self.count(|m| m.mismatches += 1);
                         res.events.push(Inbound::Finding(format!(

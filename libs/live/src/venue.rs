@@ -4,6 +4,7 @@
 //! market event caused it, that event's receive time (for tick-to-trade).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use veloz_core::events::Command;
@@ -39,6 +40,54 @@ pub struct SentOrder {
     pub submitted_at: UnixNanos,
 }
 
+/// Where a submit is between the kernel and the venue. The reconciler asks
+/// before it concludes that an order the venue does not know never reached
+/// it: a submit still queued or being sent is not an order that vanished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitState {
+    /// Queued for the execution task.
+    Queued,
+    /// The execution task is sending it (attempts included).
+    Sending,
+    /// Its request finished (answered, failed or timed out) at this time.
+    Done(UnixNanos),
+}
+
+/// Submit states by client order id, shared by the kernel's venue, the
+/// execution task and the reconciler.
+#[derive(Debug, Default)]
+pub struct SubmitTracker {
+    states: HashMap<ClientOrderId, SubmitState>,
+}
+
+/// The shared tracker.
+pub type SharedTracker = Arc<Mutex<SubmitTracker>>;
+
+impl SubmitTracker {
+    /// Records `state` for `id`.
+    pub fn set(&mut self, id: ClientOrderId, state: SubmitState) {
+        self.states.insert(id, state);
+    }
+
+    /// The state of `id` (`None`: not sent in this session).
+    pub fn get(&self, id: &ClientOrderId) -> Option<SubmitState> {
+        self.states.get(id).copied()
+    }
+
+    /// Forgets `id` (its order closed).
+    pub fn remove(&mut self, id: &ClientOrderId) {
+        self.states.remove(id);
+    }
+}
+
+/// Sets `state` for `id` in a shared tracker (a poisoned lock is ignored:
+/// the reconciler then falls back to the submit time).
+pub fn track(tracker: &SharedTracker, id: ClientOrderId, state: SubmitState) {
+    if let Ok(mut t) = tracker.lock() {
+        t.set(id, state);
+    }
+}
+
 /// The kernel's venue in live trading (see the module docs).
 #[derive(Debug)]
 pub struct ChannelVenue {
@@ -48,16 +97,18 @@ pub struct ChannelVenue {
     sent: HashMap<ClientOrderId, SentOrder>,
     /// Commands that could not be queued (the execution task had stopped).
     pub undeliverable: u64,
+    tracker: SharedTracker,
 }
 
 impl ChannelVenue {
-    /// A venue writing to `tx`.
-    pub fn new(tx: mpsc::UnboundedSender<Outbound>) -> Self {
+    /// A venue writing to `tx`, recording submits in `tracker`.
+    pub fn new(tx: mpsc::UnboundedSender<Outbound>, tracker: SharedTracker) -> Self {
         Self {
             tx,
             trigger: None,
             sent: HashMap::new(),
             undeliverable: 0,
+            tracker,
         }
     }
 
@@ -70,6 +121,9 @@ impl ChannelVenue {
     /// order store reports closed).
     pub fn forget(&mut self, id: &ClientOrderId) {
         self.sent.remove(id);
+        if let Ok(mut t) = self.tracker.lock() {
+            t.remove(id);
+        }
     }
 
     /// How many orders it remembers.
@@ -83,6 +137,7 @@ impl Venue for ChannelVenue {
         let mut order = None;
         match command {
             Command::Submit(o) => {
+                track(&self.tracker, o.client_order_id, SubmitState::Queued);
                 self.sent.insert(
                     o.client_order_id,
                     SentOrder {

@@ -211,6 +211,7 @@ impl Venue {
             instruments: Arc::new(BTreeMap::from([(inst.id, inst.clone())])),
             out: out_tx,
             metrics: metrics.clone(),
+            tracker: Default::default(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         for c in commands {

@@ -51,7 +51,7 @@ fsync = "never"
 
 [live]
 reconcile_interval_ms = 2000
-not_found_after_ms = 4000
+not_found_after_ms = 6000
 rest_timeout_ms = 2000
 dead_man_switch_ms = 30000
 "#;
