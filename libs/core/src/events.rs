@@ -226,14 +226,20 @@ impl MarketEvent {
 
     /// The instrument.
     pub fn instrument(&self) -> InstrumentId {
+        *self.instrument_ref()
+    }
+
+    /// The instrument, by reference (no copy of the id on hot paths).
+    #[inline]
+    pub fn instrument_ref(&self) -> &InstrumentId {
         match self {
-            Self::BookSnapshot(e) => e.instrument,
-            Self::BookDeltas(e) => e.instrument,
-            Self::Quote(e) => e.instrument,
-            Self::Trade(e) => e.instrument,
-            Self::Bar(e) => e.instrument,
-            Self::MarkPrice(e) => e.instrument,
-            Self::Liquidation(e) => e.instrument,
+            Self::BookSnapshot(e) => &e.instrument,
+            Self::BookDeltas(e) => &e.instrument,
+            Self::Quote(e) => &e.instrument,
+            Self::Trade(e) => &e.instrument,
+            Self::Bar(e) => &e.instrument,
+            Self::MarkPrice(e) => &e.instrument,
+            Self::Liquidation(e) => &e.instrument,
         }
     }
 }

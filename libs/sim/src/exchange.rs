@@ -942,16 +942,16 @@ impl SimExchange {
 
     /// Applies one market event at its exchange time.
     pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let iid = ev.instrument();
-        if !self.metas.contains_key(&iid) {
-            return Err(SimError::UnknownInstrument(iid));
+        let iid_ref = ev.instrument_ref();
+        if !self.metas.contains_key(iid_ref) {
+            return Err(SimError::UnknownInstrument(*iid_ref));
         }
         self.advance_to(ev.times().exchange);
         // Fast path: a book update with nothing of ours resting or waiting on
         // the instrument only moves the venue's book (no queue positions to
         // update, nothing to cross, no triggers to check): what the general
         // path below does in that case, without its bookkeeping.
-        if let Some(book) = self.books.get_mut(&iid) {
+        if let Some(book) = self.books.get_mut(iid_ref) {
             if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
                 let applied = match ev {
                     MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
@@ -964,6 +964,7 @@ impl SimExchange {
                 }
             }
         }
+        let iid = *iid_ref;
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
