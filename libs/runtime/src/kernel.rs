@@ -711,17 +711,13 @@ impl Kernel {
         }
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
-                if !self.market.books.contains_key(&id) {
-                    let book = self
-                        .instruments
+                let instruments = &self.instruments;
+                let book = self.market.books.get_or_insert_with(id, || {
+                    instruments
                         .get(&id)
                         .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
-                        .unwrap_or_else(|| L2Book::new(id));
-                    self.market.books.insert(id, book);
-                }
-                let Some(book) = self.market.books.get_mut(&id) else {
-                    return;
-                };
+                        .unwrap_or_else(|| L2Book::new(id))
+                });
                 let r = match &ev {
                     MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
                     MarketEvent::BookDeltas(d) => book.apply_deltas(d),

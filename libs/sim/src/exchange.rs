@@ -943,15 +943,16 @@ impl SimExchange {
     /// Applies one market event at its exchange time.
     pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
         let iid_ref = ev.instrument_ref();
-        if !self.metas.contains_key(iid_ref) {
+        // `books` and `metas` have the same keys (`add_instrument`).
+        let Some(at) = self.books.index_of(iid_ref) else {
             return Err(SimError::UnknownInstrument(*iid_ref));
-        }
+        };
         self.advance_to(ev.times().exchange);
         // Fast path: a book update with nothing of ours resting or waiting on
         // the instrument only moves the venue's book (no queue positions to
         // update, nothing to cross, no triggers to check): what the general
         // path below does in that case, without its bookkeeping.
-        if let Some(book) = self.books.get_mut(iid_ref) {
+        if let Some(book) = self.books.value_at_mut(at) {
             if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
                 let applied = match ev {
                     MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
