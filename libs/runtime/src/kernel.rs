@@ -257,6 +257,8 @@ pub struct Kernel {
     ids: ClientOrderIdGenerator,
     actions: Vec<(usize, Action)>,
     timers: BTreeMap<(UnixNanos, u64), (usize, u64)>,
+    /// Time of the first of `timers` (kept by the two places that change them).
+    next_timer_at: Option<UnixNanos>,
     timer_seq: u64,
     checks: Vec<Box<dyn PreTradeCheck>>,
     journal: Option<Box<dyn Journal>>,
@@ -317,6 +319,7 @@ impl Kernel {
             ids,
             actions: Vec::new(),
             timers: BTreeMap::new(),
+            next_timer_at: None,
             timer_seq: 0,
             checks: vec![Box::new(InstrumentRules)],
             journal: None,
@@ -437,7 +440,7 @@ impl Kernel {
     /// When the next timer is due.
     #[inline]
     pub fn next_timer(&self) -> Option<UnixNanos> {
-        self.timers.first_key_value().map(|(k, _)| k.0)
+        self.next_timer_at
     }
 
     /// Mid price of an instrument (book, else quote), else the last trade
@@ -551,6 +554,7 @@ impl Kernel {
                         self.call(Some(idx), |s, c| s.on_timer(c, tag));
                     }
                 }
+                self.next_timer_at = self.timers.first_key_value().map(|(k, _)| k.0);
             }
             Input::Control(c) => self.on_control(c, venue, &mut audit),
         }
@@ -915,6 +919,9 @@ impl Kernel {
                     Action::SetTimer { at, tag } => {
                         self.timer_seq += 1;
                         self.timers.insert((at, self.timer_seq), (idx, tag));
+                        if self.next_timer_at.is_none_or(|n| at < n) {
+                            self.next_timer_at = Some(at);
+                        }
                     }
                     Action::Command(cmd) => self.take_command(idx, cmd, venue, audit),
                     Action::Log(text) => {

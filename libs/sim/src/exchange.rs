@@ -970,6 +970,9 @@ impl SimExchange {
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
                 let r = self.with_ctx(iid, |c| {
+                    // A one-change message names at most one of our levels:
+                    // its depth before is kept on the stack.
+                    let mut one: Option<((Side, i64), i64)> = None;
                     let before: Vec<((Side, i64), i64)> =
                         if c.book.bids.is_empty() && c.book.asks.is_empty() {
                             Vec::new()
@@ -977,12 +980,19 @@ impl SimExchange {
                             // Deltas change only the levels they name: only our
                             // resting levels among them can see their depth move.
                             let mut v: Vec<((Side, i64), i64)> = Vec::new();
-                            for x in &d.deltas {
+                            if let [x] = d.deltas.as_slice() {
                                 let p = x.level.price.raw();
-                                if c.book.levels(x.side).contains_key(&p)
-                                    && !v.iter().any(|(k, _)| *k == (x.side, p))
-                                {
-                                    v.push(((x.side, p), c.book.market.effective(x.side, p)));
+                                if c.book.levels(x.side).contains_key(&p) {
+                                    one = Some(((x.side, p), c.book.market.effective(x.side, p)));
+                                }
+                            } else {
+                                for x in &d.deltas {
+                                    let p = x.level.price.raw();
+                                    if c.book.levels(x.side).contains_key(&p)
+                                        && !v.iter().any(|(k, _)| *k == (x.side, p))
+                                    {
+                                        v.push(((x.side, p), c.book.market.effective(x.side, p)));
+                                    }
                                 }
                             }
                             v
@@ -1000,7 +1010,10 @@ impl SimExchange {
                         _ => Ok(()),
                     };
                     if applied.is_ok() {
-                        c.on_book_change(&before);
+                        match &one {
+                            Some(x) => c.on_book_change(std::slice::from_ref(x)),
+                            None => c.on_book_change(&before),
+                        }
                     }
                     applied
                 });
