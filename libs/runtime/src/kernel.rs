@@ -738,11 +738,11 @@ impl Kernel {
                 }
             }
             MarketEvent::Quote(q) => {
-                self.market.quotes.insert(id, *q);
+                *self.market.quotes.get_or_insert_with(id, || *q) = *q;
                 self.call(None, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
-                self.market.last.insert(id, t.price);
+                *self.market.last.get_or_insert_with(id, || t.price) = t.price;
                 self.call(None, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
