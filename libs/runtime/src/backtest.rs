@@ -459,9 +459,17 @@ impl Backtest {
     fn refill(&mut self, i: usize) -> Result<(), BacktestError> {
         let c = &mut self.cursors[i];
         while c.buf.is_empty() && !c.done {
-            let ev = match c.iter.next() {
+            // The event stays where the iterator wrote it until it is moved
+            // once, into its slab slot.
+            let next = c.iter.next();
+            let ev = match &next {
                 Some(Ok(ev)) => ev,
-                Some(Err(e)) => return Err(BacktestError::Data(e)),
+                Some(Err(_)) => {
+                    return match next {
+                        Some(Err(e)) => Err(BacktestError::Data(e)),
+                        _ => Ok(()),
+                    }
+                }
                 None => {
                     c.done = true;
                     break;
@@ -479,7 +487,7 @@ impl Backtest {
                     inst.tick_size
                 }
             };
-            if let MarketEvent::Bar(b) = &ev {
+            if let MarketEvent::Bar(b) = ev {
                 let b = *b;
                 let first_id = self.trade_seq;
                 self.trade_seq += 4;
@@ -513,7 +521,9 @@ impl Backtest {
                 self.stats.out_of_order += 1;
             }
             c.last = t;
-            c.buf.push_back((t, self.slab.put(ev), Deliver::Both));
+            if let Some(Ok(ev)) = next {
+                c.buf.push_back((t, self.slab.put(ev), Deliver::Both));
+            }
         }
         Ok(())
     }

@@ -62,16 +62,21 @@ impl<V> IdMap<V> {
     }
 
     /// The value of `id`, inserted from `make` first if absent (one search).
+    #[inline]
     pub fn get_or_insert_with(&mut self, id: InstrumentId, make: impl FnOnce() -> V) -> &mut V {
         let i = match self.position(&id) {
             Some(i) => i,
-            None => {
-                let at = self.entries.partition_point(|(k, _)| *k < id);
-                self.entries.insert(at, (id, make()));
-                at
-            }
+            None => self.insert_new(id, make()),
         };
         &mut self.entries[i].1
+    }
+
+    /// Inserts an id known to be absent; returns its index.
+    #[cold]
+    fn insert_new(&mut self, id: InstrumentId, value: V) -> usize {
+        let at = self.entries.partition_point(|(k, _)| *k < id);
+        self.entries.insert(at, (id, value));
+        at
     }
 
     /// Is `id` in the map?
