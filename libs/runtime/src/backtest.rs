@@ -553,6 +553,7 @@ impl Backtest {
     }
 
     /// Bookkeeping before the kernel takes an input at `time`.
+    #[inline]
     fn before_input(&mut self, time: UnixNanos) {
         if self.first_time.is_none() {
             self.first_time = Some(time);

@@ -497,7 +497,9 @@ impl Kernel {
         if self.risk.is_some() {
             self.risk_observe();
         }
-        self.drain(venue, &mut audit)?;
+        if !self.actions.is_empty() {
+            self.drain(venue, &mut audit)?;
+        }
         if self.risk.is_some() {
             self.risk_collect(&mut audit);
         }
@@ -561,7 +563,9 @@ impl Kernel {
         if self.risk.is_some() {
             self.risk_observe();
         }
-        self.drain(venue, &mut audit)?;
+        if !self.actions.is_empty() {
+            self.drain(venue, &mut audit)?;
+        }
         if self.risk.is_some() {
             self.risk_collect(&mut audit);
         }
