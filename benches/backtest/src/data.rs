@@ -21,7 +21,9 @@
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use veloz_core::events::{BookDelta, BookDeltas, EventTimes, Level, MarketEvent, Quote, Trade};
+use veloz_core::events::{
+    BookDelta, BookDeltas, DeltaList, EventTimes, Level, MarketEvent, Quote, Trade,
+};
 use veloz_core::{
     AggressorSide, Instrument, InstrumentId, Price, Quantity, Side, TradeId, UnixNanos,
 };
@@ -118,13 +120,13 @@ impl Decoder {
                 first_update_id: r.id,
                 last_update_id: r.id,
                 prev_last_update_id: Some(r.id - 1),
-                deltas: vec![BookDelta {
+                deltas: DeltaList::one(BookDelta {
                     side,
                     level: Level {
                         price: self.price(r.p1),
                         qty: self.qty(r.q1),
                     },
-                }],
+                }),
                 times,
             }),
             RowKind::Trade(aggressor) => MarketEvent::Trade(Trade {

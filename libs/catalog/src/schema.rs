@@ -18,7 +18,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use veloz_core::events::{
-    Bar, BookDelta, BookDeltas, BookSnapshot, EventTimes, Level, Liquidation, MarkPrice,
+    Bar, BookDelta, BookDeltas, BookSnapshot, DeltaList, EventTimes, Level, Liquidation, MarkPrice,
     MarketEvent, Quote, Trade,
 };
 use veloz_core::{AggressorSide, InstrumentId, Side, TradeId, UnixNanos};
@@ -662,7 +662,7 @@ impl RowView<'_> {
                 first_update_id: self.req_u64(5)?,
                 last_update_id: last,
                 prev_last_update_id: self.u64(7)?,
-                deltas: Vec::new(),
+                deltas: DeltaList::new(),
                 times,
             })
         })

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::deltas::DeltaList;
 use crate::enums::{
     AggressorSide, Liquidity, MarginMode, OrderFlags, OrderType, PositionSide, Side, TimeInForce,
     TriggerPriceType,
@@ -78,8 +79,8 @@ pub struct BookDeltas {
     pub last_update_id: u64,
     /// The previous batch's last update id (futures `pu`), if the venue sends it.
     pub prev_last_update_id: Option<u64>,
-    /// Changes, in venue order.
-    pub deltas: Vec<BookDelta>,
+    /// Changes, in venue order (one change is stored inline, see [`DeltaList`]).
+    pub deltas: DeltaList,
     /// Clocks.
     pub times: EventTimes,
 }
@@ -225,14 +226,20 @@ impl MarketEvent {
 
     /// The instrument.
     pub fn instrument(&self) -> InstrumentId {
+        *self.instrument_ref()
+    }
+
+    /// The instrument, by reference (no copy of the id on hot paths).
+    #[inline]
+    pub fn instrument_ref(&self) -> &InstrumentId {
         match self {
-            Self::BookSnapshot(e) => e.instrument,
-            Self::BookDeltas(e) => e.instrument,
-            Self::Quote(e) => e.instrument,
-            Self::Trade(e) => e.instrument,
-            Self::Bar(e) => e.instrument,
-            Self::MarkPrice(e) => e.instrument,
-            Self::Liquidation(e) => e.instrument,
+            Self::BookSnapshot(e) => &e.instrument,
+            Self::BookDeltas(e) => &e.instrument,
+            Self::Quote(e) => &e.instrument,
+            Self::Trade(e) => &e.instrument,
+            Self::Bar(e) => &e.instrument,
+            Self::MarkPrice(e) => &e.instrument,
+            Self::Liquidation(e) => &e.instrument,
         }
     }
 }

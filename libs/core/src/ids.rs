@@ -330,16 +330,25 @@ impl ClientOrderIdGenerator {
 
     /// The id with sequence number `seq` in this session (for replay and recovery).
     pub fn make(&self, seq: u64) -> ClientOrderId {
-        let mut s = Vec::with_capacity(36);
-        s.extend_from_slice(self.tag.as_bytes());
-        s.push(b'.');
-        let mut buf = [0u8; 13];
-        s.extend_from_slice(base36(self.epoch, &mut buf));
-        s.push(b'.');
-        s.extend_from_slice(base36(seq, &mut buf));
         // tag ≤ 12, epoch < 36^9 (checked in `new`), seq ≤ 13 base-36 digits, two
-        // dots: at most 36 bytes, all in Binance's alphabet.
-        ClientOrderId(crate::inline::InlineStr::from_checked(&s))
+        // dots: at most 36 bytes, all in Binance's alphabet (built on the stack:
+        // this runs for every order).
+        let mut s = [0u8; 40];
+        let mut n = 0;
+        let mut buf = [0u8; 13];
+        for part in [
+            self.tag.as_bytes(),
+            b".",
+            base36(self.epoch, &mut buf),
+            b".",
+        ] {
+            s[n..n + part.len()].copy_from_slice(part);
+            n += part.len();
+        }
+        let tail = base36(seq, &mut buf);
+        let end = (n + tail.len()).min(s.len());
+        s[n..end].copy_from_slice(&tail[..end - n]);
+        ClientOrderId(crate::inline::InlineStr::from_checked(&s[..end]))
     }
 
     /// Splits an id made by any generator into its parts; `None` for ids from

@@ -17,6 +17,7 @@
 //! fixture files), keeps no global state and knows nothing about any venue's
 //! wire format.
 
+pub mod deltas;
 pub mod enums;
 pub mod events;
 pub mod fixed;

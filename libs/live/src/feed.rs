@@ -718,7 +718,8 @@ mod tests {
             deltas: vec![BookDelta {
                 side: Side::Buy,
                 level: lv(bid.0, bid.1),
-            }],
+            }]
+            .into(),
             times: EventTimes::default(),
         }
     }

@@ -148,7 +148,7 @@ impl Market {
             first_update_id: first,
             last_update_id: last,
             prev_last_update_id: self.id().kind.is_futures().then_some(self.last_u),
-            deltas,
+            deltas: deltas.into(),
             times: EventTimes::new(now, now),
         };
         self.last_u = last;

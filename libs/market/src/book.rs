@@ -542,7 +542,8 @@ mod tests {
                 delta(Side::Buy, "61700.00", "0"),     // delete an absent level
                 delta(Side::Sell, "61800.40", "0.25"), // new level inside the spread
                 delta(Side::Sell, "61801.00", "2.5"),  // change
-            ],
+            ]
+            .into(),
             times: EventTimes::new(UnixNanos(3), UnixNanos(4)),
         };
         b.apply_deltas(&d).unwrap();
@@ -597,7 +598,8 @@ mod tests {
             deltas: vec![
                 delta(Side::Buy, "61800.20", "0"),
                 delta(Side::Buy, "1", "-1"),
-            ],
+            ]
+            .into(),
             times: EventTimes::default(),
         };
         let e = b.apply_deltas(&bad).unwrap_err();

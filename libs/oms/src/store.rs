@@ -1,14 +1,17 @@
 //! [`OrderStore`]: every order of a session by client order id, with indexes by
-//! venue order id, by instrument and by liveness, applying events and
-//! returning one audit outcome per event.
+//! venue order id and by liveness, applying events and returning one audit
+//! outcome per event.
 //!
 //! This module owns routing and indexing. It does not decide transitions (that
 //! is [`crate::fsm`]) nor keep per-order numbers (that is [`crate::order`]).
-//! Every iteration goes through `BTreeMap`/`BTreeSet` indexes, so iteration
-//! order is deterministic and a replayed journal visits orders in the same
-//! order. Lookups by client order id (several per order event) go through a
-//! hash index with a fixed, unseeded hasher ([`IdHasher`]): the same answers,
-//! without a tree walk over every order of the session.
+//! Every iteration is in client order id order, so it is deterministic and a
+//! replayed journal visits orders in the same order: while orders arrive with
+//! increasing ids (one strategy's generator makes them so) the slots are
+//! already in that order and no ordered index is kept; the first order that
+//! arrives out of order builds one. Lookups by client order id (several per
+//! order event) and by venue order id go through hash indexes with a fixed,
+//! unseeded hasher ([`IdHasher`]): the same answers, without a tree walk over
+//! every order of the session.
 //!
 //! Venue order ids are indexed per instrument: Binance's `orderId` is unique
 //! per symbol, not across symbols.
@@ -115,12 +118,25 @@ pub struct OrderStore {
     slots: Vec<Order>,
     /// Slot of each order, for lookups.
     index: HashMap<ClientOrderId, u32, BuildHasherDefault<IdHasher>>,
-    /// Slot of each order in id order, for iteration.
+    /// Slot of each order in id order, for iteration; kept only once an
+    /// order arrived with an id lower than an earlier one (`unordered`).
     ordered: BTreeMap<ClientOrderId, u32>,
-    /// Venue order id first: it tells orders apart in one comparison.
-    by_venue: BTreeMap<(VenueOrderId, InstrumentId), ClientOrderId>,
-    by_instrument: BTreeMap<InstrumentId, BTreeSet<ClientOrderId>>,
+    /// Did an order arrive out of id order? (Until then `slots` is in id order
+    /// and `ordered` is empty.)
+    unordered: bool,
+    by_venue: HashMap<VenueKey, ClientOrderId, BuildHasherDefault<IdHasher>>,
     not_closed: BTreeSet<ClientOrderId>,
+}
+
+/// A venue order id on an instrument, hashed by the venue order id alone
+/// (it tells orders apart; equal keys still compare the instrument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VenueKey(VenueOrderId, InstrumentId);
+
+impl std::hash::Hash for VenueKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 .0);
+    }
 }
 
 impl OrderStore {
@@ -142,7 +158,7 @@ impl OrderStore {
             return Err(StoreError::DuplicateOrder(id));
         }
         if let Some(venue_order_id) = order.venue_order_id() {
-            let key = (venue_order_id, order.instrument());
+            let key = VenueKey(venue_order_id, order.instrument());
             if let Some(owner) = self.by_venue.get(&key) {
                 return Err(StoreError::VenueOrderIdTaken {
                     instrument: key.1,
@@ -152,16 +168,29 @@ impl OrderStore {
             }
             self.by_venue.insert(key, id);
         }
-        self.by_instrument
-            .entry(order.instrument())
-            .or_default()
-            .insert(id);
         if !order.is_closed() {
             self.not_closed.insert(id);
         }
         let slot = self.slots.len() as u32;
         self.index.insert(id, slot);
-        self.ordered.insert(id, slot);
+        if !self.unordered
+            && self
+                .slots
+                .last()
+                .is_some_and(|last| last.client_order_id() > id)
+        {
+            // The first order out of id order: from now on an ordered index.
+            self.unordered = true;
+            self.ordered = self
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.client_order_id(), i as u32))
+                .collect();
+        }
+        if self.unordered {
+            self.ordered.insert(id, slot);
+        }
         self.slots.push(order);
         Ok(&self.slots[slot as usize])
     }
@@ -184,7 +213,10 @@ impl OrderStore {
         let id = event.client_order_id;
         let order = self.get(&id).ok_or(StoreError::UnknownOrder(id))?;
         if let Some(venue_order_id) = event.venue_order_id {
-            if let Some(owner) = self.by_venue.get(&(venue_order_id, event.instrument)) {
+            if let Some(owner) = self
+                .by_venue
+                .get(&VenueKey(venue_order_id, event.instrument))
+            {
                 if *owner != id {
                     return Err(StoreError::VenueOrderIdTaken {
                         instrument: event.instrument,
@@ -204,7 +236,7 @@ impl OrderStore {
         );
         if !had_venue_id {
             if let Some(v) = venue_id {
-                self.by_venue.insert((v, instrument), id);
+                self.by_venue.insert(VenueKey(v, instrument), id);
             }
         }
         if closed {
@@ -246,7 +278,9 @@ impl OrderStore {
         instrument: InstrumentId,
         venue_order_id: VenueOrderId,
     ) -> Option<ClientOrderId> {
-        self.by_venue.get(&(venue_order_id, instrument)).copied()
+        self.by_venue
+            .get(&VenueKey(venue_order_id, instrument))
+            .copied()
     }
 
     /// The order behind a venue order id on an instrument.
@@ -261,18 +295,22 @@ impl OrderStore {
 
     /// Every order, by client order id.
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
-        self.ordered
-            .values()
-            .filter_map(|&i| self.slots.get(i as usize))
-    }
-
-    /// Every order of one instrument.
-    pub fn orders_for(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
-        self.by_instrument
-            .get(&instrument)
+        // Exactly one of the two is there.
+        let in_slots = (!self.unordered).then(|| self.slots.iter());
+        let by_index = self.unordered.then(|| {
+            self.ordered
+                .values()
+                .filter_map(|&i| self.slots.get(i as usize))
+        });
+        in_slots
             .into_iter()
             .flatten()
-            .filter_map(|id| self.get(id))
+            .chain(by_index.into_iter().flatten())
+    }
+
+    /// Every order of one instrument, by client order id.
+    pub fn orders_for(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> {
+        self.iter().filter(move |o| o.instrument() == instrument)
     }
 
     /// Orders that are not closed (local and open), optionally of one instrument.
@@ -425,6 +463,45 @@ mod tests {
             Applied::DuplicateFill {
                 trade_id: TradeId(1)
             }
+        );
+    }
+
+    #[test]
+    fn iteration_is_by_id_also_when_orders_arrive_out_of_order() {
+        let mut store = OrderStore::new();
+        for id in ["b", "d"] {
+            store.submit(request(id, "BTCUSDT")).unwrap();
+        }
+        assert_eq!(ids(store.iter()), ["b", "d"]);
+        // Lower ids than the last one (two strategies' generators interleave).
+        store.submit(request("a", "ETHUSDT")).unwrap();
+        store.submit(request("c", "BTCUSDT")).unwrap();
+        store.submit(request("e", "ETHUSDT")).unwrap();
+        assert_eq!(ids(store.iter()), ["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            ids(store.orders_for(instrument("BTCUSDT"))),
+            ["b", "c", "d"]
+        );
+        assert_eq!(ids(store.orders_for(instrument("ETHUSDT"))), ["a", "e"]);
+        assert_eq!(ids(store.active_orders(None)), ["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            store.submit(request("c", "ETHUSDT")).unwrap_err(),
+            StoreError::DuplicateOrder(ClientOrderId::new("c").unwrap())
+        );
+        store
+            .apply(&event("c", "BTCUSDT", None, OrderEventKind::Submitted))
+            .unwrap();
+        store
+            .apply(&event("c", "BTCUSDT", Some(9), OrderEventKind::Accepted))
+            .unwrap();
+        assert_eq!(ids(store.open_orders(None)), ["c"]);
+        assert_eq!(
+            store.client_order_id_of(instrument("BTCUSDT"), VenueOrderId(9)),
+            Some(ClientOrderId::new("c").unwrap())
+        );
+        assert_eq!(
+            store.client_order_id_of(instrument("ETHUSDT"), VenueOrderId(9)),
+            None
         );
     }
 

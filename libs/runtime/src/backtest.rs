@@ -459,59 +459,70 @@ impl Backtest {
     fn refill(&mut self, i: usize) -> Result<(), BacktestError> {
         let c = &mut self.cursors[i];
         while c.buf.is_empty() && !c.done {
-            let Some(next) = c.iter.next() else {
-                c.done = true;
-                break;
+            // The event stays where the iterator wrote it until it is moved
+            // once, into its slab slot.
+            let next = c.iter.next();
+            let ev = match &next {
+                Some(Ok(ev)) => ev,
+                Some(Err(_)) => {
+                    return match next {
+                        Some(Err(e)) => Err(BacktestError::Data(e)),
+                        _ => Ok(()),
+                    }
+                }
+                None => {
+                    c.done = true;
+                    break;
+                }
             };
-            let ev = next.map_err(BacktestError::Data)?;
             self.stats.data_events += 1;
-            let id = ev.instrument();
-            let tick = match self.last_instrument {
-                Some((last, tick)) if last == id => tick,
+            let id = ev.instrument_ref();
+            let tick = match &self.last_instrument {
+                Some((last, tick)) if last == id => *tick,
                 _ => {
-                    let Some(inst) = self.venue.exchange().instrument(id) else {
-                        return Err(BacktestError::UnknownInstrument(id));
+                    let Some(inst) = self.venue.exchange().instrument(*id) else {
+                        return Err(BacktestError::UnknownInstrument(*id));
                     };
-                    self.last_instrument = Some((id, inst.tick_size));
+                    self.last_instrument = Some((*id, inst.tick_size));
                     inst.tick_size
                 }
             };
-            match ev {
-                MarketEvent::Bar(b) => {
-                    let first_id = self.trade_seq;
-                    self.trade_seq += 4;
-                    let close = UnixNanos(
-                        b.open_time
-                            .0
-                            .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
-                    );
-                    for e in bar_events(&b, tick, first_id) {
-                        let t = e.times().exchange.max(c.last);
-                        if t != e.times().exchange {
-                            self.stats.out_of_order += 1;
-                        }
-                        c.last = t;
-                        c.buf.push_back((t, self.slab.put(e), Deliver::Exchange));
-                    }
-                    let t = close.max(c.last);
-                    c.last = t;
-                    let mut bar = b;
-                    bar.times = EventTimes {
-                        exchange: t,
-                        local: t,
-                    };
-                    c.buf
-                        .push_back((t, self.slab.put(MarketEvent::Bar(bar)), Deliver::Local));
-                }
-                other => {
-                    let ts = other.times().exchange;
-                    let t = ts.max(c.last);
-                    if t != ts {
+            if let MarketEvent::Bar(b) = ev {
+                let b = *b;
+                let first_id = self.trade_seq;
+                self.trade_seq += 4;
+                let close = UnixNanos(
+                    b.open_time
+                        .0
+                        .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
+                );
+                for e in bar_events(&b, tick, first_id) {
+                    let t = e.times().exchange.max(c.last);
+                    if t != e.times().exchange {
                         self.stats.out_of_order += 1;
                     }
                     c.last = t;
-                    c.buf.push_back((t, self.slab.put(other), Deliver::Both));
+                    c.buf.push_back((t, self.slab.put(e), Deliver::Exchange));
                 }
+                let t = close.max(c.last);
+                c.last = t;
+                let mut bar = b;
+                bar.times = EventTimes {
+                    exchange: t,
+                    local: t,
+                };
+                c.buf
+                    .push_back((t, self.slab.put(MarketEvent::Bar(bar)), Deliver::Local));
+                continue;
+            }
+            let ts = ev.times().exchange;
+            let t = ts.max(c.last);
+            if t != ts {
+                self.stats.out_of_order += 1;
+            }
+            c.last = t;
+            if let Some(Ok(ev)) = next {
+                c.buf.push_back((t, self.slab.put(ev), Deliver::Both));
             }
         }
         Ok(())
@@ -542,6 +553,7 @@ impl Backtest {
     }
 
     /// Bookkeeping before the kernel takes an input at `time`.
+    #[inline]
     fn before_input(&mut self, time: UnixNanos) {
         if self.first_time.is_none() {
             self.first_time = Some(time);
@@ -622,6 +634,35 @@ impl Backtest {
         }
     }
 
+    /// Gives source `i`'s next event to the engine (and queues it for the
+    /// kernel at its local time, unless it is a bar's intra-bar path point).
+    #[inline]
+    fn exchange_data(&mut self, i: usize) -> Result<(), BacktestError> {
+        self.next_data = None;
+        let Some((t, slot, how)) = self.cursors[i].buf.pop_front() else {
+            return Ok(());
+        };
+        let Some(ev) = self.slab.get(slot) else {
+            return Ok(());
+        };
+        if how != Deliver::Local {
+            self.venue.on_market(ev)?;
+            self.stats.exchange_events += 1;
+        } else {
+            self.venue.advance_time(t);
+        }
+        if how == Deliver::Exchange {
+            self.slab.release(slot);
+        } else {
+            let local = self.feed.local_time(EventTimes {
+                exchange: t,
+                local: ev.times().local,
+            });
+            self.local.push(local, slot);
+        }
+        Ok(())
+    }
+
     /// Runs to the end of the data, then stops the strategies and lets the
     /// venue answer what they sent last. `progress` is called every
     /// `progress_every` data events.
@@ -686,36 +727,34 @@ impl Backtest {
             };
             if exchange_first {
                 if te.is_some() && (ti.is_none() || te <= ti) {
-                    let (i, _) = data.unwrap_or((0, UnixNanos::ZERO));
-                    let Some((t, slot, how)) = self.cursors[i].buf.pop_front() else {
-                        continue;
-                    };
-                    self.next_data = None;
-                    let Some(ev) = self.slab.get(slot) else {
-                        continue;
-                    };
-                    if how != Deliver::Local {
-                        self.venue.on_market(ev)?;
-                        self.stats.exchange_events += 1;
-                    } else {
-                        self.venue.advance_time(t);
-                    }
-                    if how == Deliver::Exchange {
-                        self.slab.release(slot);
-                    } else {
-                        let local = self.feed.local_time(EventTimes {
-                            exchange: t,
-                            local: ev.times().local,
-                        });
-                        self.local.push(local, slot);
-                    }
-                    if self.stats.data_events >= last_progress.saturating_add(progress_every) {
-                        last_progress = self.stats.data_events;
-                        progress(Progress {
-                            time: self.kernel.now(),
-                            events: self.stats.data_events,
-                            fills: self.kernel.fills().len(),
-                        });
+                    let (mut i, _) = data.unwrap_or((0, UnixNanos::ZERO));
+                    loop {
+                        self.exchange_data(i)?;
+                        if self.stats.data_events >= last_progress.saturating_add(progress_every) {
+                            last_progress = self.stats.data_events;
+                            progress(Progress {
+                                time: self.kernel.now(),
+                                events: self.stats.data_events,
+                                fills: self.kernel.fills().len(),
+                            });
+                        }
+                        // The next data event goes at once when it is still
+                        // the earliest thing: neither the venue's inbound
+                        // commands nor the kernel's timers changed meanwhile,
+                        // so only the data, local and outbound times are new
+                        // (the same choice the loop above would make).
+                        let Some((next, te)) = self.next_source()? else {
+                            break;
+                        };
+                        let later = |x: Option<UnixNanos>| x.is_some_and(|x| te > x);
+                        if later(self.local.next_time())
+                            || later(ti)
+                            || later(tt)
+                            || later(self.venue.next_outbound_time())
+                        {
+                            break;
+                        }
+                        i = next;
                     }
                 } else {
                     self.venue.process_inbound();

@@ -257,6 +257,8 @@ pub struct Kernel {
     ids: ClientOrderIdGenerator,
     actions: Vec<(usize, Action)>,
     timers: BTreeMap<(UnixNanos, u64), (usize, u64)>,
+    /// Time of the first of `timers` (kept by the two places that change them).
+    next_timer_at: Option<UnixNanos>,
     timer_seq: u64,
     checks: Vec<Box<dyn PreTradeCheck>>,
     journal: Option<Box<dyn Journal>>,
@@ -317,6 +319,7 @@ impl Kernel {
             ids,
             actions: Vec::new(),
             timers: BTreeMap::new(),
+            next_timer_at: None,
             timer_seq: 0,
             checks: vec![Box::new(InstrumentRules)],
             journal: None,
@@ -437,7 +440,7 @@ impl Kernel {
     /// When the next timer is due.
     #[inline]
     pub fn next_timer(&self) -> Option<UnixNanos> {
-        self.timers.first_key_value().map(|(k, _)| k.0)
+        self.next_timer_at
     }
 
     /// Mid price of an instrument (book, else quote), else the last trade
@@ -494,7 +497,9 @@ impl Kernel {
         if self.risk.is_some() {
             self.risk_observe();
         }
-        self.drain(venue, &mut audit)?;
+        if !self.actions.is_empty() {
+            self.drain(venue, &mut audit)?;
+        }
         if self.risk.is_some() {
             self.risk_collect(&mut audit);
         }
@@ -551,13 +556,16 @@ impl Kernel {
                         self.call(Some(idx), |s, c| s.on_timer(c, tag));
                     }
                 }
+                self.next_timer_at = self.timers.first_key_value().map(|(k, _)| k.0);
             }
             Input::Control(c) => self.on_control(c, venue, &mut audit),
         }
         if self.risk.is_some() {
             self.risk_observe();
         }
-        self.drain(venue, &mut audit)?;
+        if !self.actions.is_empty() {
+            self.drain(venue, &mut audit)?;
+        }
         if self.risk.is_some() {
             self.risk_collect(&mut audit);
         }
@@ -712,17 +720,13 @@ impl Kernel {
         }
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
-                if !self.market.books.contains_key(&id) {
-                    let book = self
-                        .instruments
+                let instruments = &self.instruments;
+                let book = self.market.books.get_or_insert_with(id, || {
+                    instruments
                         .get(&id)
                         .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
-                        .unwrap_or_else(|| L2Book::new(id));
-                    self.market.books.insert(id, book);
-                }
-                let Some(book) = self.market.books.get_mut(&id) else {
-                    return;
-                };
+                        .unwrap_or_else(|| L2Book::new(id))
+                });
                 let r = match &ev {
                     MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
                     MarketEvent::BookDeltas(d) => book.apply_deltas(d),
@@ -739,11 +743,11 @@ impl Kernel {
                 }
             }
             MarketEvent::Quote(q) => {
-                self.market.quotes.insert(id, *q);
+                *self.market.quotes.get_or_insert_with(id, || *q) = *q;
                 self.call(None, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
-                self.market.last.insert(id, t.price);
+                *self.market.last.get_or_insert_with(id, || t.price) = t.price;
                 self.call(None, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
@@ -920,6 +924,9 @@ impl Kernel {
                     Action::SetTimer { at, tag } => {
                         self.timer_seq += 1;
                         self.timers.insert((at, self.timer_seq), (idx, tag));
+                        if self.next_timer_at.is_none_or(|n| at < n) {
+                            self.next_timer_at = Some(at);
+                        }
                     }
                     Action::Command(cmd) => self.take_command(idx, cmd, venue, audit),
                     Action::Log(text) => {

@@ -214,6 +214,9 @@ pub struct TimeQueue<T> {
     fifo: VecDeque<(UnixNanos, u64, T)>,
     sorted: BTreeMap<(UnixNanos, u64), T>,
     seq: u64,
+    /// Time of the earliest item, kept up to date by `push` and `pop` (the
+    /// driver asks for it several times per event).
+    next: Option<UnixNanos>,
 }
 
 impl<T> Default for TimeQueue<T> {
@@ -222,6 +225,7 @@ impl<T> Default for TimeQueue<T> {
             fifo: VecDeque::new(),
             sorted: BTreeMap::new(),
             seq: 0,
+            next: None,
         }
     }
 }
@@ -231,6 +235,9 @@ impl<T> TimeQueue<T> {
     #[inline]
     pub fn push(&mut self, t: UnixNanos, item: T) {
         self.seq += 1;
+        if self.next.is_none_or(|n| t < n) {
+            self.next = Some(t);
+        }
         match self.fifo.back() {
             Some(b) if b.0 > t => {
                 self.sorted.insert((t, self.seq), item);
@@ -256,15 +263,23 @@ impl<T> TimeQueue<T> {
     /// Time of the earliest item.
     #[inline]
     pub fn next_time(&self) -> Option<UnixNanos> {
-        if self.sorted.is_empty() {
-            return self.fifo.front().map(|f| f.0);
-        }
-        self.front_key().map(|k| k.0)
+        self.next
     }
 
     /// Takes the earliest item.
     #[inline]
     pub fn pop(&mut self) -> Option<(UnixNanos, T)> {
+        let item = self.take_front();
+        self.next = if self.sorted.is_empty() {
+            self.fifo.front().map(|f| f.0)
+        } else {
+            self.front_key().map(|k| k.0)
+        };
+        item
+    }
+
+    #[inline]
+    fn take_front(&mut self) -> Option<(UnixNanos, T)> {
         if self.sorted.is_empty() {
             return self.fifo.pop_front().map(|(t, _, v)| (t, v));
         }
@@ -621,9 +636,32 @@ mod tests {
         }
         assert_eq!(q.len(), 7);
         assert_eq!(q.next_time(), Some(UnixNanos(1)));
-        let order: String = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
+        let mut order = String::new();
+        let mut times = Vec::new();
+        while let Some((t, v)) = q.pop() {
+            assert!(q.next_time().is_none_or(|n| n >= t));
+            order.push(v);
+            times.push((t.0, q.next_time().map(|n| n.0)));
+        }
         assert_eq!(order, "eacgbdf");
+        assert_eq!(
+            times,
+            [
+                (1, Some(5)),
+                (5, Some(6)),
+                (6, Some(6)),
+                (6, Some(7)),
+                (7, Some(7)),
+                (7, Some(9)),
+                (9, None)
+            ]
+        );
         assert!(q.is_empty());
+        q.push(UnixNanos(4), 'h');
+        q.push(UnixNanos(3), 'i');
+        assert_eq!(q.next_time(), Some(UnixNanos(3)));
+        assert_eq!(q.pop(), Some((UnixNanos(3), 'i')));
+        assert_eq!(q.next_time(), Some(UnixNanos(4)));
     }
 
     #[test]

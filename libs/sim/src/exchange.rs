@@ -942,16 +942,17 @@ impl SimExchange {
 
     /// Applies one market event at its exchange time.
     pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let iid = ev.instrument();
-        if !self.metas.contains_key(&iid) {
-            return Err(SimError::UnknownInstrument(iid));
-        }
+        let iid_ref = ev.instrument_ref();
+        // `books` and `metas` have the same keys (`add_instrument`).
+        let Some(at) = self.books.index_of(iid_ref) else {
+            return Err(SimError::UnknownInstrument(*iid_ref));
+        };
         self.advance_to(ev.times().exchange);
         // Fast path: a book update with nothing of ours resting or waiting on
         // the instrument only moves the venue's book (no queue positions to
         // update, nothing to cross, no triggers to check): what the general
         // path below does in that case, without its bookkeeping.
-        if let Some(book) = self.books.get_mut(&iid) {
+        if let Some(book) = self.books.value_at_mut(at) {
             if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
                 let applied = match ev {
                     MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
@@ -964,10 +965,14 @@ impl SimExchange {
                 }
             }
         }
+        let iid = *iid_ref;
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
                 let r = self.with_ctx(iid, |c| {
+                    // A one-change message names at most one of our levels:
+                    // its depth before is kept on the stack.
+                    let mut one: Option<((Side, i64), i64)> = None;
                     let before: Vec<((Side, i64), i64)> =
                         if c.book.bids.is_empty() && c.book.asks.is_empty() {
                             Vec::new()
@@ -975,12 +980,19 @@ impl SimExchange {
                             // Deltas change only the levels they name: only our
                             // resting levels among them can see their depth move.
                             let mut v: Vec<((Side, i64), i64)> = Vec::new();
-                            for x in &d.deltas {
+                            if let [x] = d.deltas.as_slice() {
                                 let p = x.level.price.raw();
-                                if c.book.levels(x.side).contains_key(&p)
-                                    && !v.iter().any(|(k, _)| *k == (x.side, p))
-                                {
-                                    v.push(((x.side, p), c.book.market.effective(x.side, p)));
+                                if c.book.levels(x.side).contains_key(&p) {
+                                    one = Some(((x.side, p), c.book.market.effective(x.side, p)));
+                                }
+                            } else {
+                                for x in &d.deltas {
+                                    let p = x.level.price.raw();
+                                    if c.book.levels(x.side).contains_key(&p)
+                                        && !v.iter().any(|(k, _)| *k == (x.side, p))
+                                    {
+                                        v.push(((x.side, p), c.book.market.effective(x.side, p)));
+                                    }
                                 }
                             }
                             v
@@ -998,7 +1010,10 @@ impl SimExchange {
                         _ => Ok(()),
                     };
                     if applied.is_ok() {
-                        c.on_book_change(&before);
+                        match &one {
+                            Some(x) => c.on_book_change(std::slice::from_ref(x)),
+                            None => c.on_book_change(&before),
+                        }
                     }
                     applied
                 });

@@ -47,6 +47,38 @@ impl<V> IdMap<V> {
             .map(|(_, v)| v)
     }
 
+    /// Where `id` is (for [`IdMap::value_at_mut`]: one search for a lookup
+    /// that must come before a change of other state).
+    #[inline]
+    pub fn index_of(&self, id: &InstrumentId) -> Option<usize> {
+        self.position(id)
+    }
+
+    /// The value at an index from [`IdMap::index_of`] (valid until the next
+    /// insertion).
+    #[inline]
+    pub fn value_at_mut(&mut self, index: usize) -> Option<&mut V> {
+        self.entries.get_mut(index).map(|(_, v)| v)
+    }
+
+    /// The value of `id`, inserted from `make` first if absent (one search).
+    #[inline]
+    pub fn get_or_insert_with(&mut self, id: InstrumentId, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.position(&id) {
+            Some(i) => i,
+            None => self.insert_new(id, make()),
+        };
+        &mut self.entries[i].1
+    }
+
+    /// Inserts an id known to be absent; returns its index.
+    #[cold]
+    fn insert_new(&mut self, id: InstrumentId, value: V) -> usize {
+        let at = self.entries.partition_point(|(k, _)| *k < id);
+        self.entries.insert(at, (id, value));
+        at
+    }
+
     /// Is `id` in the map?
     #[inline]
     pub fn contains_key(&self, id: &InstrumentId) -> bool {
@@ -123,5 +155,19 @@ mod tests {
         *m.get_mut(&id("BINANCE.SPOT.BTCUSDT")).unwrap() += 10;
         assert_eq!(m.values().sum::<i32>(), 1 + 12 + 4);
         assert_eq!(m.len(), 3);
+        let i = m.index_of(&id("BINANCE.USDM.ETHUSDT")).unwrap();
+        *m.value_at_mut(i).unwrap() += 100;
+        assert_eq!(m.get(&id("BINANCE.USDM.ETHUSDT")), Some(&101));
+        assert_eq!(m.index_of(&id("BINANCE.COINM.BTCUSD_PERP")), None);
+        *m.get_or_insert_with(id("BINANCE.USDM.ETHUSDT"), || 7) += 1;
+        assert_eq!(m.get(&id("BINANCE.USDM.ETHUSDT")), Some(&102));
+        assert_eq!(
+            *m.get_or_insert_with(id("BINANCE.COINM.BTCUSD_PERP"), || 7),
+            7
+        );
+        assert_eq!(m.len(), 4);
+        want.push(id("BINANCE.COINM.BTCUSD_PERP"));
+        want.sort();
+        assert_eq!(m.keys().copied().collect::<Vec<_>>(), want);
     }
 }

@@ -191,7 +191,10 @@ impl MarketBook {
             }
             // Levels better than the quote are gone: remove them best first
             // (no allocation: this runs on every quote).
-            while let Some((p, _)) = self.book.levels_raw(side).next() {
+            while let Some((p, _)) = match side {
+                Side::Buy => self.book.best_bid_raw(),
+                Side::Sell => self.book.best_ask_raw(),
+            } {
                 let better = match side {
                     Side::Buy => p > level.price.raw(),
                     Side::Sell => p < level.price.raw(),

@@ -712,7 +712,7 @@ impl SynthMarket {
             first_update_id: first,
             last_update_id: last,
             prev_last_update_id: self.futures.then_some(prev),
-            deltas,
+            deltas: deltas.into(),
             times: times(t),
         }));
         let top = self.published.top();

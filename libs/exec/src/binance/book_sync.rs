@@ -540,7 +540,7 @@ impl BookSync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veloz_core::events::{BookDelta, EventTimes, Level};
+    use veloz_core::events::{BookDelta, DeltaList, EventTimes, Level};
     use veloz_core::{Price, Quantity, Side, UnixNanos};
 
     fn inst(kind: MarketKind) -> InstrumentId {
@@ -560,10 +560,10 @@ mod tests {
             first_update_id: u0,
             last_update_id: u1,
             prev_last_update_id: pu,
-            deltas: vec![BookDelta {
+            deltas: DeltaList::one(BookDelta {
                 side: Side::Buy,
                 level: lv(bid.0, bid.1),
-            }],
+            }),
             times: EventTimes::default(),
         }
     }

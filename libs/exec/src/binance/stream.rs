@@ -396,7 +396,7 @@ fn parse_depth_update(
         first_update_id: w.first,
         last_update_id: w.last,
         prev_last_update_id: w.prev,
-        deltas,
+        deltas: deltas.into(),
         times: EventTimes::new(
             UnixNanos::from_millis(w.transaction_time.unwrap_or(w.event_time)),
             local,
@@ -1808,7 +1808,7 @@ mod fast {
             first_update_id: first?,
             last_update_id: last?,
             prev_last_update_id: prev.flatten(),
-            deltas,
+            deltas: deltas.into(),
             times: EventTimes::new(UnixNanos::from_millis(t.flatten().unwrap_or(big_e?)), local),
         })
     }

@@ -105,7 +105,8 @@ pub fn depth(id: InstrumentId, side: Side, price: &str, qty: &str, ms: u64) -> M
                 price: p(price),
                 qty: q(qty),
             },
-        }],
+        }]
+        .into(),
         times: EventTimes::new(t(ms), t(ms)),
     })
 }
