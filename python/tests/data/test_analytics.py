@@ -18,24 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from _veloz import REPO, fixtures, veloz
 CONFIGS = REPO / "libs" / "strategies" / "examples" / "configs"
 YEAR = 365 * 86400
 NS = 1_000_000_000
 Q8 = Decimal("0.00000001")
-
-
-def fixtures() -> Path:
-    root = Path(os.environ.get("VELOZ_FIXTURES", REPO.parent / "shared" / "fixtures"))
-    assert root.is_dir(), f"fixtures not found at {root}; set VELOZ_FIXTURES"
-    return root
-
-
-def veloz(*args: str) -> str:
-    binary = os.environ["VELOZ_BIN"]
-    out = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def analyze(run: Path, *extra: str) -> dict:

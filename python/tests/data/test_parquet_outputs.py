@@ -5,8 +5,6 @@ backtest run folder, with exact decimals."""
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,20 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def fixtures() -> Path:
-    root = Path(os.environ.get("VELOZ_FIXTURES", REPO.parent / "shared" / "fixtures"))
-    assert root.is_dir(), f"fixtures not found at {root}; set VELOZ_FIXTURES"
-    return root
-
-
-def veloz(*args: str) -> str:
-    binary = os.environ["VELOZ_BIN"]
-    out = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+from _veloz import REPO, fixtures, veloz
 
 
 def test_catalog_reads_exactly_in_pandas(tmp_path: Path) -> None:
