@@ -28,6 +28,7 @@ pub mod journal;
 pub mod metrics;
 pub mod paper;
 pub mod reconcile;
+mod records;
 pub mod status;
 pub mod user;
 pub mod venue;

@@ -33,18 +33,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use veloz_core::events::{AccountEvent, Balance, EventTimes, Fill, OrderEvent, OrderEventKind};
+use veloz_core::events::{AccountEvent, Balance, EventTimes, OrderEvent, OrderEventKind};
 use veloz_core::{
-    ClientOrderId, Currency, Instrument, InstrumentId, Liquidity, MarketKind, Money, Quantity,
-    Side, TradeId, UnixNanos, VenueOrderId,
+    ClientOrderId, Instrument, InstrumentId, MarketKind, Money, Quantity, UnixNanos, VenueOrderId,
 };
 use veloz_exec::binance::error::BinanceError;
 use veloz_exec::binance::rest::futures::FuturesApi;
-use veloz_exec::binance::rest::responses::{
-    FuturesAccountTrade, FuturesBalance, FuturesOrderReport, PositionRisk, SpotAccount,
-    SpotAccountTrade, SpotOrderReport,
-};
-use veloz_exec::binance::rest::spot::{self, Range};
+use veloz_exec::binance::rest::responses::{FuturesBalance, PositionRisk, SpotAccount};
+use veloz_exec::binance::rest::spot;
 use veloz_exec::binance::rest::types::OrderStatus as WireStatus;
 use veloz_exec::binance::rest::OrderRef;
 use veloz_exec::binance::transport::http::RestClient;
@@ -52,6 +48,7 @@ use veloz_exec::binance::transport::local_now;
 
 use crate::inbound::Inbound;
 use crate::metrics::LiveMetrics;
+use crate::records::{self, currency, VenueOrder, VenueTrade};
 use crate::venue::SubmitState;
 
 /// One local order, as the reconciler needs it.
@@ -148,72 +145,6 @@ fn ms(t: u64) -> UnixNanos {
     UnixNanos(t.saturating_mul(1_000_000))
 }
 
-/// A venue order, spot or futures, reduced to what reconciliation compares.
-#[derive(Debug, Clone)]
-struct VenueOrder {
-    client_id: String,
-    venue_id: u64,
-    status: WireStatus,
-    executed: Quantity,
-}
-
-/// A venue trade of ours.
-#[derive(Debug, Clone)]
-struct VenueTrade {
-    id: u64,
-    order_id: u64,
-    fill: Fill,
-    time: u64,
-}
-
-fn currency(s: &str) -> Currency {
-    Currency::new(s).unwrap_or(Currency::from_const("UNKNOWN"))
-}
-
-impl From<&FuturesAccountTrade> for VenueTrade {
-    fn from(t: &FuturesAccountTrade) -> Self {
-        Self {
-            id: t.id,
-            order_id: t.order_id,
-            time: t.time,
-            fill: Fill {
-                trade_id: TradeId(t.id),
-                side: t.side,
-                price: t.price,
-                qty: t.qty,
-                fee: t.commission.money(currency(&t.commission_asset)),
-                liquidity: if t.maker {
-                    Liquidity::Maker
-                } else {
-                    Liquidity::Taker
-                },
-            },
-        }
-    }
-}
-
-impl From<&SpotAccountTrade> for VenueTrade {
-    fn from(t: &SpotAccountTrade) -> Self {
-        Self {
-            id: t.id,
-            order_id: t.order_id,
-            time: t.time,
-            fill: Fill {
-                trade_id: TradeId(t.id),
-                side: if t.is_buyer { Side::Buy } else { Side::Sell },
-                price: t.price,
-                qty: t.qty,
-                fee: t.commission.money(currency(&t.commission_asset)),
-                liquidity: if t.is_maker {
-                    Liquidity::Maker
-                } else {
-                    Liquidity::Taker
-                },
-            },
-        }
-    }
-}
-
 impl Reconciler {
     /// A reconciler over `instruments`.
     pub fn new(
@@ -241,71 +172,9 @@ impl Reconciler {
         }
     }
 
-    async fn open_orders(&self, id: InstrumentId) -> Result<Vec<VenueOrder>, BinanceError> {
-        Ok(match id.kind {
-            MarketKind::Spot => {
-                let v: Vec<SpotOrderReport> = self
-                    .rest
-                    .send_json(&spot::open_orders(Some(&id.symbol)))
-                    .await?;
-                v.into_iter().map(spot_order).collect()
-            }
-            kind => {
-                let Some(api) = FuturesApi::for_kind(kind) else {
-                    return Ok(vec![]);
-                };
-                let v: Vec<FuturesOrderReport> = self
-                    .rest
-                    .send_json(&api.open_orders(Some(&id.symbol)))
-                    .await?;
-                v.into_iter().map(futures_order).collect()
-            }
-        })
-    }
-
     async fn query(&self, id: InstrumentId, r: OrderRef) -> Result<VenueOrder, BinanceError> {
         self.count(|m| m.order_queries += 1);
-        Ok(match id.kind {
-            MarketKind::Spot => spot_order(
-                self.rest
-                    .send_json(&spot::query_order(&id.symbol, r))
-                    .await?,
-            ),
-            kind => {
-                let Some(api) = FuturesApi::for_kind(kind) else {
-                    return Err(BinanceError::unreadable_success("query", "no such product"));
-                };
-                futures_order(self.rest.send_json(&api.query_order(&id.symbol, r)).await?)
-            }
-        })
-    }
-
-    async fn trades(
-        &self,
-        id: InstrumentId,
-        order_id: Option<u64>,
-        from_id: Option<u64>,
-    ) -> Result<Vec<VenueTrade>, BinanceError> {
-        let range = Range {
-            start_ms: None,
-            end_ms: None,
-            limit: Some(1000),
-        };
-        Ok(match id.kind {
-            MarketKind::Spot => {
-                let req = spot::my_trades(&id.symbol, order_id, from_id, range)?;
-                let v: Vec<SpotAccountTrade> = self.rest.send_json(&req).await?;
-                v.iter().map(VenueTrade::from).collect()
-            }
-            kind => {
-                let Some(api) = FuturesApi::for_kind(kind) else {
-                    return Ok(vec![]);
-                };
-                let req = api.account_trades(&id.symbol, order_id, from_id, range)?;
-                let v: Vec<FuturesAccountTrade> = self.rest.send_json(&req).await?;
-                v.iter().map(VenueTrade::from).collect()
-            }
-        })
+        records::query_order(&self.rest, id, r).await
     }
 
     /// One reconciliation pass (see the module docs).
@@ -339,7 +208,7 @@ impl Reconciler {
             .iter()
             .filter_map(|o| o.venue_id.map(|v| (v.0, *o)))
             .collect();
-        let venue_open = self.open_orders(id).await?;
+        let venue_open = records::open_orders(&self.rest, id).await?;
         let mut listed: HashSet<&str> = HashSet::new();
         let mut fetch_trades_of: Vec<(u64, ClientOrderId)> = Vec::new();
         for v in &venue_open {
@@ -477,7 +346,7 @@ impl Reconciler {
         }
         // Every trade since the last one seen: fills the user stream lost.
         let from = self.last_trade.get(&id).map(|t| t + 1);
-        let trades = self.trades(id, None, from).await?;
+        let trades = records::trades(&self.rest, id, None, from).await?;
         for t in &trades {
             let owner = match by_venue.get(&t.order_id) {
                 Some(o) => Ok(o.id),
@@ -537,7 +406,7 @@ impl Reconciler {
         cid: ClientOrderId,
         res: &mut PassResult,
     ) -> Result<(), BinanceError> {
-        let trades = self.trades(id, Some(venue_id), None).await?;
+        let trades = records::trades(&self.rest, id, Some(venue_id), None).await?;
         for t in &trades {
             res.events.push(self.fill_event(id, cid, t));
         }
@@ -629,23 +498,5 @@ impl Reconciler {
             }
         }
         Ok(())
-    }
-}
-
-fn spot_order(r: SpotOrderReport) -> VenueOrder {
-    VenueOrder {
-        client_id: r.client_order_id,
-        venue_id: r.order_id,
-        status: r.status.unwrap_or(WireStatus::New),
-        executed: r.executed_qty.unwrap_or(Quantity::ZERO),
-    }
-}
-
-fn futures_order(r: FuturesOrderReport) -> VenueOrder {
-    VenueOrder {
-        client_id: r.client_order_id,
-        venue_id: r.order_id,
-        status: r.status,
-        executed: r.executed_qty,
     }
 }

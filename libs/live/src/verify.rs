@@ -17,14 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use veloz_core::{InstrumentId, MarketKind, Quantity};
+use crate::records::{self, VenueOrder, VenueTrade, PAGE};
+use veloz_core::{InstrumentId, MarketKind, Price, Quantity};
 use veloz_exec::binance::error::BinanceError;
 use veloz_exec::binance::rest::futures::FuturesApi;
-use veloz_exec::binance::rest::responses::{
-    FuturesAccountTrade, FuturesBalance, FuturesOrderReport, PositionRisk, SpotAccount,
-    SpotAccountTrade, SpotOrderReport,
-};
-use veloz_exec::binance::rest::spot::{self, Range};
+use veloz_exec::binance::rest::responses::{FuturesBalance, PositionRisk, SpotAccount};
+use veloz_exec::binance::rest::spot;
 use veloz_exec::binance::transport::http::RestClient;
 use veloz_exec::binance::transport::local_now;
 use veloz_runtime::Kernel;
@@ -51,60 +49,14 @@ impl Comparison {
     }
 }
 
-struct VOrder {
-    client: String,
-    id: u64,
-    open: bool,
-    executed: Quantity,
-}
-
-const PAGE: u16 = 1000;
-
-fn range() -> Range {
-    Range {
-        start_ms: None,
-        end_ms: None,
-        limit: Some(PAGE),
-    }
-}
-
-async fn all_orders(rest: &RestClient, id: InstrumentId) -> Result<Vec<VOrder>, BinanceError> {
-    let mut out: Vec<VOrder> = Vec::new();
+/// Every order of `id` at the venue, page by page.
+async fn all_orders(rest: &RestClient, id: InstrumentId) -> Result<Vec<VenueOrder>, BinanceError> {
+    let mut out: Vec<VenueOrder> = Vec::new();
     let mut from = None;
     loop {
-        let page: Vec<VOrder> = match id.kind {
-            MarketKind::Spot => {
-                let v: Vec<SpotOrderReport> = rest
-                    .send_json(&spot::all_orders(&id.symbol, from, range())?)
-                    .await?;
-                v.into_iter()
-                    .map(|o| VOrder {
-                        open: o.status.is_some_and(|s| s.is_open()),
-                        executed: o.executed_qty.unwrap_or(Quantity::ZERO),
-                        client: o.client_order_id,
-                        id: o.order_id,
-                    })
-                    .collect()
-            }
-            kind => {
-                let Some(api) = FuturesApi::for_kind(kind) else {
-                    return Ok(out);
-                };
-                let v: Vec<FuturesOrderReport> = rest
-                    .send_json(&api.all_orders(&id.symbol, from, range())?)
-                    .await?;
-                v.into_iter()
-                    .map(|o| VOrder {
-                        open: o.status.is_open(),
-                        executed: o.executed_qty,
-                        client: o.client_order_id,
-                        id: o.order_id,
-                    })
-                    .collect()
-            }
-        };
+        let page = records::all_orders(rest, id, from).await?;
         let n = page.len();
-        from = page.iter().map(|o| o.id + 1).max();
+        from = page.iter().map(|o| o.venue_id + 1).max();
         out.extend(page);
         if n < usize::from(PAGE) {
             return Ok(out);
@@ -112,36 +64,14 @@ async fn all_orders(rest: &RestClient, id: InstrumentId) -> Result<Vec<VOrder>, 
     }
 }
 
-/// (trade id, order id, price, qty)
-type VTrade = (u64, u64, String, Quantity);
-
-async fn all_trades(rest: &RestClient, id: InstrumentId) -> Result<Vec<VTrade>, BinanceError> {
-    let mut out: Vec<VTrade> = Vec::new();
+/// Every trade of ours on `id` at the venue, page by page.
+async fn all_trades(rest: &RestClient, id: InstrumentId) -> Result<Vec<VenueTrade>, BinanceError> {
+    let mut out: Vec<VenueTrade> = Vec::new();
     let mut from = Some(0);
     loop {
-        let page: Vec<VTrade> = match id.kind {
-            MarketKind::Spot => {
-                let v: Vec<SpotAccountTrade> = rest
-                    .send_json(&spot::my_trades(&id.symbol, None, from, range())?)
-                    .await?;
-                v.into_iter()
-                    .map(|t| (t.id, t.order_id, t.price.to_string(), t.qty))
-                    .collect()
-            }
-            kind => {
-                let Some(api) = FuturesApi::for_kind(kind) else {
-                    return Ok(out);
-                };
-                let v: Vec<FuturesAccountTrade> = rest
-                    .send_json(&api.account_trades(&id.symbol, None, from, range())?)
-                    .await?;
-                v.into_iter()
-                    .map(|t| (t.id, t.order_id, t.price.to_string(), t.qty))
-                    .collect()
-            }
-        };
+        let page = records::trades(rest, id, None, from).await?;
         let n = page.len();
-        from = page.iter().map(|t| t.0 + 1).max();
+        from = page.iter().map(|t| t.id + 1).max();
         out.extend(page);
         if n < usize::from(PAGE) {
             return Ok(out);
@@ -161,7 +91,7 @@ pub async fn compare_with_venue(
         c.orders += venue.len();
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for v in &venue {
-            *seen.entry(v.client.as_str()).or_default() += 1;
+            *seen.entry(v.client_id.as_str()).or_default() += 1;
         }
         for (client, n) in &seen {
             if *n > 1 {
@@ -176,40 +106,41 @@ pub async fn compare_with_venue(
             .map(|o| (o.client_order_id().as_str().to_string(), o))
             .collect();
         for v in &venue {
-            let Some(o) = local.get(&v.client) else {
+            let Some(o) = local.get(&v.client_id) else {
                 c.differences.push(format!(
                     "{id}: venue order {} ({}) is unknown to VeloZ",
-                    v.id, v.client
+                    v.venue_id, v.client_id
                 ));
                 continue;
             };
-            if o.venue_order_id().is_some_and(|x| x.0 != v.id) {
+            if o.venue_order_id().is_some_and(|x| x.0 != v.venue_id) {
                 c.differences.push(format!(
                     "{id}: {} has venue id {:?} locally, {} at the venue",
-                    v.client,
+                    v.client_id,
                     o.venue_order_id(),
-                    v.id
+                    v.venue_id
                 ));
             }
-            if o.is_open() != v.open {
+            let venue_open = v.status.is_open();
+            if o.is_open() != venue_open {
                 c.differences.push(format!(
                     "{id}: {} is {:?} locally but {} at the venue",
-                    v.client,
+                    v.client_id,
                     o.status(),
-                    if v.open { "open" } else { "closed" }
+                    if venue_open { "open" } else { "closed" }
                 ));
             }
             if o.filled_qty() != v.executed {
                 c.differences.push(format!(
                     "{id}: {} filled {} locally, {} at the venue",
-                    v.client,
+                    v.client_id,
                     o.filled_qty(),
                     v.executed
                 ));
             }
         }
         let venue_clients: std::collections::HashSet<&str> =
-            venue.iter().map(|v| v.client.as_str()).collect();
+            venue.iter().map(|v| v.client_id.as_str()).collect();
         for (client, o) in &local {
             if o.venue_order_id().is_some() && !venue_clients.contains(client.as_str()) {
                 c.differences.push(format!(
@@ -220,19 +151,20 @@ pub async fn compare_with_venue(
         // Fills.
         let trades = all_trades(rest, *id).await?;
         c.fills += trades.len();
-        let mut local_fills: BTreeMap<u64, (String, Quantity)> = BTreeMap::new();
+        let mut local_fills: BTreeMap<u64, (Price, Quantity)> = BTreeMap::new();
         for o in local.values() {
             for f in o.fills() {
-                local_fills.insert(f.trade_id.0, (f.price.to_string(), f.qty));
+                local_fills.insert(f.trade_id.0, (f.price, f.qty));
             }
         }
-        for (tid, _oid, price, qty) in &trades {
-            match local_fills.remove(tid) {
+        for t in &trades {
+            let (tid, price, qty) = (t.id, t.fill.price, t.fill.qty);
+            match local_fills.remove(&tid) {
                 None => c
                     .differences
                     .push(format!("{id}: venue trade {tid} is not a fill in VeloZ")),
                 Some((p, q)) => {
-                    if p != *price || q != *qty {
+                    if p != price || q != qty {
                         c.differences.push(format!(
                             "{id}: trade {tid}: {q} @ {p} locally, {qty} @ {price} at the venue"
                         ));
