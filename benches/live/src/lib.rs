@@ -32,7 +32,7 @@ use veloz_exec::binance::stream::{FrameParser, StreamMessage, StreamSource};
 use veloz_exec::binance::transport::http::RestClient;
 use veloz_exec::binance::transport::market::{MarketStream, MarketStreamConfig, StreamEvent};
 use veloz_live::config::{CustomStrategy, LiveConfig};
-use veloz_live::{Histogram, LiveSetup, Mode, Status};
+use veloz_live::{Histogram, LiveSetup, Mode};
 use veloz_runtime::{Context, OrderRequest, Strategy};
 
 /// Answers quotes with orders (see the module docs).
@@ -157,15 +157,8 @@ pub fn veloz(endpoints: &Endpoints, secs: u64, every_ms: u64) -> Measured {
         .expect("runtime");
     let summary = rt
         .block_on(async move {
-            let (tx, _rx) = tokio::sync::watch::channel(Status::default());
-            let (_c, crx) = tokio::sync::mpsc::channel(1);
-            veloz_live::run(
-                setup,
-                tokio::time::sleep(Duration::from_secs(secs)),
-                tx,
-                crx,
-            )
-            .await
+            // The deadline's timer needs the runtime: made inside it.
+            veloz_live::run_unattended(setup, tokio::time::sleep(Duration::from_secs(secs))).await
         })
         .expect("the live session runs");
     let _ = std::fs::remove_dir_all(&dir);

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use veloz_core::events::{CancelAllOrders, Command};
+use veloz_core::events::{CancelAllOrders, Command, OrderEvent};
 use veloz_core::{ClientOrderId, Instrument, InstrumentId, MarketKind, StrategyId, UnixNanos};
 use veloz_exec::binance::config::{Credentials, Endpoints};
 use veloz_exec::binance::rest::exchange_info::ExchangeInfo;
@@ -161,23 +161,157 @@ impl EngineVenue {
     }
 }
 
-/// Moves the paper venue to now and hands its reports to the kernel.
-fn pump_paper(
-    kernel: &mut Kernel,
-    venue: &mut EngineVenue,
-    audit: &mut dyn FnMut(String),
-) -> Result<u64, LiveError> {
-    let now = local_now();
-    let Some(p) = venue.paper() else {
-        return Ok(0);
-    };
-    let inputs = p.pump(now);
-    let n = inputs.len() as u64;
-    for input in inputs {
-        let a = kernel.handle(now, input, venue)?;
-        audit_step(&a, audit);
+/// The audit trail of a session: `audit.log`, and the lines kept for the
+/// summary (at most [`AUDIT_KEEP`]).
+struct AuditTrail {
+    file: journal::AuditLog,
+    lines: Vec<String>,
+}
+
+impl AuditTrail {
+    fn push(&mut self, line: String) {
+        let _ = self.file.write(local_now(), &line);
+        if self.lines.len() < AUDIT_KEEP {
+            self.lines.push(line);
+        }
     }
-    Ok(n)
+
+    /// What a kernel step reported.
+    fn step(&mut self, a: &veloz_runtime::StepAudit) {
+        for n in &a.notes {
+            self.push(n.clone());
+        }
+        for r in &a.risk {
+            self.push(format!("risk: {:?}: {}", r.kind, r.reason));
+        }
+        // Risk denials are in the risk records already.
+        for (id, reason) in a.denied.iter().filter(|(_, r)| !r.starts_with("risk:")) {
+            self.push(format!("denied {id}: {reason}"));
+        }
+    }
+}
+
+/// The engine loop's state: the kernel, its venue, and what the session
+/// records around them.
+struct Session {
+    kernel: Kernel,
+    venue: EngineVenue,
+    metrics: Arc<Mutex<LiveMetrics>>,
+    /// Connection states (a change becomes a journaled input).
+    links: BTreeMap<String, bool>,
+    log: AuditTrail,
+    /// Kernel inputs journaled in this session.
+    inputs: u64,
+}
+
+impl Session {
+    /// One kernel input now, audited.
+    fn input(&mut self, input: Input) -> Result<veloz_runtime::StepAudit, LiveError> {
+        let a = self.kernel.handle(local_now(), input, &mut self.venue)?;
+        self.inputs += 1;
+        self.log.step(&a);
+        Ok(a)
+    }
+
+    /// Moves the paper venue to now and hands its reports to the kernel.
+    fn pump_paper(&mut self) -> Result<(), LiveError> {
+        let Some(p) = self.venue.paper() else {
+            return Ok(());
+        };
+        for input in p.pump(local_now()) {
+            self.input(input)?;
+        }
+        Ok(())
+    }
+
+    fn apply_all(&mut self, msgs: Vec<Inbound>) -> Result<(), LiveError> {
+        msgs.into_iter().try_for_each(|m| self.apply(m))
+    }
+
+    /// Applies one inbound message.
+    fn apply(&mut self, msg: Inbound) -> Result<(), LiveError> {
+        match msg {
+            Inbound::Market { event, received } => {
+                // Paper: the simulated venue sees the market first, on the
+                // local clock (the event as received: the venue's clock
+                // cannot run ahead of ours, and a paper fill is never earlier
+                // than the data that caused it).
+                if let Some(p) = self.venue.paper() {
+                    let mut local = event.clone();
+                    local.set_times(veloz_core::events::EventTimes {
+                        exchange: received,
+                        local: received,
+                    });
+                    if let Err(e) = p.on_market(&local) {
+                        self.log
+                            .push(format!("paper venue refused a market event: {e}"));
+                    }
+                }
+                self.venue.set_trigger(Some(received));
+                let r = self
+                    .kernel
+                    .handle_market(local_now(), &event, &mut self.venue);
+                self.venue.set_trigger(None);
+                self.inputs += 1;
+                self.log.step(&r?);
+                self.pump_paper()
+            }
+            Inbound::Reconciled(ev) => {
+                let is_fill = matches!(ev.kind, veloz_core::events::OrderEventKind::Filled(_));
+                let (id, before) = (ev.client_order_id, self.kernel.stats().duplicate_fills);
+                let a = self.order_event(ev)?;
+                if is_fill && self.kernel.stats().duplicate_fills == before && a.notes.is_empty() {
+                    if let Ok(mut m) = self.metrics.lock() {
+                        m.recovered_fills += 1;
+                    }
+                    self.log.push(format!(
+                        "reconcile: fill of {id} recovered (the user stream lost it)"
+                    ));
+                }
+                Ok(())
+            }
+            Inbound::Order(ev) => self.order_event(ev).map(drop),
+            Inbound::Account(ev) => self.input(Input::Account(ev)).map(drop),
+            Inbound::Link { what, up } => {
+                if self.links.insert(what.clone(), up) == Some(up) {
+                    return Ok(());
+                }
+                self.log
+                    .push(format!("{what} {}", if up { "up" } else { "down" }));
+                self.input(Input::Control(Control::Connection { up, what }))
+                    .map(drop)
+            }
+            Inbound::Control(c) => {
+                self.log.push(format!("operator: {c:?}"));
+                self.input(Input::Control(c)).map(drop)
+            }
+            Inbound::Audit(line) => {
+                self.log.push(line);
+                Ok(())
+            }
+            Inbound::Finding(text) => self
+                .input(Input::Control(Control::Finding {
+                    source: "reconcile".into(),
+                    text,
+                }))
+                .map(drop),
+        }
+    }
+
+    /// An order event; the venue forgets an order once it is closed.
+    fn order_event(&mut self, ev: OrderEvent) -> Result<veloz_runtime::StepAudit, LiveError> {
+        let id = ev.client_order_id;
+        let a = self.input(Input::Order(ev))?;
+        if self
+            .kernel
+            .orders()
+            .get(&id)
+            .is_some_and(|o| o.is_closed() || o.status() == OrderStatus::Denied)
+        {
+            self.venue.forget(&id);
+        }
+        Ok(a)
+    }
 }
 
 /// What a run did.
@@ -425,7 +559,7 @@ pub async fn run(
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(65_536);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let tracker: crate::venue::SharedTracker = Default::default();
-    let mut venue = if live {
+    let venue = if live {
         EngineVenue::Live(ChannelVenue::new(out_tx, tracker.clone()))
     } else {
         let paper: PaperConfig = match &cfg.paper {
@@ -613,46 +747,33 @@ pub async fn run(
         }));
     }
 
-    let mut audits: Vec<String> = Vec::new();
-    let mut audit_file =
-        journal::AuditLog::open(&dir).map_err(|e| LiveError::Journal(e.to_string()))?;
-    let mut audit = |line: String, audits: &mut Vec<String>| {
-        let _ = audit_file.write(local_now(), &line);
-        if audits.len() < AUDIT_KEEP {
-            audits.push(line);
-        }
+    let mut s = Session {
+        kernel,
+        venue,
+        metrics: metrics.clone(),
+        links: BTreeMap::new(),
+        log: AuditTrail {
+            file: journal::AuditLog::open(&dir).map_err(|e| LiveError::Journal(e.to_string()))?,
+            lines: Vec::new(),
+        },
+        inputs: 0,
     };
-    let mut links: BTreeMap<String, bool> = BTreeMap::new();
-    let mut inputs = 0u64;
 
     // First reconciliation before the strategies act.
-    if live && rec_tx.try_send(snapshot(&kernel, &venue)).is_ok() {
+    if live && rec_tx.try_send(snapshot(&s.kernel, &s.venue)).is_ok() {
         let events = tokio::time::timeout(Duration::from_secs(30), rec_done_rx.recv())
             .await
             .ok()
             .flatten()
             .unwrap_or_default();
-        for ev in events {
-            inputs += apply(
-                &mut kernel,
-                &mut venue,
-                &metrics,
-                ev,
-                &mut |l| audit(l, &mut audits),
-                &mut links,
-            )?;
-        }
+        s.apply_all(events)?;
     }
     if !resumed {
-        kernel.handle(local_now(), Input::Start, &mut venue)?;
-        inputs += 1;
+        s.input(Input::Start)?;
     } else {
-        audit(
-            format!(
-                "resumed: {replayed} journaled inputs replayed, then reconciled with the venue"
-            ),
-            &mut audits,
-        );
+        s.log.push(format!(
+            "resumed: {replayed} journaled inputs replayed, then reconciled with the venue"
+        ));
     }
 
     let mut reconcile_tick =
@@ -664,9 +785,10 @@ pub async fn run(
     let mut clock_tick = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(shutdown);
     loop {
-        let timer_at = kernel.next_timer();
+        let timer_at = s.kernel.next_timer();
         let sleep_for = timer_at.map(|t| Duration::from_nanos(t.0.saturating_sub(local_now().0)));
-        let paper_in = venue
+        let paper_in = s
+            .venue
             .paper_due()
             .map(|t| Duration::from_nanos(t.0.saturating_sub(local_now().0)));
         tokio::select! {
@@ -675,62 +797,52 @@ pub async fn run(
             msg = in_rx.recv() => {
                 let Some(msg) = msg else { break };
                 let reconnect = matches!(&msg, Inbound::Link { what, up: true } if what.contains("user"));
-                inputs += apply(&mut kernel, &mut venue, &metrics, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                s.apply(msg)?;
                 if reconnect {
-                    let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+                    let _ = rec_tx.try_send(snapshot(&s.kernel, &s.venue));
                 }
             }
             Some(events) = rec_done_rx.recv() => {
-                for ev in events {
-                    inputs += apply(&mut kernel, &mut venue, &metrics, ev, &mut |l| audit(l, &mut audits), &mut links)?;
-                }
+                s.apply_all(events)?;
             }
             Some(c) = controls.recv() => {
-                inputs += apply(&mut kernel, &mut venue, &metrics, Inbound::Control(c), &mut |l| audit(l, &mut audits), &mut links)?;
+                s.apply(Inbound::Control(c))?;
             }
             _ = async { match sleep_for { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
-                kernel.handle(local_now(), Input::Timer, &mut venue)?;
-                inputs += 1;
+                s.input(Input::Timer)?;
             }
             _ = async { match paper_in { Some(d) => tokio::time::sleep(d).await, None => std::future::pending().await } } => {
-                inputs += pump_paper(&mut kernel, &mut venue, &mut |l| audit(l, &mut audits))?;
+                s.pump_paper()?;
             }
             _ = clock_tick.tick() => {
-                let a = kernel.handle(local_now(), Input::Timer, &mut venue)?;
-                audit_step(&a, &mut |l| audit(l, &mut audits));
-                inputs += 1;
+                s.input(Input::Timer)?;
             }
             _ = reconcile_tick.tick(), if live => {
-                let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+                let _ = rec_tx.try_send(snapshot(&s.kernel, &s.venue));
             }
             _ = status_tick.tick() => {
                 if let Ok(mut m) = metrics.lock() {
                     m.rate_limit_headroom_per_mille = headroom(&rest);
                 }
-                let _ = status_tx.send(status_of(&kernel, &metrics, &audits, started, &links));
+                let _ = status_tx.send(status_of(&s.kernel, &metrics, &s.log.lines, started, &s.links));
             }
         }
     }
 
     // Shutdown: stop the strategies, then the kill switch (journaled: halt,
     // cancel everything), then wait for the venue to confirm.
-    kernel.handle(local_now(), Input::Stop, &mut venue)?;
-    let a = kernel.handle(
-        local_now(),
-        Input::Control(Control::KillSwitch {
-            flatten: false,
-            reason: "shutdown".into(),
-        }),
-        &mut venue,
-    )?;
-    audit_step(&a, &mut |l| audit(l, &mut audits));
-    inputs += 2;
+    s.input(Input::Stop)?;
+    s.input(Input::Control(Control::KillSwitch {
+        flatten: false,
+        reason: "shutdown".into(),
+    }))?;
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(cfg.live.shutdown_timeout_ms);
     let mut last_cancel = Some(tokio::time::Instant::now());
     loop {
-        inputs += pump_paper(&mut kernel, &mut venue, &mut |l| audit(l, &mut audits))?;
-        let open: BTreeSet<InstrumentId> = kernel
+        s.pump_paper()?;
+        let open: BTreeSet<InstrumentId> = s
+            .kernel
             .orders()
             .open_orders(None)
             .map(|o| o.instrument())
@@ -739,14 +851,11 @@ pub async fn run(
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            audit(
-                format!(
+            s.log.push(format!(
                     "shutdown: {} orders still open after {} ms; the dead man's switch (if on) cancels them at the venue",
-                    kernel.orders().open_orders(None).count(),
+                    s.kernel.orders().open_orders(None).count(),
                     cfg.live.shutdown_timeout_ms
-                ),
-                &mut audits,
-            );
+                ));
             break;
         }
         if last_cancel.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
@@ -758,10 +867,10 @@ pub async fn run(
                     side: None,
                     ts_init: local_now(),
                 });
-                venue.send(&cmd, local_now());
+                s.venue.send(&cmd, local_now());
             }
             if live {
-                let _ = rec_tx.try_send(snapshot(&kernel, &venue));
+                let _ = rec_tx.try_send(snapshot(&s.kernel, &s.venue));
             }
         }
         tokio::select! {
@@ -769,13 +878,11 @@ pub async fn run(
                 let Some(msg) = msg else { break };
                 // Market data no longer matters; order events do.
                 if !matches!(msg, Inbound::Market { .. }) {
-                    inputs += apply(&mut kernel, &mut venue, &metrics, msg, &mut |l| audit(l, &mut audits), &mut links)?;
+                    s.apply(msg)?;
                 }
             }
             Some(events) = rec_done_rx.recv() => {
-                for ev in events {
-                    inputs += apply(&mut kernel, &mut venue, &metrics, ev, &mut |l| audit(l, &mut audits), &mut links)?;
-                }
+                s.apply_all(events)?;
             }
             _ = tokio::time::sleep(Duration::from_millis(if live { 100 } else { 5 })) => {}
         }
@@ -783,19 +890,10 @@ pub async fn run(
     // A last reconciliation: balances and positions as the venue has them
     // now that nothing is working (a pass already running is applied first).
     for _ in 0..(if live { 3 } else { 0 }) {
-        let sent = rec_tx.try_send(snapshot(&kernel, &venue)).is_ok();
+        let sent = rec_tx.try_send(snapshot(&s.kernel, &s.venue)).is_ok();
         match tokio::time::timeout(Duration::from_secs(10), rec_done_rx.recv()).await {
             Ok(Some(events)) => {
-                for ev in events {
-                    inputs += apply(
-                        &mut kernel,
-                        &mut venue,
-                        &metrics,
-                        ev,
-                        &mut |l| audit(l, &mut audits),
-                        &mut links,
-                    )?;
-                }
+                s.apply_all(events)?;
             }
             _ => break,
         }
@@ -814,25 +912,42 @@ pub async fn run(
             }
         }
     }
-    if let Some(mut j) = kernel.take_journal() {
+    if let Some(mut j) = s.kernel.take_journal() {
         j.flush().map_err(|e| LiveError::Journal(e.to_string()))?;
     }
-    let open_left = kernel.orders().open_orders(None).count();
-    let state = kernel.state();
-    let _ = status_tx.send(status_of(&kernel, &metrics, &audits, started, &links));
+    let open_left = s.kernel.orders().open_orders(None).count();
+    let state = s.kernel.state();
+    let _ = status_tx.send(status_of(
+        &s.kernel,
+        &metrics,
+        &s.log.lines,
+        started,
+        &s.links,
+    ));
     let metrics = metrics.lock().map(|m| m.clone()).unwrap_or_default();
     Ok(LiveSummary {
-        inputs,
+        inputs: s.inputs,
         replayed,
-        fills: kernel.fills().len(),
+        fills: s.kernel.fills().len(),
         open_orders_left: open_left,
         journal_dir: dir,
         metrics,
-        audits,
+        audits: s.log.lines,
         resumed,
         instruments: inst_list,
         state: Some(state),
     })
+}
+
+/// [`run`] with nobody reading the status and no operator commands (a
+/// program embedding VeloZ, tests, benchmarks).
+pub async fn run_unattended(
+    setup: LiveSetup,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<LiveSummary, LiveError> {
+    let (status, _unread) = watch::channel(Status::default());
+    let (_no_commands, controls) = mpsc::channel(1);
+    run(setup, shutdown, status, controls).await
 }
 
 /// Every instrument the strategies (built-in and custom) trade.
@@ -955,118 +1070,6 @@ pub fn verify_replay(cfg: &LiveConfig, summary: &LiveSummary) -> Result<(), Live
         None => Err(LiveError::Journal(
             "the session recorded no final state".into(),
         )),
-    }
-}
-
-/// Applies one inbound message; returns how many kernel inputs it made.
-fn apply(
-    kernel: &mut Kernel,
-    venue: &mut EngineVenue,
-    metrics: &Mutex<LiveMetrics>,
-    msg: Inbound,
-    audit: &mut dyn FnMut(String),
-    links: &mut BTreeMap<String, bool>,
-) -> Result<u64, LiveError> {
-    let now = local_now();
-    match msg {
-        Inbound::Market { event, received } => {
-            // Paper: the simulated venue sees the market first, on the local
-            // clock (the event as received: the venue's clock cannot run
-            // ahead of ours, and a paper fill is never earlier than the data
-            // that caused it).
-            if let Some(p) = venue.paper() {
-                let mut local = event.clone();
-                local.set_times(veloz_core::events::EventTimes {
-                    exchange: received,
-                    local: received,
-                });
-                if let Err(e) = p.on_market(&local) {
-                    audit(format!("paper venue refused a market event: {e}"));
-                }
-            }
-            venue.set_trigger(Some(received));
-            let r = kernel.handle_market(now, &event, venue);
-            venue.set_trigger(None);
-            let a = r?;
-            audit_step(&a, audit);
-            Ok(1 + pump_paper(kernel, venue, audit)?)
-        }
-        Inbound::Reconciled(ev) => {
-            let is_fill = matches!(ev.kind, veloz_core::events::OrderEventKind::Filled(_));
-            let (id, before) = (ev.client_order_id, kernel.stats().duplicate_fills);
-            let a = kernel.handle(now, Input::Order(ev), venue)?;
-            audit_step(&a, audit);
-            if is_fill && kernel.stats().duplicate_fills == before && a.notes.is_empty() {
-                if let Ok(mut m) = metrics.lock() {
-                    m.recovered_fills += 1;
-                }
-                audit(format!(
-                    "reconcile: fill of {id} recovered (the user stream lost it)"
-                ));
-            }
-            if kernel.orders().get(&id).is_some_and(|o| o.is_closed()) {
-                venue.forget(&id);
-            }
-            Ok(1)
-        }
-        Inbound::Order(ev) => {
-            let id = ev.client_order_id;
-            let a = kernel.handle(now, Input::Order(ev), venue)?;
-            audit_step(&a, audit);
-            if kernel
-                .orders()
-                .get(&id)
-                .is_some_and(|o| o.is_closed() || o.status() == OrderStatus::Denied)
-            {
-                venue.forget(&id);
-            }
-            Ok(1)
-        }
-        Inbound::Account(ev) => {
-            kernel.handle(now, Input::Account(ev), venue)?;
-            Ok(1)
-        }
-        Inbound::Link { what, up } => {
-            if links.insert(what.clone(), up) == Some(up) {
-                return Ok(0);
-            }
-            audit(format!("{what} {}", if up { "up" } else { "down" }));
-            let a = kernel.handle(now, Input::Control(Control::Connection { up, what }), venue)?;
-            audit_step(&a, audit);
-            Ok(1)
-        }
-        Inbound::Control(c) => {
-            audit(format!("operator: {c:?}"));
-            let a = kernel.handle(now, Input::Control(c), venue)?;
-            audit_step(&a, audit);
-            Ok(1)
-        }
-        Inbound::Audit(line) => {
-            audit(line);
-            Ok(0)
-        }
-        Inbound::Finding(text) => {
-            let c = Control::Finding {
-                source: "reconcile".into(),
-                text,
-            };
-            let a = kernel.handle(now, Input::Control(c), venue)?;
-            audit_step(&a, audit);
-            Ok(1)
-        }
-    }
-}
-
-fn audit_step(a: &veloz_runtime::StepAudit, audit: &mut dyn FnMut(String)) {
-    for n in &a.notes {
-        audit(n.clone());
-    }
-    for r in &a.risk {
-        audit(format!("risk: {:?}: {}", r.kind, r.reason));
-    }
-    // Risk denials are in the risk records already.
-    for (id, reason) in a.denied.iter().filter(|(_, r)| !r.starts_with("risk:")) {
-        audit(format!("denied {id}: {reason}"));
     }
 }
 

@@ -146,9 +146,11 @@ async fn worker(shared: ExecShared, mut rx: mpsc::UnboundedReceiver<Outbound>) {
             Group::Submits { api, inst, batch } => submit_batch(&shared, api, &inst, batch).await,
             Group::Cancels { api, batch } => cancel_batch(&shared, api, batch).await,
         };
-        let done = crate::venue::SubmitState::Done(local_now());
-        for id in submits {
-            crate::venue::track(&shared.tracker, id, done);
+        if !submits.is_empty() {
+            let done = crate::venue::SubmitState::Done(local_now());
+            for id in submits {
+                crate::venue::track(&shared.tracker, id, done);
+            }
         }
         for e in events {
             if shared.out.send(e).await.is_err() {

@@ -35,7 +35,7 @@ pub mod venue;
 pub mod verify;
 
 pub use config::LiveConfig;
-pub use engine::{run, LiveError, LiveSetup, LiveSummary, Mode};
+pub use engine::{run, run_unattended, LiveError, LiveSetup, LiveSummary, Mode};
 pub use inbound::Inbound;
 pub use metrics::{Histogram, LiveMetrics};
 pub use status::Status;

@@ -30,6 +30,27 @@ use veloz_exec::binance::user_stream::WsApiRequest;
 use crate::inbound::Inbound;
 use crate::metrics::LiveMetrics;
 
+/// Reports connection number `connection` (from 1) of `what` as up,
+/// counting a reconnect from the second on; `false` when the engine is gone.
+async fn announce_up(
+    out: &mpsc::Sender<Inbound>,
+    metrics: &Mutex<LiveMetrics>,
+    what: &str,
+    connection: u64,
+) -> bool {
+    if connection > 1 {
+        if let Ok(mut m) = metrics.lock() {
+            m.reconnects += 1;
+        }
+    }
+    out.send(Inbound::Link {
+        what: what.to_string(),
+        up: true,
+    })
+    .await
+    .is_ok()
+}
+
 /// Order and account events of one user-data message.
 pub fn inbound_of(m: &UserDataMessage) -> Vec<Inbound> {
     let mut v: Vec<Inbound> = m
@@ -105,20 +126,8 @@ async fn run_futures(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mu
     loop {
         let r = user.next_message(&rest).await;
         if user.connections() != seen {
-            if seen > 0 {
-                if let Ok(mut m) = metrics.lock() {
-                    m.reconnects += 1;
-                }
-            }
             seen = user.connections();
-            if out
-                .send(Inbound::Link {
-                    what: what.clone(),
-                    up: true,
-                })
-                .await
-                .is_err()
-            {
+            if !announce_up(&out, &metrics, &what, seen).await {
                 return;
             }
         }
@@ -207,19 +216,7 @@ async fn run_spot(spec: UserSpec, out: mpsc::Sender<Inbound>, metrics: Arc<Mutex
         }
         connections += 1;
         backoff.reset();
-        if connections > 1 {
-            if let Ok(mut m) = metrics.lock() {
-                m.reconnects += 1;
-            }
-        }
-        if out
-            .send(Inbound::Link {
-                what: what.clone(),
-                up: true,
-            })
-            .await
-            .is_err()
-        {
+        if !announce_up(&out, &metrics, &what, connections).await {
             return;
         }
         // Binance closes a connection after 24 hours: replace it first.

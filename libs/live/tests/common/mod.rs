@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use veloz_exec::binance::config::{Credentials, Endpoints};
 use veloz_live::config::LiveConfig;
-use veloz_live::{LiveError, LiveSetup, LiveSummary, Mode, Status};
+use veloz_live::{LiveError, LiveSetup, LiveSummary, Mode};
 use veloz_simserver::{AccountConfig, MarketConfig, ServerConfig, ServerHandle};
 
 /// The simulator (synthetic market at `speed`, seed `seed`) on a runtime
@@ -68,14 +68,7 @@ pub fn session(
         .build()
         .expect("a runtime for the session");
     rt.block_on(async move {
-        let (tx, _rx) = tokio::sync::watch::channel(Status::default());
-        let (_c, crx) = tokio::sync::mpsc::channel(1);
-        veloz_live::run(
-            setup,
-            tokio::time::sleep(Duration::from_secs(secs)),
-            tx,
-            crx,
-        )
-        .await
+        // The deadline's timer needs the runtime: made inside it.
+        veloz_live::run_unattended(setup, tokio::time::sleep(Duration::from_secs(secs))).await
     })
 }
