@@ -91,7 +91,7 @@ pub fn run(args: &LiveArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         // A fresh simulator has none of an earlier session's orders, and a
         // paper account is not journaled: each such session gets its own
         // journal folder.
-        let stamp = veloz_exec::binance::transport::local_now().0 / 1_000_000;
+        let stamp = veloz_exec::binance::transport::local_now().as_millis();
         cfg.journal.dir = cfg.journal.dir.join(format!("session-{stamp}"));
     }
     // The simulator (when embedded) runs on its own threads.

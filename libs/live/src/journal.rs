@@ -76,7 +76,7 @@ impl RunMeta {
             });
         }
         let meta = Self {
-            epoch_ms: now.0 / 1_000_000,
+            epoch_ms: now.as_millis(),
         };
         let tmp = dir.join("run.json.tmp");
         let mut f = File::create(&tmp).map_err(io(&tmp))?;

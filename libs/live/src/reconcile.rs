@@ -141,10 +141,6 @@ fn order_event(
     })
 }
 
-fn ms(t: u64) -> UnixNanos {
-    UnixNanos(t.saturating_mul(1_000_000))
-}
-
 impl Reconciler {
     /// A reconciler over `instruments`.
     pub fn new(
@@ -395,7 +391,7 @@ impl Reconciler {
             cid,
             Some(VenueOrderId(t.order_id)),
             OrderEventKind::Filled(t.fill),
-            ms(t.time),
+            UnixNanos::from_millis(t.time),
         )
     }
 
