@@ -14,8 +14,8 @@
 //!
 //! A feed is held as compact rows ([`Row`], 56 bytes: times, ticks, lots,
 //! ids), as the peers hold theirs in numpy arrays, and becomes
-//! [`MarketEvent`]s one at a time as the backtest reads it ([`Feed::source`]):
-//! that conversion is part of the timed run.
+//! [`MarketEvent`]s as the backtest reads it, a chunk at a time
+//! ([`Feed::into_source`]): that conversion is part of the timed run.
 //!
 //! Prices and quantities are built from integers (ticks and lots) only.
 
@@ -27,6 +27,7 @@ use veloz_core::events::{
 use veloz_core::{
     AggressorSide, Instrument, InstrumentId, Price, Quantity, Side, TradeId, UnixNanos,
 };
+use veloz_runtime::backtest::{DataError, MarketSource};
 
 /// Exchange time of the first event (the peers' `t0`, 2023-11-14).
 pub const T0: u64 = 1_700_000_000_000_000_000;
@@ -185,6 +186,35 @@ impl Feed {
     pub fn source(self) -> impl Iterator<Item = MarketEvent> + Send {
         let d = self.decoder;
         self.rows.into_iter().map(move |r| d.event(&r))
+    }
+
+    /// The feed as a backtest data source: rows are decoded a chunk at a
+    /// time, straight into the driver's buffer.
+    pub fn into_source(self) -> FeedSource {
+        FeedSource {
+            rows: self.rows,
+            pos: 0,
+            decoder: self.decoder,
+        }
+    }
+}
+
+/// A [`Feed`] being read by a backtest (see [`Feed::into_source`]).
+#[derive(Debug)]
+pub struct FeedSource {
+    rows: Vec<Row>,
+    pos: usize,
+    decoder: Decoder,
+}
+
+impl MarketSource for FeedSource {
+    fn read(&mut self, out: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError> {
+        let rows = self.rows.get(self.pos..).unwrap_or_default();
+        let n = rows.len().min(max);
+        let d = self.decoder;
+        out.extend(rows[..n].iter().map(|r| d.event(r)));
+        self.pos += n;
+        Ok(self.pos < self.rows.len())
     }
 }
 
@@ -435,5 +465,12 @@ mod tests {
             l2_feed(&i, 300, 3).source().collect::<Vec<_>>(),
             l2_feed(&i, 300, 3).events()
         );
+        // Read in chunks of 7 (the last one short), then the end.
+        let mut src = l2_feed(&i, 300, 3).into_source();
+        let mut read = Vec::new();
+        while src.read(&mut read, 7).unwrap() {}
+        assert_eq!(read, l2_feed(&i, 300, 3).events());
+        assert!(!src.read(&mut read, 7).unwrap());
+        assert_eq!(read.len(), l2_feed(&i, 300, 3).len());
     }
 }

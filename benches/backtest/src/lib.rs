@@ -41,7 +41,6 @@ use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use veloz_core::events::MarketEvent;
 use veloz_core::{Instrument, Money, Quantity};
 use veloz_runtime::backtest::DataSource;
 use veloz_runtime::{Backtest, BacktestError, BacktestSettings, KernelConfig, Strategy};
@@ -234,7 +233,7 @@ pub fn prepare(mode: Mode, feed: Feed) -> Result<Prepared, BacktestError> {
         kernel: KernelConfig::default(),
     };
     let events = feed.len();
-    let source: DataSource = Box::new(feed.source().map(Ok::<MarketEvent, _>));
+    let source: DataSource = Box::new(feed.into_source());
     let strategies = strategy
         .map(|s| vec![(mode.name().to_string(), s)])
         .unwrap_or_default();

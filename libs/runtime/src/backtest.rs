@@ -31,8 +31,39 @@ use crate::strategy::Strategy;
 /// An error from a data source (the catalog's, a CSV reader's, ...).
 pub type DataError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A stream of market events in time order.
-pub type DataSource = Box<dyn Iterator<Item = Result<MarketEvent, DataError>> + Send>;
+/// A source of market events in time order, read in chunks.
+///
+/// Any `Iterator<Item = Result<MarketEvent, DataError>> + Send` is one (read
+/// one event at a time). A source that holds its data in another form (rows,
+/// a decoded file block) can implement [`MarketSource::read`] to hand over
+/// many events per call: they are written once, into the buffer the driver
+/// keeps them in until the kernel has seen them.
+pub trait MarketSource: Send {
+    /// Appends up to `max` (at least 1) next events to `out`. Returns
+    /// `Ok(false)` when the source has no more events after those appended
+    /// (appending none also ends it); the driver does not read it again. An
+    /// error stops the run once the events appended before it were replayed.
+    fn read(&mut self, out: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError>;
+}
+
+impl<I> MarketSource for I
+where
+    I: Iterator<Item = Result<MarketEvent, DataError>> + Send,
+{
+    fn read(&mut self, out: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError> {
+        for _ in 0..max {
+            match self.next() {
+                Some(Ok(ev)) => out.push(ev),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A data source of a backtest (see [`MarketSource`]).
+pub type DataSource = Box<dyn MarketSource>;
 
 /// How the backtest is set up.
 #[derive(Debug)]
@@ -162,100 +193,96 @@ enum Deliver {
     Both,
 }
 
-/// One data source: the iterator and the events read from it but not yet
-/// given to the engine, as `(exchange time, slab slot, where to)`.
+/// Events read per [`MarketSource::read`] call.
+const CHUNK: usize = 128;
+
+/// One data source and where the driver is in it.
+///
+/// The source's events are read into a chunk of the [`Store`]; `pos` is the
+/// next one the engine has not had. The head (the event the source merge
+/// compares) is prepared once: its exchange time after the out-of-order
+/// clamp, and where it goes. A bar's intra-bar path waits in `path` (the
+/// engine only), ahead of the bar itself, which stays in the chunk.
 struct Cursor {
-    iter: DataSource,
-    buf: Pending,
+    source: DataSource,
+    chunk: u32,
+    pos: usize,
+    head: Option<(UnixNanos, Deliver)>,
+    path: VecDeque<(UnixNanos, MarketEvent)>,
     last: UnixNanos,
-    done: bool,
+    /// The source said it has no more events.
+    ended: bool,
+    /// The source failed after the events of the current chunk.
+    error: Option<DataError>,
 }
 
 impl std::fmt::Debug for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cursor")
-            .field("buffered", &self.buf.len())
+            .field("chunk", &self.chunk)
+            .field("pos", &self.pos)
+            .field("head", &self.head)
+            .field("path", &self.path.len())
             .field("last", &self.last)
-            .field("done", &self.done)
+            .field("ended", &self.ended)
             .finish()
     }
 }
 
-/// A cursor's events waiting for the engine: `(exchange time, slab slot,
-/// where to)`. Usually one (the next event of the source); a bar adds its
-/// intra-bar path, which waits behind the head.
-#[derive(Debug, Default)]
-struct Pending {
-    head: Option<(UnixNanos, u32, Deliver)>,
-    rest: VecDeque<(UnixNanos, u32, Deliver)>,
+/// Where an event waiting for the kernel is: chunk and index in the [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    chunk: u32,
+    index: u32,
 }
 
-impl Pending {
-    #[inline]
-    fn is_empty(&self) -> bool {
-        self.head.is_none()
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.head.is_some()) + self.rest.len()
-    }
-
-    #[inline]
-    fn push_back(&mut self, item: (UnixNanos, u32, Deliver)) {
-        if self.head.is_none() {
-            self.head = Some(item);
-        } else {
-            self.rest.push_back(item);
-        }
-    }
-
-    #[inline]
-    fn front(&self) -> Option<&(UnixNanos, u32, Deliver)> {
-        self.head.as_ref()
-    }
-
-    #[inline]
-    fn pop_front(&mut self) -> Option<(UnixNanos, u32, Deliver)> {
-        let h = self.head.take();
-        if !self.rest.is_empty() {
-            self.head = self.rest.pop_front();
-        }
-        h
-    }
+/// A block of events read from one source.
+#[derive(Debug, Default)]
+struct Chunk {
+    events: Vec<MarketEvent>,
+    /// Events of this chunk the engine had and the kernel has not yet.
+    waiting: u32,
+    /// A cursor still reads from it.
+    reading: bool,
 }
 
-/// Events between their source and the kernel. An event is written once into
-/// a slot and stays there while the engine and then the kernel read it by
-/// reference; the queues move only slot numbers. A released slot keeps its
-/// old event until it is reused (at most as many as were ever in flight at
-/// once).
+/// Events between their source and the kernel. A source writes its events
+/// into a chunk, and each stays there while the engine and then the kernel
+/// read it by reference; the queues move only [`Slot`]s. A chunk is reused
+/// once its cursor moved on and the kernel had all of its events (usually
+/// two per source are in use: the one being read and the previous one,
+/// whose last events are still on their way to the kernel).
 #[derive(Debug, Default)]
-struct Slab {
-    items: Vec<MarketEvent>,
+struct Store {
+    chunks: Vec<Chunk>,
     free: Vec<u32>,
 }
 
-impl Slab {
-    #[inline]
-    fn put(&mut self, ev: MarketEvent) -> u32 {
+impl Store {
+    fn take_chunk(&mut self) -> u32 {
         if let Some(i) = self.free.pop() {
-            if let Some(slot) = self.items.get_mut(i as usize) {
-                *slot = ev;
-                return i;
+            return i;
+        }
+        self.chunks.push(Chunk::default());
+        (self.chunks.len() - 1) as u32
+    }
+
+    #[inline]
+    fn get(&self, s: Slot) -> Option<&MarketEvent> {
+        self.chunks
+            .get(s.chunk as usize)?
+            .events
+            .get(s.index as usize)
+    }
+
+    #[inline]
+    fn release(&mut self, s: Slot) {
+        if let Some(c) = self.chunks.get_mut(s.chunk as usize) {
+            c.waiting -= 1;
+            if c.waiting == 0 && !c.reading {
+                self.free.push(s.chunk);
             }
         }
-        self.items.push(ev);
-        (self.items.len() - 1) as u32
-    }
-
-    #[inline]
-    fn get(&self, i: u32) -> Option<&MarketEvent> {
-        self.items.get(i as usize)
-    }
-
-    #[inline]
-    fn release(&mut self, i: u32) {
-        self.free.push(i);
     }
 }
 
@@ -273,8 +300,8 @@ pub struct Backtest {
     venue: BacktestVenue,
     cursors: Vec<Cursor>,
     feed: FeedLatency,
-    slab: Slab,
-    local: TimeQueue<u32>,
+    store: Store,
+    local: TimeQueue<Slot>,
     /// The earliest source and its next exchange time, while no event was
     /// taken from the sources since it was found (`None`: look again).
     next_data: Option<Option<(usize, UnixNanos)>>,
@@ -372,20 +399,26 @@ impl Backtest {
                 .map_err(|e| BacktestError::Setup(e.to_string()))?;
         }
         let venue = BacktestVenue::new(ex, BACKTEST_ACCOUNT, entry_latency, response_latency);
+        let mut store = Store::default();
+        let cursors = sources
+            .into_iter()
+            .map(|source| Cursor {
+                source,
+                chunk: store.take_chunk(),
+                pos: 0,
+                head: None,
+                path: VecDeque::new(),
+                last: UnixNanos::ZERO,
+                ended: false,
+                error: None,
+            })
+            .collect();
         Ok(Self {
             kernel,
             venue,
-            cursors: sources
-                .into_iter()
-                .map(|iter| Cursor {
-                    iter,
-                    buf: Pending::default(),
-                    last: UnixNanos::ZERO,
-                    done: false,
-                })
-                .collect(),
+            cursors,
             feed: FeedLatency::new(feed_latency),
-            slab: Slab::default(),
+            store,
             local: TimeQueue::default(),
             next_data: None,
             trade_seq: 1 << 40,
@@ -456,75 +489,145 @@ impl Backtest {
         &self.venue
     }
 
-    fn refill(&mut self, i: usize) -> Result<(), BacktestError> {
-        let c = &mut self.cursors[i];
-        while c.buf.is_empty() && !c.done {
-            // The event stays where the iterator wrote it until it is moved
-            // once, into its slab slot.
-            let next = c.iter.next();
-            let ev = match &next {
-                Some(Ok(ev)) => ev,
-                Some(Err(_)) => {
-                    return match next {
-                        Some(Err(e)) => Err(BacktestError::Data(e)),
-                        _ => Ok(()),
-                    }
-                }
-                None => {
-                    c.done = true;
-                    break;
-                }
-            };
-            self.stats.data_events += 1;
-            let id = ev.instrument_ref();
-            let tick = match &self.last_instrument {
-                Some((last, tick)) if last == id => *tick,
-                _ => {
-                    let Some(inst) = self.venue.exchange().instrument(*id) else {
-                        return Err(BacktestError::UnknownInstrument(*id));
-                    };
-                    self.last_instrument = Some((*id, inst.tick_size));
-                    inst.tick_size
-                }
-            };
-            if let MarketEvent::Bar(b) = ev {
-                let b = *b;
-                let first_id = self.trade_seq;
-                self.trade_seq += 4;
-                let close = UnixNanos(
-                    b.open_time
-                        .0
-                        .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
-                );
-                for e in bar_events(&b, tick, first_id) {
-                    let t = e.times().exchange.max(c.last);
-                    if t != e.times().exchange {
-                        self.stats.out_of_order += 1;
-                    }
-                    c.last = t;
-                    c.buf.push_back((t, self.slab.put(e), Deliver::Exchange));
-                }
-                let t = close.max(c.last);
-                c.last = t;
-                let mut bar = b;
-                bar.times = EventTimes {
-                    exchange: t,
-                    local: t,
-                };
-                c.buf
-                    .push_back((t, self.slab.put(MarketEvent::Bar(bar)), Deliver::Local));
-                continue;
-            }
-            let ts = ev.times().exchange;
-            let t = ts.max(c.last);
-            if t != ts {
-                self.stats.out_of_order += 1;
-            }
-            c.last = t;
-            if let Some(Ok(ev)) = next {
-                c.buf.push_back((t, self.slab.put(ev), Deliver::Both));
-            }
+    /// Prepares source `i`'s head: the next event of its chunk (reading the
+    /// next chunk when this one is used up), checked, clamped and, for a
+    /// bar, expanded into its intra-bar path.
+    #[inline]
+    fn prepare(&mut self, i: usize) -> Result<(), BacktestError> {
+        let Some(c) = self.cursors.get(i) else {
+            return Ok(());
+        };
+        if c.head.is_some() {
+            return Ok(());
         }
+        let in_chunk = self
+            .store
+            .chunks
+            .get(c.chunk as usize)
+            .is_some_and(|ch| c.pos < ch.events.len());
+        if !in_chunk && !self.read_chunk(i)? {
+            return Ok(());
+        }
+        self.prepare_head(i)
+    }
+
+    /// Reads source `i`'s next chunk; `false` at the end of the source.
+    #[cold]
+    #[inline(never)]
+    fn read_chunk(&mut self, i: usize) -> Result<bool, BacktestError> {
+        let Self { cursors, store, .. } = self;
+        let Some(c) = cursors.get_mut(i) else {
+            return Ok(false);
+        };
+        if let Some(e) = c.error.take() {
+            return Err(BacktestError::Data(e));
+        }
+        if c.ended {
+            return Ok(false);
+        }
+        // The engine had every event of the current chunk: read into it
+        // again if the kernel had them too, else into another chunk (this
+        // one is freed when the kernel had its last event).
+        let id = match store.chunks.get_mut(c.chunk as usize) {
+            Some(ch) if ch.waiting == 0 => c.chunk,
+            Some(ch) => {
+                ch.reading = false;
+                store.take_chunk()
+            }
+            None => store.take_chunk(),
+        };
+        let Some(ch) = store.chunks.get_mut(id as usize) else {
+            return Ok(false);
+        };
+        ch.events.clear();
+        ch.reading = true;
+        c.chunk = id;
+        c.pos = 0;
+        match c.source.read(&mut ch.events, CHUNK) {
+            Ok(more) => c.ended = !more,
+            // Reported once the events read before it were replayed.
+            Err(e) => c.error = Some(e),
+        }
+        if ch.events.is_empty() {
+            c.ended = true;
+            if let Some(e) = c.error.take() {
+                return Err(BacktestError::Data(e));
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    #[inline]
+    fn prepare_head(&mut self, i: usize) -> Result<(), BacktestError> {
+        let Self {
+            cursors,
+            store,
+            stats,
+            last_instrument,
+            venue,
+            trade_seq,
+            ..
+        } = self;
+        let Some(c) = cursors.get_mut(i) else {
+            return Ok(());
+        };
+        let Some(ev) = store
+            .chunks
+            .get_mut(c.chunk as usize)
+            .and_then(|ch| ch.events.get_mut(c.pos))
+        else {
+            return Ok(());
+        };
+        stats.data_events += 1;
+        let id = ev.instrument_ref();
+        let tick = match last_instrument {
+            Some((last, tick)) if last == id => *tick,
+            _ => {
+                let Some(inst) = venue.exchange().instrument(*id) else {
+                    return Err(BacktestError::UnknownInstrument(*id));
+                };
+                *last_instrument = Some((*id, inst.tick_size));
+                inst.tick_size
+            }
+        };
+        if let MarketEvent::Bar(b) = ev {
+            // The engine gets the intra-bar path; the bar itself stays in
+            // the chunk, restamped to its close, for the kernel.
+            let first_id = *trade_seq;
+            *trade_seq += 4;
+            let close = UnixNanos(
+                b.open_time
+                    .0
+                    .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
+            );
+            for e in bar_events(b, tick, first_id) {
+                let t = e.times().exchange.max(c.last);
+                if t != e.times().exchange {
+                    stats.out_of_order += 1;
+                }
+                c.last = t;
+                c.path.push_back((t, e));
+            }
+            let t = close.max(c.last);
+            c.last = t;
+            b.times = EventTimes {
+                exchange: t,
+                local: t,
+            };
+            c.head = Some(match c.path.front() {
+                Some((pt, _)) => (*pt, Deliver::Exchange),
+                None => (t, Deliver::Local),
+            });
+            return Ok(());
+        }
+        let ts = ev.times().exchange;
+        let t = ts.max(c.last);
+        if t != ts {
+            stats.out_of_order += 1;
+        }
+        c.last = t;
+        c.head = Some((t, Deliver::Both));
         Ok(())
     }
 
@@ -534,7 +637,16 @@ impl Backtest {
         if let Some(d) = self.next_data {
             return Ok(d);
         }
-        let d = self.find_next_source()?;
+        let d = if self.cursors.len() == 1 {
+            // One source: nothing to merge.
+            self.prepare(0)?;
+            self.cursors
+                .first()
+                .and_then(|c| c.head)
+                .map(|(t, _)| (0, t))
+        } else {
+            self.find_next_source()?
+        };
         self.next_data = Some(d);
         Ok(d)
     }
@@ -542,10 +654,10 @@ impl Backtest {
     fn find_next_source(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
         let mut best: Option<(usize, UnixNanos)> = None;
         for i in 0..self.cursors.len() {
-            self.refill(i)?;
-            if let Some((t, _, _)) = self.cursors[i].buf.front() {
-                if best.is_none_or(|(_, b)| *t < b) {
-                    best = Some((i, *t));
+            self.prepare(i)?;
+            if let Some((t, _)) = self.cursors[i].head {
+                if best.is_none_or(|(_, b)| t < b) {
+                    best = Some((i, t));
                 }
             }
         }
@@ -639,27 +751,60 @@ impl Backtest {
     #[inline]
     fn exchange_data(&mut self, i: usize) -> Result<(), BacktestError> {
         self.next_data = None;
-        let Some((t, slot, how)) = self.cursors[i].buf.pop_front() else {
+        let Self {
+            cursors,
+            store,
+            venue,
+            feed,
+            local,
+            stats,
+            ..
+        } = self;
+        let Some(c) = cursors.get_mut(i) else {
             return Ok(());
         };
-        let Some(ev) = self.slab.get(slot) else {
+        let Some((t, how)) = c.head.take() else {
             return Ok(());
         };
-        if how != Deliver::Local {
-            self.venue.on_market(ev)?;
-            self.stats.exchange_events += 1;
-        } else {
-            self.venue.advance_time(t);
-        }
         if how == Deliver::Exchange {
-            self.slab.release(slot);
-        } else {
-            let local = self.feed.local_time(EventTimes {
-                exchange: t,
-                local: ev.times().local,
-            });
-            self.local.push(local, slot);
+            if let Some((_, ev)) = c.path.pop_front() {
+                venue.on_market(&ev)?;
+                stats.exchange_events += 1;
+            }
+            // The path's next point, else the bar itself (at its close).
+            c.head = match c.path.front() {
+                Some((pt, _)) => Some((*pt, Deliver::Exchange)),
+                None => store
+                    .chunks
+                    .get(c.chunk as usize)
+                    .and_then(|ch| ch.events.get(c.pos))
+                    .map(|ev| (ev.times().exchange, Deliver::Local)),
+            };
+            return Ok(());
         }
+        let slot = Slot {
+            chunk: c.chunk,
+            index: c.pos as u32,
+        };
+        c.pos += 1;
+        let Some(ch) = store.chunks.get_mut(slot.chunk as usize) else {
+            return Ok(());
+        };
+        let Some(ev) = ch.events.get(slot.index as usize) else {
+            return Ok(());
+        };
+        if how == Deliver::Both {
+            venue.on_market(ev)?;
+            stats.exchange_events += 1;
+        } else {
+            venue.advance_time(t);
+        }
+        let at = feed.local_time(EventTimes {
+            exchange: t,
+            local: ev.times().local,
+        });
+        ch.waiting += 1;
+        local.push(at, slot);
         Ok(())
     }
 
@@ -673,7 +818,7 @@ impl Backtest {
     ) -> Result<RunOutput, BacktestError> {
         let mut started = false;
         let mut stopped = false;
-        let mut last_progress = 0u64;
+        let mut next_progress = progress_every;
         loop {
             let data = self.next_source()?;
             if !started {
@@ -730,8 +875,8 @@ impl Backtest {
                     let (mut i, _) = data.unwrap_or((0, UnixNanos::ZERO));
                     loop {
                         self.exchange_data(i)?;
-                        if self.stats.data_events >= last_progress.saturating_add(progress_every) {
-                            last_progress = self.stats.data_events;
+                        if self.stats.data_events >= next_progress {
+                            next_progress = self.stats.data_events.saturating_add(progress_every);
                             progress(Progress {
                                 time: self.kernel.now(),
                                 events: self.stats.data_events,
@@ -768,16 +913,36 @@ impl Backtest {
                     self.deliver_venue(at, msg)?;
                 }
             } else if tl == Some(t) {
-                if let Some((_, slot)) = self.local.pop() {
+                let mut t = t;
+                while let Some((_, slot)) = self.local.pop() {
                     self.before_input(t);
-                    if let Some(ev) = self.slab.get(slot) {
+                    if let Some(ev) = self.store.get(slot) {
                         self.kernel.handle_market(t, ev, &mut self.venue)?;
                         if self.price_interval != 0 {
                             let id = ev.instrument();
                             self.sample_price(t, id);
                         }
                     }
-                    self.slab.release(slot);
+                    self.store.release(slot);
+                    // The next local event goes at once when it is still the
+                    // earliest thing: the exchange side goes first at equal
+                    // times, venue reports before market data, market data
+                    // before timers (the choice the loop above would make;
+                    // the kernel may have sent commands or set timers, so
+                    // those are read again, and data and reports do not
+                    // change here).
+                    let Some(next) = self.local.next_time() else {
+                        break;
+                    };
+                    let not_after = |x: Option<UnixNanos>| x.is_some_and(|x| x <= next);
+                    if not_after(te)
+                        || not_after(self.venue.next_inbound_time())
+                        || not_after(self.venue.next_outbound_time())
+                        || (!stopped && self.kernel.next_timer().is_some_and(|x| x < next))
+                    {
+                        break;
+                    }
+                    t = next;
                 }
             } else {
                 self.kernel_input(t, Input::Timer)?;
