@@ -186,6 +186,17 @@ pub struct Progress {
     pub fills: usize,
 }
 
+/// The run loop's next step (see [`Backtest::run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Look at every clock.
+    Decide,
+    /// Source `i`'s next event goes to the engine.
+    Data(usize),
+    /// The local event at this time goes to the kernel.
+    Local(UnixNanos),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deliver {
     Exchange,
@@ -492,7 +503,7 @@ impl Backtest {
     /// Prepares source `i`'s head: the next event of its chunk (reading the
     /// next chunk when this one is used up), checked, clamped and, for a
     /// bar, expanded into its intra-bar path.
-    #[inline]
+    #[inline(always)]
     fn prepare(&mut self, i: usize) -> Result<(), BacktestError> {
         let Some(c) = self.cursors.get(i) else {
             return Ok(());
@@ -558,7 +569,7 @@ impl Backtest {
         Ok(true)
     }
 
-    #[inline]
+    #[inline(always)]
     fn prepare_head(&mut self, i: usize) -> Result<(), BacktestError> {
         let Self {
             cursors,
@@ -632,11 +643,16 @@ impl Backtest {
     }
 
     /// The source with the earliest next event.
-    #[inline]
+    #[inline(always)]
     fn next_source(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
         if let Some(d) = self.next_data {
             return Ok(d);
         }
+        self.find_next_data()
+    }
+
+    /// [`Backtest::next_source`] when an event was taken since it last looked.
+    fn find_next_data(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
         let d = if self.cursors.len() == 1 {
             // One source: nothing to merge.
             self.prepare(0)?;
@@ -819,7 +835,110 @@ impl Backtest {
         let mut started = false;
         let mut stopped = false;
         let mut next_progress = progress_every;
+        // What to do next: decide from every clock, or (when the step before
+        // already knows it is the earliest thing) give the engine source
+        // `i`'s next event, or give the kernel the next local event.
+        let mut step = Step::Decide;
         loop {
+            match step {
+                Step::Data(mut i) => {
+                    step = Step::Decide;
+                    let ti = self.venue.next_inbound_time();
+                    let tt = self.kernel.next_timer();
+                    // Neither changes while only the engine works.
+                    let bound = min_opt(ti, tt);
+                    loop {
+                        self.exchange_data(i)?;
+                        if self.stats.data_events >= next_progress {
+                            next_progress = self.stats.data_events.saturating_add(progress_every);
+                            progress(Progress {
+                                time: self.kernel.now(),
+                                events: self.stats.data_events,
+                                fills: self.kernel.fills().len(),
+                            });
+                        }
+                        // The next data event goes at once when it is still
+                        // the earliest thing: neither the venue's inbound
+                        // commands nor the kernel's timers changed meanwhile,
+                        // so only the data, local and outbound times are new
+                        // (the same choice the full decision would make).
+                        let Some((next, te)) = self.next_source()? else {
+                            break;
+                        };
+                        let tl = self.local.next_time();
+                        let to = self.venue.next_outbound_time();
+                        let later = |x: Option<UnixNanos>| x.is_some_and(|x| te > x);
+                        if !(later(tl) || later(bound) || later(to)) {
+                            i = next;
+                            continue;
+                        }
+                        // The next local event goes next when it is before
+                        // the exchange side and the venue's reports and not
+                        // after the timers.
+                        if let Some(l) = tl {
+                            let after = |x: Option<UnixNanos>| x.is_none_or(|x| l < x);
+                            if l < te && after(ti) && after(to) && tt.is_none_or(|x| l <= x) {
+                                step = Step::Local(l);
+                            }
+                        }
+                        break;
+                    }
+                    continue;
+                }
+                Step::Local(mut t) => {
+                    step = Step::Decide;
+                    // Data does not change while the kernel works.
+                    let te = self.next_source()?.map(|d| d.1);
+                    while let Some((_, slot)) = self.local.pop() {
+                        self.before_input(t);
+                        if let Some(ev) = self.store.get(slot) {
+                            self.kernel.handle_market(t, ev, &mut self.venue)?;
+                            if self.price_interval != 0 {
+                                let id = ev.instrument();
+                                self.sample_price(t, id);
+                            }
+                        }
+                        self.store.release(slot);
+                        // The next local event goes at once when it is still
+                        // the earliest thing: the exchange side goes first
+                        // at equal times, venue reports before market data,
+                        // market data before timers (the choice the full
+                        // decision would make; the kernel may have sent
+                        // commands or set timers, so those are read again,
+                        // and data and reports do not change here).
+                        let tl = self.local.next_time();
+                        let ti = self.venue.next_inbound_time();
+                        let to = self.venue.next_outbound_time();
+                        let tt = if stopped {
+                            None
+                        } else {
+                            self.kernel.next_timer()
+                        };
+                        if let Some(next) = tl {
+                            let not_after = |x: Option<UnixNanos>| x.is_some_and(|x| x <= next);
+                            if !(not_after(te)
+                                || not_after(ti)
+                                || not_after(to)
+                                || tt.is_some_and(|x| x < next))
+                            {
+                                t = next;
+                                continue;
+                            }
+                        }
+                        // The data goes next when it is not after anything
+                        // else.
+                        if let Some((i, d)) = self.next_data.flatten() {
+                            let before = |x: Option<UnixNanos>| x.is_none_or(|x| d <= x);
+                            if before(ti) && before(tl) && before(to) && before(tt) {
+                                step = Step::Data(i);
+                            }
+                        }
+                        break;
+                    }
+                    continue;
+                }
+                Step::Decide => {}
+            }
             let data = self.next_source()?;
             if !started {
                 let t0 = data.map(|d| d.1).unwrap_or(UnixNanos::ZERO);
@@ -871,38 +990,11 @@ impl Backtest {
                 _ => false,
             };
             if exchange_first {
-                if te.is_some() && (ti.is_none() || te <= ti) {
-                    let (mut i, _) = data.unwrap_or((0, UnixNanos::ZERO));
-                    loop {
-                        self.exchange_data(i)?;
-                        if self.stats.data_events >= next_progress {
-                            next_progress = self.stats.data_events.saturating_add(progress_every);
-                            progress(Progress {
-                                time: self.kernel.now(),
-                                events: self.stats.data_events,
-                                fills: self.kernel.fills().len(),
-                            });
-                        }
-                        // The next data event goes at once when it is still
-                        // the earliest thing: neither the venue's inbound
-                        // commands nor the kernel's timers changed meanwhile,
-                        // so only the data, local and outbound times are new
-                        // (the same choice the loop above would make).
-                        let Some((next, te)) = self.next_source()? else {
-                            break;
-                        };
-                        let later = |x: Option<UnixNanos>| x.is_some_and(|x| te > x);
-                        if later(self.local.next_time())
-                            || later(ti)
-                            || later(tt)
-                            || later(self.venue.next_outbound_time())
-                        {
-                            break;
-                        }
-                        i = next;
+                match data {
+                    Some((i, te)) if ti.is_none_or(|ti| te <= ti) => step = Step::Data(i),
+                    _ => {
+                        self.venue.process_inbound();
                     }
-                } else {
-                    self.venue.process_inbound();
                 }
                 continue;
             }
@@ -913,37 +1005,7 @@ impl Backtest {
                     self.deliver_venue(at, msg)?;
                 }
             } else if tl == Some(t) {
-                let mut t = t;
-                while let Some((_, slot)) = self.local.pop() {
-                    self.before_input(t);
-                    if let Some(ev) = self.store.get(slot) {
-                        self.kernel.handle_market(t, ev, &mut self.venue)?;
-                        if self.price_interval != 0 {
-                            let id = ev.instrument();
-                            self.sample_price(t, id);
-                        }
-                    }
-                    self.store.release(slot);
-                    // The next local event goes at once when it is still the
-                    // earliest thing: the exchange side goes first at equal
-                    // times, venue reports before market data, market data
-                    // before timers (the choice the loop above would make;
-                    // the kernel may have sent commands or set timers, so
-                    // those are read again, and data and reports do not
-                    // change here).
-                    let Some(next) = self.local.next_time() else {
-                        break;
-                    };
-                    let not_after = |x: Option<UnixNanos>| x.is_some_and(|x| x <= next);
-                    if not_after(te)
-                        || not_after(self.venue.next_inbound_time())
-                        || not_after(self.venue.next_outbound_time())
-                        || (!stopped && self.kernel.next_timer().is_some_and(|x| x < next))
-                    {
-                        break;
-                    }
-                    t = next;
-                }
+                step = Step::Local(t);
             } else {
                 self.kernel_input(t, Input::Timer)?;
             }
