@@ -218,7 +218,7 @@ struct Cursor {
     source: DataSource,
     chunk: u32,
     pos: usize,
-    head: Option<(UnixNanos, Deliver)>,
+    head: Option<Head>,
     path: VecDeque<(UnixNanos, MarketEvent)>,
     last: UnixNanos,
     /// The source said it has no more events.
@@ -237,6 +237,26 @@ impl std::fmt::Debug for Cursor {
             .field("last", &self.last)
             .field("ended", &self.ended)
             .finish()
+    }
+}
+
+/// A source's next event, ready for the merge: its exchange time after the
+/// out-of-order clamp, its local time as the data has it, and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    time: UnixNanos,
+    local: UnixNanos,
+    how: Deliver,
+}
+
+impl Head {
+    /// A point of a bar's intra-bar path (the engine only).
+    fn path(time: UnixNanos) -> Self {
+        Self {
+            time,
+            local: time,
+            how: Deliver::Exchange,
+        }
     }
 }
 
@@ -627,18 +647,26 @@ impl Backtest {
                 local: t,
             };
             c.head = Some(match c.path.front() {
-                Some((pt, _)) => (*pt, Deliver::Exchange),
-                None => (t, Deliver::Local),
+                Some((pt, _)) => Head::path(*pt),
+                None => Head {
+                    time: t,
+                    local: t,
+                    how: Deliver::Local,
+                },
             });
             return Ok(());
         }
-        let ts = ev.times().exchange;
-        let t = ts.max(c.last);
-        if t != ts {
+        let times = ev.times();
+        let t = times.exchange.max(c.last);
+        if t != times.exchange {
             stats.out_of_order += 1;
         }
         c.last = t;
-        c.head = Some((t, Deliver::Both));
+        c.head = Some(Head {
+            time: t,
+            local: times.local,
+            how: Deliver::Both,
+        });
         Ok(())
     }
 
@@ -652,6 +680,7 @@ impl Backtest {
     }
 
     /// [`Backtest::next_source`] when an event was taken since it last looked.
+    #[inline(always)]
     fn find_next_data(&mut self) -> Result<Option<(usize, UnixNanos)>, BacktestError> {
         let d = if self.cursors.len() == 1 {
             // One source: nothing to merge.
@@ -659,7 +688,7 @@ impl Backtest {
             self.cursors
                 .first()
                 .and_then(|c| c.head)
-                .map(|(t, _)| (0, t))
+                .map(|h| (0, h.time))
         } else {
             self.find_next_source()?
         };
@@ -671,7 +700,7 @@ impl Backtest {
         let mut best: Option<(usize, UnixNanos)> = None;
         for i in 0..self.cursors.len() {
             self.prepare(i)?;
-            if let Some((t, _)) = self.cursors[i].head {
+            if let Some(Head { time: t, .. }) = self.cursors[i].head {
                 if best.is_none_or(|(_, b)| t < b) {
                     best = Some((i, t));
                 }
@@ -686,7 +715,9 @@ impl Backtest {
         if self.first_time.is_none() {
             self.first_time = Some(time);
         }
-        self.sample_equity_until(time);
+        if self.equity_interval != 0 {
+            self.sample_equity_until(time);
+        }
         self.stats.kernel_inputs += 1;
     }
 
@@ -779,7 +810,12 @@ impl Backtest {
         let Some(c) = cursors.get_mut(i) else {
             return Ok(());
         };
-        let Some((t, how)) = c.head.take() else {
+        let Some(Head {
+            time: t,
+            local: data_local,
+            how,
+        }) = c.head.take()
+        else {
             return Ok(());
         };
         if how == Deliver::Exchange {
@@ -789,12 +825,16 @@ impl Backtest {
             }
             // The path's next point, else the bar itself (at its close).
             c.head = match c.path.front() {
-                Some((pt, _)) => Some((*pt, Deliver::Exchange)),
+                Some((pt, _)) => Some(Head::path(*pt)),
                 None => store
                     .chunks
                     .get(c.chunk as usize)
                     .and_then(|ch| ch.events.get(c.pos))
-                    .map(|ev| (ev.times().exchange, Deliver::Local)),
+                    .map(|ev| Head {
+                        time: ev.times().exchange,
+                        local: ev.times().local,
+                        how: Deliver::Local,
+                    }),
             };
             return Ok(());
         }
@@ -817,7 +857,7 @@ impl Backtest {
         }
         let at = feed.local_time(EventTimes {
             exchange: t,
-            local: ev.times().local,
+            local: data_local,
         });
         ch.waiting += 1;
         local.push(at, slot);

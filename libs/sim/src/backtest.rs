@@ -217,6 +217,8 @@ pub struct TimeQueue<T> {
     /// Time of the earliest item, kept up to date by `push` and `pop` (the
     /// driver asks for it several times per event).
     next: Option<UnixNanos>,
+    /// Time of the ring buffer's last item (while it has any).
+    back: UnixNanos,
 }
 
 impl<T> Default for TimeQueue<T> {
@@ -226,6 +228,7 @@ impl<T> Default for TimeQueue<T> {
             sorted: BTreeMap::new(),
             seq: 0,
             next: None,
+            back: UnixNanos::ZERO,
         }
     }
 }
@@ -238,11 +241,11 @@ impl<T> TimeQueue<T> {
         if self.next.is_none_or(|n| t < n) {
             self.next = Some(t);
         }
-        match self.fifo.back() {
-            Some(b) if b.0 > t => {
-                self.sorted.insert((t, self.seq), item);
-            }
-            _ => self.fifo.push_back((t, self.seq, item)),
+        if t < self.back && !self.fifo.is_empty() {
+            self.sorted.insert((t, self.seq), item);
+        } else {
+            self.back = t;
+            self.fifo.push_back((t, self.seq, item));
         }
     }
 
