@@ -306,6 +306,7 @@ impl Store {
             .get(s.index as usize)
     }
 
+    /// The kernel is done with the event in `s`.
     #[inline]
     fn release(&mut self, s: Slot) {
         if let Some(c) = self.chunks.get_mut(s.chunk as usize) {
@@ -525,21 +526,39 @@ impl Backtest {
     /// bar, expanded into its intra-bar path.
     #[inline(always)]
     fn prepare(&mut self, i: usize) -> Result<(), BacktestError> {
-        let Some(c) = self.cursors.get(i) else {
-            return Ok(());
-        };
-        if c.head.is_some() {
-            return Ok(());
+        for attempt in 0..2 {
+            let Self {
+                cursors,
+                store,
+                stats,
+                last_instrument,
+                venue,
+                trade_seq,
+                ..
+            } = self;
+            let Some(c) = cursors.get_mut(i) else {
+                return Ok(());
+            };
+            if c.head.is_some() {
+                return Ok(());
+            }
+            if let Some(ev) = store
+                .chunks
+                .get_mut(c.chunk as usize)
+                .and_then(|ch| ch.events.get_mut(c.pos))
+            {
+                let known = KnownInstrument {
+                    last: last_instrument,
+                    venue,
+                };
+                return prepare_head(c, ev, stats, known, trade_seq);
+            }
+            // The chunk is used up: read the next one (once).
+            if attempt > 0 || !self.read_chunk(i)? {
+                return Ok(());
+            }
         }
-        let in_chunk = self
-            .store
-            .chunks
-            .get(c.chunk as usize)
-            .is_some_and(|ch| c.pos < ch.events.len());
-        if !in_chunk && !self.read_chunk(i)? {
-            return Ok(());
-        }
-        self.prepare_head(i)
+        Ok(())
     }
 
     /// Reads source `i`'s next chunk; `false` at the end of the source.
@@ -587,87 +606,6 @@ impl Backtest {
             return Ok(false);
         }
         Ok(true)
-    }
-
-    #[inline(always)]
-    fn prepare_head(&mut self, i: usize) -> Result<(), BacktestError> {
-        let Self {
-            cursors,
-            store,
-            stats,
-            last_instrument,
-            venue,
-            trade_seq,
-            ..
-        } = self;
-        let Some(c) = cursors.get_mut(i) else {
-            return Ok(());
-        };
-        let Some(ev) = store
-            .chunks
-            .get_mut(c.chunk as usize)
-            .and_then(|ch| ch.events.get_mut(c.pos))
-        else {
-            return Ok(());
-        };
-        stats.data_events += 1;
-        let id = ev.instrument_ref();
-        let tick = match last_instrument {
-            Some((last, tick)) if last == id => *tick,
-            _ => {
-                let Some(inst) = venue.exchange().instrument(*id) else {
-                    return Err(BacktestError::UnknownInstrument(*id));
-                };
-                *last_instrument = Some((*id, inst.tick_size));
-                inst.tick_size
-            }
-        };
-        if let MarketEvent::Bar(b) = ev {
-            // The engine gets the intra-bar path; the bar itself stays in
-            // the chunk, restamped to its close, for the kernel.
-            let first_id = *trade_seq;
-            *trade_seq += 4;
-            let close = UnixNanos(
-                b.open_time
-                    .0
-                    .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
-            );
-            for e in bar_events(b, tick, first_id) {
-                let t = e.times().exchange.max(c.last);
-                if t != e.times().exchange {
-                    stats.out_of_order += 1;
-                }
-                c.last = t;
-                c.path.push_back((t, e));
-            }
-            let t = close.max(c.last);
-            c.last = t;
-            b.times = EventTimes {
-                exchange: t,
-                local: t,
-            };
-            c.head = Some(match c.path.front() {
-                Some((pt, _)) => Head::path(*pt),
-                None => Head {
-                    time: t,
-                    local: t,
-                    how: Deliver::Local,
-                },
-            });
-            return Ok(());
-        }
-        let times = ev.times();
-        let t = times.exchange.max(c.last);
-        if t != times.exchange {
-            stats.out_of_order += 1;
-        }
-        c.last = t;
-        c.head = Some(Head {
-            time: t,
-            local: times.local,
-            how: Deliver::Both,
-        });
-        Ok(())
     }
 
     /// The source with the earliest next event.
@@ -1065,6 +1003,83 @@ impl Backtest {
             prices: std::mem::take(&mut self.prices),
         })
     }
+}
+
+/// The driver's cache of the last instrument seen (and its tick), and the
+/// venue to look others up.
+struct KnownInstrument<'a> {
+    last: &'a mut Option<(InstrumentId, Price)>,
+    venue: &'a BacktestVenue,
+}
+
+/// Makes `ev`, the next event of cursor `c`, its head: checked, clamped and,
+/// for a bar, expanded into its intra-bar path.
+#[inline(always)]
+fn prepare_head(
+    c: &mut Cursor,
+    ev: &mut MarketEvent,
+    stats: &mut DriverStats,
+    known: KnownInstrument<'_>,
+    trade_seq: &mut u64,
+) -> Result<(), BacktestError> {
+    stats.data_events += 1;
+    let id = ev.instrument_ref();
+    let tick = match known.last {
+        Some((last, tick)) if last == id => *tick,
+        _ => {
+            let Some(inst) = known.venue.exchange().instrument(*id) else {
+                return Err(BacktestError::UnknownInstrument(*id));
+            };
+            *known.last = Some((*id, inst.tick_size));
+            inst.tick_size
+        }
+    };
+    if let MarketEvent::Bar(b) = ev {
+        // The engine gets the intra-bar path; the bar itself stays in
+        // the chunk, restamped to its close, for the kernel.
+        let first_id = *trade_seq;
+        *trade_seq += 4;
+        let close = UnixNanos(
+            b.open_time
+                .0
+                .saturating_add(u64::from(b.interval_secs) * 1_000_000_000),
+        );
+        for e in bar_events(b, tick, first_id) {
+            let t = e.times().exchange.max(c.last);
+            if t != e.times().exchange {
+                stats.out_of_order += 1;
+            }
+            c.last = t;
+            c.path.push_back((t, e));
+        }
+        let t = close.max(c.last);
+        c.last = t;
+        b.times = EventTimes {
+            exchange: t,
+            local: t,
+        };
+        c.head = Some(match c.path.front() {
+            Some((pt, _)) => Head::path(*pt),
+            None => Head {
+                time: t,
+                local: t,
+                how: Deliver::Local,
+            },
+        });
+        return Ok(());
+    }
+    let times = ev.times();
+    let t = times.exchange.max(c.last);
+    if t != times.exchange {
+        stats.out_of_order += 1;
+    }
+    c.last = t;
+    c.head = Some(Head {
+        time: t,
+        local: times.local,
+        how: Deliver::Both,
+    });
+    Ok(())
 }
 
 #[inline]
