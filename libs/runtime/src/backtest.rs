@@ -661,7 +661,10 @@ impl Backtest {
 
     fn kernel_input(&mut self, time: UnixNanos, input: Input) -> Result<(), BacktestError> {
         self.before_input(time);
-        self.kernel.handle(time, input, &mut self.venue)?;
+        // The step's audit is dropped where it lies.
+        if let Err(e) = self.kernel.handle(time, input, &mut self.venue) {
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -870,7 +873,10 @@ impl Backtest {
                     while let Some((_, slot)) = self.local.pop() {
                         self.before_input(t);
                         if let Some(ev) = self.store.get(slot) {
-                            self.kernel.handle_market(t, ev, &mut self.venue)?;
+                            // The step's audit is dropped where it lies.
+                            if let Err(e) = self.kernel.handle_market(t, ev, &mut self.venue) {
+                                return Err(e.into());
+                            }
                             if self.price_interval != 0 {
                                 let id = ev.instrument();
                                 self.sample_price(t, id);
