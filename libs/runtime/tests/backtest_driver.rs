@@ -333,3 +333,49 @@ fn a_source_error_stops_the_run_after_the_events_before_it() {
         t.times.exchange.0
     });
 }
+
+#[test]
+fn an_iterator_error_stops_the_run_after_the_events_before_it() {
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    let trades = jittered_trades(id, 300);
+    // The engine's clock after the 200 good trades (one of them is stamped
+    // before its predecessor, so it is the latest stamp, not the last).
+    let last_good = trades[..200]
+        .iter()
+        .map(|e| e.times().exchange)
+        .max()
+        .unwrap();
+    // 200 trades, then an error, then more trades that must not be read.
+    let events = trades.into_iter().enumerate().map(|(k, e)| match k {
+        200 => Err::<MarketEvent, DataError>("row 201 is damaged".into()),
+        _ => Ok(e),
+    });
+    let sources: Vec<DataSource> = vec![source(synth_events(0), How::Iterator), Box::new(events)];
+    let mut bt = Backtest::new(settings(1_000_000), vec![], sources).unwrap();
+    let err = bt.run(u64::MAX, |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, BacktestError::Data(e) if e.to_string() == "row 201 is damaged"),
+        "{err}"
+    );
+    assert_eq!(bt.venue().exchange().now(), last_good);
+    assert!(bt.kernel().stats().inputs > 0);
+}
+
+#[test]
+fn a_source_that_hands_over_nothing_has_ended() {
+    /// Claims to have more but never appends anything.
+    struct Empty;
+    impl MarketSource for Empty {
+        fn read(&mut self, _out: &mut Vec<MarketEvent>, _max: usize) -> Result<bool, DataError> {
+            Ok(true)
+        }
+    }
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    let sources: Vec<DataSource> = vec![
+        Box::new(Empty),
+        source(jittered_trades(id, 20), How::Chunks(3)),
+    ];
+    let mut bt = Backtest::new(settings(0), vec![], sources).unwrap();
+    let out = bt.run(u64::MAX, |_| {}).unwrap();
+    assert_eq!(out.driver.data_events, 20);
+}

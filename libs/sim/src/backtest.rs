@@ -194,6 +194,7 @@ impl FeedLatency {
     }
 
     /// The local receive time of an event.
+    #[inline]
     pub fn local_time(&mut self, times: EventTimes) -> UnixNanos {
         if times.local > times.exchange {
             return times.local;
