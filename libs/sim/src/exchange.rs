@@ -955,8 +955,8 @@ impl SimExchange {
         if let Some(book) = self.books.value_at_mut(at) {
             if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
                 let applied = match ev {
-                    MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
-                    MarketEvent::Quote(q) => Some(book.market.apply_quote(q).map(|_| ())),
+                    MarketEvent::BookDeltas(d) => Some(book.market.apply_routed_deltas(d)),
+                    MarketEvent::Quote(q) => Some(book.market.apply_routed_quote(q).map(|_| ())),
                     MarketEvent::BookSnapshot(s) => Some(book.market.apply_snapshot(s)),
                     _ => None,
                 };
@@ -1005,8 +1005,8 @@ impl SimExchange {
                         };
                     let applied = match ev {
                         MarketEvent::BookSnapshot(s) => c.book.market.apply_snapshot(s),
-                        MarketEvent::BookDeltas(d) => c.book.market.apply_deltas(d),
-                        MarketEvent::Quote(q) => c.book.market.apply_quote(q).map(|_| ()),
+                        MarketEvent::BookDeltas(d) => c.book.market.apply_routed_deltas(d),
+                        MarketEvent::Quote(q) => c.book.market.apply_routed_quote(q).map(|_| ()),
                         _ => Ok(()),
                     };
                     if applied.is_ok() {
