@@ -487,7 +487,7 @@ impl BacktestVenue {
     /// Queues the engine's reports for our account, each delayed by a sample
     /// of the response latency (one sample per engine call, so reports of one
     /// call keep their order).
-    #[inline]
+    #[inline(always)]
     fn collect(&mut self, t: UnixNanos) {
         if !self.exchange.has_reports() {
             return;
@@ -495,6 +495,9 @@ impl BacktestVenue {
         self.collect_reports(t);
     }
 
+    /// [`BacktestVenue::collect`] when there are reports (kept out of line so
+    /// the check stays a few instructions in every caller).
+    #[inline(never)]
     fn collect_reports(&mut self, t: UnixNanos) {
         let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
         let times = EventTimes {

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder};
+use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder, Trade};
 use veloz_core::{
     ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
     OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
@@ -42,6 +42,7 @@ use crate::order::{AccountId, SimOrder, SimOrderStatus, StpMode, TrailingState};
 use crate::queue::{ConservativeQueue, QueueModel};
 use crate::report::{FundingPayment, LiquidatedPosition, LiquidationReport, SimReport};
 use crate::trigger::{stop_triggers, trailing_level, trailing_update};
+use veloz_market::BookError;
 
 /// Leverage of a symbol an account never set (Binance's default is 20×).
 pub const DEFAULT_LEVERAGE: u32 = 20;
@@ -87,6 +88,12 @@ pub struct SimExchange {
     accounts: BTreeMap<AccountId, Account>,
     ledgers: Ledgers,
     now: UnixNanos,
+    /// No GTD expiry and no funding is due before this time: a lower bound
+    /// on the earliest of them, so that catching up to a time before it
+    /// (nearly every market event) checks nothing. Recomputed when reached,
+    /// lowered when an engine call leaves an earlier expiry and when a mark
+    /// price sets a funding time.
+    due_from: UnixNanos,
     out: Vec<SimReport>,
 }
 
@@ -178,6 +185,13 @@ fn first_violation(kind: MarketKind, side: Side, market: bool, v: &Violation) ->
     }
 }
 
+/// A market-data refusal of the venue's book, as the venue reports it.
+#[cold]
+#[inline(never)]
+fn market_error(e: BookError) -> SimError {
+    SimError::Market(e.to_string())
+}
+
 impl SimExchange {
     /// A venue with `config` and a queue model.
     pub fn new(config: SimConfig, queue: Box<dyn QueueModel>) -> Self {
@@ -189,6 +203,7 @@ impl SimExchange {
             accounts: BTreeMap::new(),
             ledgers: Ledgers::default(),
             now: UnixNanos::ZERO,
+            due_from: UnixNanos::ZERO,
             out: Vec::new(),
         }
     }
@@ -579,6 +594,10 @@ impl SimExchange {
             flat: Vec::new(),
         };
         let r = f(&mut ctx);
+        // The call may have given an order an expiry earlier than `due_from`.
+        if let Some(&(e, _)) = ctx.book.gtd.first() {
+            self.due_from = self.due_from.min(e);
+        }
         let last = ctx.last;
         if let (Some(l), Some(m)) = (last, self.metas.get_mut(&iid)) {
             m.last = Some(l);
@@ -587,11 +606,23 @@ impl SimExchange {
     }
 
     /// Catches up to `now`: GTD expiry and funding due by then.
+    #[inline]
     fn advance_to(&mut self, now: UnixNanos) {
         if now > self.now {
             self.now = now;
         }
-        // Fast path: nothing expires and no funding is due.
+        // Fast path: nothing can be due before `due_from`.
+        if self.now < self.due_from {
+            return;
+        }
+        self.advance_due();
+    }
+
+    /// [`SimExchange::advance_to`] once `due_from` is reached: expires GTD
+    /// orders and settles funding due by now, then computes the next
+    /// `due_from`.
+    #[inline(never)]
+    fn advance_due(&mut self) {
         let t = self.now;
         let gtd_due = self
             .books
@@ -601,26 +632,40 @@ impl SimExchange {
             m.next_funding
                 .is_some_and(|f| m.is_futures() && f <= t && m.last_funding.is_none_or(|l| l < f))
         });
-        if !gtd_due && !funding_due {
-            return;
-        }
-        let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
-        let mut funded = false;
-        for iid in ids {
-            self.with_ctx(iid, |c| c.expire_gtd());
-            let due = self.metas.get(&iid).and_then(|m| {
-                let t = m.next_funding?;
-                (m.is_futures() && t <= self.now && m.last_funding.is_none_or(|l| l < t))
-                    .then_some((t, m.funding_rate.unwrap_or(0)))
-            });
-            if let Some((t, rate)) = due {
-                self.settle_funding_at(iid, rate, t);
-                funded = true;
+        if gtd_due || funding_due {
+            let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
+            let mut funded = false;
+            for iid in ids {
+                self.with_ctx(iid, |c| c.expire_gtd());
+                let due = self.metas.get(&iid).and_then(|m| {
+                    let t = m.next_funding?;
+                    (m.is_futures() && t <= self.now && m.last_funding.is_none_or(|l| l < t))
+                        .then_some((t, m.funding_rate.unwrap_or(0)))
+                });
+                if let Some((t, rate)) = due {
+                    self.settle_funding_at(iid, rate, t);
+                    funded = true;
+                }
+            }
+            if funded {
+                self.check_liquidations();
             }
         }
-        if funded {
-            self.check_liquidations();
-        }
+        self.due_from = self.next_due();
+    }
+
+    /// The earliest GTD expiry or pending funding time (what
+    /// [`SimExchange::advance_due`] checks), or the end of time.
+    fn next_due(&self) -> UnixNanos {
+        let gtd = self
+            .books
+            .values()
+            .filter_map(|b| b.gtd.first().map(|(e, _)| *e));
+        let funding = self.metas.values().filter_map(|m| {
+            m.next_funding
+                .filter(|&f| m.is_futures() && m.last_funding.is_none_or(|l| l < f))
+        });
+        gtd.chain(funding).min().unwrap_or(UnixNanos(u64::MAX))
     }
 
     /// Moves the venue's clock to `now` (GTD expiry, funding, triggers).
@@ -657,6 +702,7 @@ impl SimExchange {
             if let Some(m) = self.metas.get_mut(&iid) {
                 m.last_funding = Some(time);
             }
+            self.due_from = UnixNanos::ZERO;
             return;
         };
         let (mark_p, rate_p) = (meta.price(mark), Price::from_raw(rate, 8));
@@ -689,6 +735,8 @@ impl SimExchange {
         if let Some(m) = self.metas.get_mut(&iid) {
             m.last_funding = Some(time);
         }
+        // What is due depends on the last funding time: check again next time.
+        self.due_from = UnixNanos::ZERO;
         for (aid, leg) in touched {
             self.with_ctx(iid, |c| c.emit_futures(aid, leg));
         }
@@ -941,30 +989,89 @@ impl SimExchange {
     // ------------------------------------------------------------ market data
 
     /// Applies one market event at its exchange time.
+    #[inline]
     pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let iid_ref = ev.instrument_ref();
-        // `books` and `metas` have the same keys (`add_instrument`).
-        let Some(at) = self.books.index_of(iid_ref) else {
-            return Err(SimError::UnknownInstrument(*iid_ref));
-        };
-        self.advance_to(ev.times().exchange);
-        // Fast path: a book update with nothing of ours resting or waiting on
-        // the instrument only moves the venue's book (no queue positions to
-        // update, nothing to cross, no triggers to check): what the general
-        // path below does in that case, without its bookkeeping.
-        if let Some(book) = self.books.value_at_mut(at) {
-            if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
-                let applied = match ev {
-                    MarketEvent::BookDeltas(d) => Some(book.market.apply_routed_deltas(d)),
-                    MarketEvent::Quote(q) => Some(book.market.apply_routed_quote(q).map(|_| ())),
-                    MarketEvent::BookSnapshot(s) => Some(book.market.apply_snapshot(s)),
-                    _ => None,
-                };
-                if let Some(r) = applied {
-                    return r.map_err(|e| SimError::Market(e.to_string()));
+        // Fast path: with nothing of ours resting or waiting on the
+        // instrument, a book update only moves the venue's book (no queue
+        // positions to update, nothing to cross, no triggers to check), and a
+        // public trade only sets the last price (nothing to fill): what the
+        // general path does in that case, without its bookkeeping. One match
+        // on the event finds its instrument, its time and what to do.
+        match ev {
+            MarketEvent::BookDeltas(d) => {
+                if let Some(book) = self.idle_book(&d.instrument, d.times.exchange)? {
+                    return book.market.apply_routed_deltas(d).map_err(market_error);
                 }
             }
+            MarketEvent::Quote(q) => {
+                if let Some(book) = self.idle_book(&q.instrument, q.times.exchange)? {
+                    return book
+                        .market
+                        .apply_routed_quote(q)
+                        .map(|_| ())
+                        .map_err(market_error);
+                }
+            }
+            MarketEvent::BookSnapshot(s) => {
+                if let Some(book) = self.idle_book(&s.instrument, s.times.exchange)? {
+                    return book.market.apply_snapshot(s).map_err(market_error);
+                }
+            }
+            MarketEvent::Trade(t) => {
+                if self.idle_book(&t.instrument, t.times.exchange)?.is_some() {
+                    self.idle_trade(t);
+                    return Ok(());
+                }
+            }
+            _ => {
+                let iid = ev.instrument_ref();
+                if !self.books.contains_key(iid) {
+                    return Err(SimError::UnknownInstrument(*iid));
+                }
+                self.advance_to(ev.times().exchange);
+            }
         }
+        self.on_market_general(ev)
+    }
+
+    /// The book of `iid` if nothing of ours rests or waits on it, after
+    /// catching the clock up to `exchange` (whichever the answer).
+    #[inline(always)]
+    fn idle_book(
+        &mut self,
+        iid: &InstrumentId,
+        exchange: UnixNanos,
+    ) -> Result<Option<&mut Book>, SimError> {
+        let Some(at) = self.books.index_of(iid) else {
+            return Err(SimError::UnknownInstrument(*iid));
+        };
+        self.advance_to(exchange);
+        Ok(self
+            .books
+            .value_at_mut(at)
+            .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty()))
+    }
+
+    /// A public trade on an instrument where nothing of ours rests or waits:
+    /// it fills nothing, so it only sets the last price;
+    /// then the liquidation check that follows every trade.
+    #[inline(never)]
+    fn idle_trade(&mut self, t: &Trade) {
+        if t.qty.is_positive() && t.price.is_positive() {
+            if let Some(m) = self.metas.get_mut(&t.instrument) {
+                m.last = Some(t.price.raw());
+            }
+        }
+        // The general path's `after_call_checked`: no triggers wait here.
+        self.check_liquidations();
+    }
+
+    /// Every market event the fast path of
+    /// [`SimExchange::on_market_event`] does not take (the instrument is
+    /// known and the clock has been advanced already).
+    #[inline(never)]
+    fn on_market_general(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
+        let iid_ref = ev.instrument_ref();
         let iid = *iid_ref;
         let reports_before = self.out.len();
         match ev {
@@ -1042,6 +1149,7 @@ impl SimExchange {
                     if let Some(t) = mp.next_funding_time {
                         if t > self.now && m.last_funding.is_none_or(|l| l < t) {
                             m.next_funding = Some(t);
+                            self.due_from = self.due_from.min(t);
                         }
                     }
                 }
