@@ -1367,7 +1367,16 @@ impl Ctx<'_> {
     }
 
     /// After fills: resting reducing orders of flat positions expire.
+    #[inline]
     pub fn after_fills(&mut self) {
+        // Nothing went flat (every book update without a fill): nothing to do.
+        if !self.flat.is_empty() {
+            self.expire_flat_reducing();
+        }
+    }
+
+    /// [`Ctx::after_fills`] when some positions went flat.
+    fn expire_flat_reducing(&mut self) {
         let flat = std::mem::take(&mut self.flat);
         for (account, leg) in flat {
             let still_flat = self

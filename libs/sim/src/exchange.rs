@@ -185,6 +185,13 @@ fn first_violation(kind: MarketKind, side: Side, market: bool, v: &Violation) ->
     }
 }
 
+/// Market data for an instrument the venue does not simulate.
+#[cold]
+#[inline(never)]
+fn unknown_instrument(iid: &InstrumentId) -> SimError {
+    SimError::UnknownInstrument(*iid)
+}
+
 /// A market-data refusal of the venue's book, as the venue reports it.
 #[cold]
 #[inline(never)]
@@ -577,8 +584,22 @@ impl SimExchange {
     // ------------------------------------------------------------ internals
 
     fn with_ctx<R>(&mut self, iid: InstrumentId, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
-        let meta = self.metas.get(&iid)?;
-        let book = self.books.get_mut(&iid)?;
+        let at = self.books.index_of(&iid)?;
+        self.with_ctx_at(at, iid, f)
+    }
+
+    /// [`SimExchange::with_ctx`] for the instrument `iid` found at index `at`
+    /// of `books` (and so of `metas`: both have the same keys), without
+    /// searching for it again.
+    #[inline]
+    fn with_ctx_at<R>(
+        &mut self,
+        at: usize,
+        iid: InstrumentId,
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let meta = self.metas.value_at(at)?;
+        let book = self.books.value_at_mut(at)?;
         let mut ctx = Ctx {
             iid,
             meta,
@@ -599,7 +620,7 @@ impl SimExchange {
             self.due_from = self.due_from.min(e);
         }
         let last = ctx.last;
-        if let (Some(l), Some(m)) = (last, self.metas.get_mut(&iid)) {
+        if let (Some(l), Some(m)) = (last, self.metas.value_at_mut(at)) {
             m.last = Some(l);
         }
         Some(r)
@@ -997,68 +1018,72 @@ impl SimExchange {
         // public trade only sets the last price (nothing to fill): what the
         // general path does in that case, without its bookkeeping. One match
         // on the event finds its instrument, its time and what to do.
-        match ev {
+        let at = match ev {
             MarketEvent::BookDeltas(d) => {
-                if let Some(book) = self.idle_book(&d.instrument, d.times.exchange)? {
+                let at = self.locate(&d.instrument, d.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
                     return book.market.apply_routed_deltas(d).map_err(market_error);
                 }
+                at
             }
             MarketEvent::Quote(q) => {
-                if let Some(book) = self.idle_book(&q.instrument, q.times.exchange)? {
+                let at = self.locate(&q.instrument, q.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
                     return book
                         .market
                         .apply_routed_quote(q)
                         .map(|_| ())
                         .map_err(market_error);
                 }
+                at
             }
             MarketEvent::BookSnapshot(s) => {
-                if let Some(book) = self.idle_book(&s.instrument, s.times.exchange)? {
+                let at = self.locate(&s.instrument, s.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
                     return book.market.apply_snapshot(s).map_err(market_error);
                 }
+                at
             }
             MarketEvent::Trade(t) => {
-                if self.idle_book(&t.instrument, t.times.exchange)?.is_some() {
-                    self.idle_trade(t);
+                let at = self.locate(&t.instrument, t.times.exchange)?;
+                if self.idle_book(at).is_some() {
+                    self.idle_trade(at, t);
                     return Ok(());
                 }
+                at
             }
-            _ => {
-                let iid = ev.instrument_ref();
-                if !self.books.contains_key(iid) {
-                    return Err(SimError::UnknownInstrument(*iid));
-                }
-                self.advance_to(ev.times().exchange);
-            }
-        }
-        self.on_market_general(ev)
+            _ => self.locate(ev.instrument_ref(), ev.times().exchange)?,
+        };
+        self.on_market_general(at, ev)
     }
 
-    /// The book of `iid` if nothing of ours rests or waits on it, after
-    /// catching the clock up to `exchange` (whichever the answer).
+    /// The index of `iid`'s book (and meta), after catching the clock up to
+    /// `exchange` (which adds no instrument, so the index stays valid).
     #[inline(always)]
-    fn idle_book(
-        &mut self,
-        iid: &InstrumentId,
-        exchange: UnixNanos,
-    ) -> Result<Option<&mut Book>, SimError> {
+    fn locate(&mut self, iid: &InstrumentId, exchange: UnixNanos) -> Result<usize, SimError> {
         let Some(at) = self.books.index_of(iid) else {
-            return Err(SimError::UnknownInstrument(*iid));
+            return Err(unknown_instrument(iid));
         };
         self.advance_to(exchange);
-        Ok(self
-            .books
+        Ok(at)
+    }
+
+    /// The book at `at` if nothing of ours rests or waits on it.
+    #[inline(always)]
+    fn idle_book(&mut self, at: usize) -> Option<&mut Book> {
+        self.books
             .value_at_mut(at)
-            .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty()))
+            .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty())
     }
 
     /// A public trade on an instrument where nothing of ours rests or waits:
     /// it fills nothing, so it only sets the last price;
     /// then the liquidation check that follows every trade.
     #[inline(never)]
-    fn idle_trade(&mut self, t: &Trade) {
+    fn idle_trade(&mut self, at: usize, t: &Trade) {
         if t.qty.is_positive() && t.price.is_positive() {
-            if let Some(m) = self.metas.get_mut(&t.instrument) {
+            // `books` and `metas` have the same keys, so the same indexes.
+            if let Some(m) = self.metas.value_at_mut(at) {
                 m.last = Some(t.price.raw());
             }
         }
@@ -1070,13 +1095,12 @@ impl SimExchange {
     /// [`SimExchange::on_market_event`] does not take (the instrument is
     /// known and the clock has been advanced already).
     #[inline(never)]
-    fn on_market_general(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let iid_ref = ev.instrument_ref();
-        let iid = *iid_ref;
+    fn on_market_general(&mut self, at: usize, ev: &MarketEvent) -> Result<(), SimError> {
+        let iid = *ev.instrument_ref();
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
-                let r = self.with_ctx(iid, |c| {
+                let r = self.with_ctx_at(at, iid, |c| {
                     // A one-change message names at most one of our levels:
                     // its depth before is kept on the stack.
                     let mut one: Option<((Side, i64), i64)> = None;
@@ -1116,30 +1140,33 @@ impl SimExchange {
                         MarketEvent::Quote(q) => c.book.market.apply_routed_quote(q).map(|_| ()),
                         _ => Ok(()),
                     };
-                    if applied.is_ok() {
-                        match &one {
-                            Some(x) => c.on_book_change(std::slice::from_ref(x)),
-                            None => c.on_book_change(&before),
+                    match applied {
+                        Ok(()) => {
+                            match &one {
+                                Some(x) => c.on_book_change(std::slice::from_ref(x)),
+                                None => c.on_book_change(&before),
+                            }
+                            Ok(())
                         }
+                        Err(e) => Err(market_error(e)),
                     }
-                    applied
                 });
                 if let Some(Err(e)) = r {
-                    return Err(SimError::Market(e.to_string()));
+                    return Err(e);
                 }
             }
             MarketEvent::Trade(t) => {
                 if t.qty.is_positive() && t.price.is_positive() {
-                    self.with_ctx(iid, |c| {
+                    self.with_ctx_at(at, iid, |c| {
                         c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
                     });
-                    if let Some(m) = self.metas.get_mut(&iid) {
+                    if let Some(m) = self.metas.value_at_mut(at) {
                         m.last = Some(t.price.raw());
                     }
                 }
             }
             MarketEvent::MarkPrice(mp) => {
-                if let Some(m) = self.metas.get_mut(&iid) {
+                if let Some(m) = self.metas.value_at_mut(at) {
                     if mp.mark.is_positive() {
                         m.mark = Some(mp.mark.raw());
                     }
@@ -1156,14 +1183,26 @@ impl SimExchange {
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
         }
+        // `after_command` for book updates (the liquidation check only if
+        // something traded), `after_call_checked` for the rest, without
+        // searching for the instrument again to find no trigger waiting.
         let book_only = matches!(
             ev,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
         );
-        if book_only {
-            self.after_command(Some(iid), reports_before);
-        } else {
-            self.after_call_checked(Some(iid), true);
+        let liquidations = !book_only
+            || self.out[reports_before.min(self.out.len())..]
+                .iter()
+                .any(|r| matches!(r, SimReport::Trade(_)));
+        if self
+            .books
+            .value_at(at)
+            .is_some_and(|b| !b.waiting.is_empty())
+        {
+            self.process_triggers(iid);
+        }
+        if liquidations {
+            self.check_liquidations();
         }
         Ok(())
     }

@@ -135,6 +135,7 @@ impl MarketBook {
     }
 
     /// Replaces the book with a snapshot; consumption is forgotten.
+    #[inline(never)]
     pub fn apply_snapshot(&mut self, s: &BookSnapshot) -> Result<(), BookError> {
         self.book.apply_snapshot(s)?;
         self.consumed.clear();
