@@ -455,16 +455,22 @@ impl BacktestVenue {
     /// carries a funding rate but no next funding time is a historical
     /// settlement record: the mark is applied and funding is settled at once.
     pub fn on_market(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let t = ev.times().exchange.max(self.exchange.now());
+        // The event's time at the engine is `max(its exchange time, the
+        // engine's clock before it)`; it is only needed for a settlement or
+        // for reports, so it is computed there.
+        let before = self.exchange.now();
         let r = self.exchange.on_market_event(ev);
         if let MarketEvent::MarkPrice(mp) = ev {
             if let (Some(rate), None) = (mp.funding_rate, mp.next_funding_time) {
                 if mp.instrument.kind.is_futures() && mp.mark.is_positive() {
+                    let t = mp.times.exchange.max(before);
                     self.exchange.settle_funding(mp.instrument, rate, t)?;
                 }
             }
         }
-        self.collect(t);
+        if self.exchange.has_reports() {
+            self.collect_reports(ev.times().exchange.max(before));
+        }
         r
     }
 
