@@ -394,12 +394,18 @@ impl<const BID: bool> Ladder<BID> {
             } else {
                 self.clear_slots(best, idx - 1)
             };
-            // Every slot better than `idx` is empty now and `idx` gets a
-            // positive quantity: the sentinel makes `set_slot` take it as the
-            // new best (and re-centre if it sits near an edge).
-            self.best = Self::empty_best(self.window);
         }
-        self.set_slot(idx, qty);
+        // Every slot better than `idx` is empty now and `idx` gets a positive
+        // quantity: it is the best slot, whatever it was before.
+        let old = std::mem::replace(&mut self.qty[idx], qty);
+        if old == 0 {
+            self.bits[idx >> 6] |= 1u64 << (idx & 63);
+            self.dense_len += 1;
+        }
+        if self.best != i {
+            self.best = i;
+            self.check_edges();
+        }
         removed
     }
 
