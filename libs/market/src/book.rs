@@ -351,8 +351,14 @@ impl L2Book {
 
     #[inline(always)]
     fn note_precision(&mut self, price: Price, qty: Quantity) {
-        self.price_precision = self.price_precision.max(price.precision());
-        self.qty_precision = self.qty_precision.max(qty.precision());
+        // Branches, not `max`: a feed's precisions are settled after its first
+        // levels, so these are predicted and the stores are skipped.
+        if price.precision() > self.price_precision {
+            self.price_precision = price.precision();
+        }
+        if qty.precision() > self.qty_precision {
+            self.qty_precision = qty.precision();
+        }
     }
 
     #[inline]
