@@ -42,6 +42,13 @@
 //! The update path has no data-dependent branch except the one taken when the
 //! best slot changes: whether an update inserts, changes or deletes a level is
 //! random in real feeds, and mispredicting it cost more than everything else.
+//!
+//! A best bid/offer message says more than one level update: every level
+//! better than its price is gone. [`Ladder::remove_better`] clears them a
+//! bitmap word at a time and searches for the next best once, and
+//! [`Ladder::set_best`] also skips that search when the quoted level lands in
+//! the window (it is the new best). Both end in the state deleting the levels
+//! one at a time would leave (property-tested against that).
 
 use std::collections::BTreeMap;
 
