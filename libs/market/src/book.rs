@@ -16,7 +16,7 @@
 //! top cost a handful of instructions and any other price is still handled
 //! exactly. Prices and quantities are raw `i64` units of `10^-8` internally.
 
-use veloz_core::events::{BookDeltas, BookSnapshot, EventTimes, Level};
+use veloz_core::events::{BookDelta, BookDeltas, BookSnapshot, EventTimes, Level};
 use veloz_core::{Instrument, InstrumentId, Price, Quantity, Rounding, Side, FIXED_PRECISION};
 
 use crate::fill::{self, FillCost};
@@ -196,7 +196,7 @@ impl L2Book {
     /// skipped; if a price appears twice on a side, the later entry wins.
     /// Nothing is changed if the snapshot is refused.
     pub fn apply_snapshot(&mut self, snapshot: &BookSnapshot) -> Result<(), BookError> {
-        self.check_instrument(snapshot.instrument)?;
+        self.check_instrument(&snapshot.instrument)?;
         let levels = |side: Side, v: &'_ [Level]| {
             v.iter()
                 .map(move |l| (side, l.price, l.qty))
@@ -220,19 +220,43 @@ impl L2Book {
     /// Applies one venue message of level changes, in order. Nothing is changed
     /// if any level is refused. Sequence ids are recorded, not checked.
     pub fn apply_deltas(&mut self, deltas: &BookDeltas) -> Result<(), BookError> {
-        self.check_instrument(deltas.instrument)?;
+        self.check_instrument(&deltas.instrument)?;
+        self.apply_routed_deltas(deltas)
+    }
+
+    /// [`apply_deltas`](Self::apply_deltas) for a message the caller already
+    /// routed to this book by its instrument (it found the book by
+    /// `deltas.instrument`): the instrument is not compared again. Use
+    /// [`apply_deltas`](Self::apply_deltas) anywhere else.
+    #[inline]
+    pub fn apply_routed_deltas(&mut self, deltas: &BookDeltas) -> Result<(), BookError> {
+        match deltas.deltas.as_slice() {
+            // One change (most depth messages): once it is checked, nothing
+            // can refuse the message, so it is applied in the same pass.
+            [d] => {
+                check_qty(d.side, d.level.price, d.level.qty)?;
+                self.note_precision(d.level.price, d.level.qty);
+                self.set(d.side, d.level.price.raw(), d.level.qty.raw());
+            }
+            list => self.apply_list(list)?,
+        }
+        self.last_update_id = deltas.last_update_id;
+        self.times = deltas.times;
+        Ok(())
+    }
+
+    /// Checks every change, then applies them in order.
+    fn apply_list(&mut self, list: &[BookDelta]) -> Result<(), BookError> {
         let (mut pp, mut qp) = (self.price_precision, self.qty_precision);
-        for d in &deltas.deltas {
+        for d in list {
             check_qty(d.side, d.level.price, d.level.qty)?;
             pp = pp.max(d.level.price.precision());
             qp = qp.max(d.level.qty.precision());
         }
         (self.price_precision, self.qty_precision) = (pp, qp);
-        for d in &deltas.deltas {
+        for d in list {
             self.set(d.side, d.level.price.raw(), d.level.qty.raw());
         }
-        self.last_update_id = deltas.last_update_id;
-        self.times = deltas.times;
         Ok(())
     }
 
@@ -265,6 +289,45 @@ impl L2Book {
         Ok(())
     }
 
+    /// Deletes every level of `side` strictly better than `price` (bids above
+    /// it, asks below it) and returns how many were deleted: what a best
+    /// bid/offer message at `price` says about the levels in front of it.
+    /// The book ends as after `update(side, p, 0)` for each of them, with
+    /// `p` at `price`'s display precision (recorded if any level was deleted),
+    /// but costs one bitmap pass, not one next-best search per level.
+    #[inline]
+    pub fn remove_better(&mut self, side: Side, price: Price) -> usize {
+        let removed = match side {
+            Side::Buy => self.bids.remove_better(price.raw()),
+            Side::Sell => self.asks.remove_better(price.raw()),
+        };
+        if removed > 0 {
+            self.price_precision = self.price_precision.max(price.precision());
+        }
+        removed
+    }
+
+    /// Makes `price` the best level of `side` with `qty` and returns how many
+    /// better levels were deleted: [`remove_better`](Self::remove_better)
+    /// then [`update`](Self::update), as one best bid/offer message says it,
+    /// with the same result and the same refusal (a negative quantity changes
+    /// nothing). When `price` is near the top and `qty > 0`, the new best is
+    /// known without searching for it.
+    #[inline]
+    pub fn set_best(
+        &mut self,
+        side: Side,
+        price: Price,
+        qty: Quantity,
+    ) -> Result<usize, BookError> {
+        check_qty(side, price, qty)?;
+        self.note_precision(price, qty);
+        Ok(match side {
+            Side::Buy => self.bids.set_best(price.raw(), qty.raw()),
+            Side::Sell => self.asks.set_best(price.raw(), qty.raw()),
+        })
+    }
+
     /// Records the venue update id and clocks after a series of
     /// [`update`](Self::update) / [`update_raw`](Self::update_raw) calls.
     pub fn set_last_update(&mut self, update_id: u64, times: EventTimes) {
@@ -288,17 +351,24 @@ impl L2Book {
 
     #[inline(always)]
     fn note_precision(&mut self, price: Price, qty: Quantity) {
-        self.price_precision = self.price_precision.max(price.precision());
-        self.qty_precision = self.qty_precision.max(qty.precision());
+        // Branches, not `max`: a feed's precisions are settled after its first
+        // levels, so these are predicted and the stores are skipped.
+        if price.precision() > self.price_precision {
+            self.price_precision = price.precision();
+        }
+        if qty.precision() > self.qty_precision {
+            self.qty_precision = qty.precision();
+        }
     }
 
-    fn check_instrument(&self, got: InstrumentId) -> Result<(), BookError> {
-        if got == self.instrument {
+    #[inline]
+    fn check_instrument(&self, got: &InstrumentId) -> Result<(), BookError> {
+        if *got == self.instrument {
             Ok(())
         } else {
             Err(BookError::InstrumentMismatch {
                 expected: self.instrument,
-                got,
+                got: *got,
             })
         }
     }
@@ -483,7 +553,6 @@ fn check_qty(side: Side, price: Price, qty: Quantity) -> Result<(), BookError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veloz_core::events::BookDelta;
     use veloz_core::{MarketKind, UnixNanos};
 
     fn id() -> InstrumentId {

@@ -42,6 +42,13 @@
 //! The update path has no data-dependent branch except the one taken when the
 //! best slot changes: whether an update inserts, changes or deletes a level is
 //! random in real feeds, and mispredicting it cost more than everything else.
+//!
+//! A best bid/offer message says more than one level update: every level
+//! better than its price is gone. [`Ladder::remove_better`] clears them a
+//! bitmap word at a time and searches for the next best once, and
+//! [`Ladder::set_best`] also skips that search when the quoted level lands in
+//! the window (it is the new best). Both end in the state deleting the levels
+//! one at a time would leave (property-tested against that).
 
 use std::collections::BTreeMap;
 
@@ -62,9 +69,11 @@ pub(crate) struct Ladder<const BID: bool> {
     fixed_tick: bool,
     /// Grid step in raw units; 0 only while an inferred tick is still unknown.
     tick: u64,
-    /// `floor(2^128 / tick) + 1` (0 for a tick of 1): division by the tick as
-    /// two multiplications, exact for every 64-bit dividend.
-    magic: u128,
+    /// Division by the tick as one multiplication, an addition and a shift
+    /// (see [`div_magic`]): the multiplier less `2^64`...
+    magic: u64,
+    /// ... and the shift.
+    shift: u32,
     /// Price of slot 0.
     base: i64,
     /// `window × tick` while anchored, 0 while not (then every lookup misses).
@@ -97,6 +106,7 @@ impl<const BID: bool> Ladder<BID> {
             fixed_tick: tick.is_some(),
             tick: tick.unwrap_or(0),
             magic: 0,
+            shift: 0,
             base: 0,
             span: 0,
             anchored: false,
@@ -160,17 +170,16 @@ impl<const BID: bool> Ladder<BID> {
         None
     }
 
-    /// `off / tick`, without a division instruction.
+    /// `off / tick` for `off < 2^63`, without a division instruction or a
+    /// branch. Every caller passes an offset inside the window, and the
+    /// window's span is at most `2^62` (see [`Ladder::anchor`]).
     #[inline(always)]
     fn div_tick(&self, off: u64) -> u64 {
-        if self.magic == 0 {
-            return off; // tick == 1
-        }
-        // High 64 bits of the 192-bit product off × magic, divided by 2^64.
-        let (hi, lo) = ((self.magic >> 64) as u64, self.magic as u64);
-        let a = u128::from(off) * u128::from(hi);
-        let b = (u128::from(off) * u128::from(lo)) >> 64;
-        ((a + b) >> 64) as u64
+        debug_assert!(off < 1 << 63);
+        // off × (2^64 + magic) / 2^(64 + shift), where the high half of
+        // off × 2^64 is `off` itself; the sum cannot overflow for off < 2^63.
+        let hi = ((u128::from(off) * u128::from(self.magic)) >> 64) as u64;
+        (hi + off) >> self.shift
     }
 
     /// Is `price` inside the window's price range (on the grid or not)?
@@ -255,6 +264,156 @@ impl<const BID: bool> Ladder<BID> {
     fn edge_recenter(&mut self) {
         let p = self.price_of(self.best as usize);
         self.recenter(self.tick, p);
+    }
+
+    /// Deletes every level strictly better than `price` (bids above it, asks
+    /// below it); returns how many. The result is what deleting them one at a
+    /// time, best first, gives; but the window is cleared a bitmap word at a
+    /// time and the next best slot is searched once, not once per level.
+    #[inline]
+    pub(crate) fn remove_better(&mut self, price: i64) -> usize {
+        let mut removed = 0;
+        if self.ovf_best.is_some_and(|o| Self::better(o, price)) {
+            removed += self.remove_better_overflow(price);
+        }
+        if self.dense_len > 0 && Self::better(self.price_of(self.best as usize), price) {
+            removed += self.remove_better_dense(price);
+        } else if removed > 0 && self.dense_len == 0 {
+            // Only overflow levels were removed and the window is empty: as
+            // after any deletion that empties the window, move it onto the
+            // best remaining level (if any).
+            if let Some(p) = self.ovf_best {
+                self.recenter(self.tick, p);
+            }
+        }
+        removed
+    }
+
+    /// The overflow part of [`Ladder::remove_better`].
+    #[cold]
+    #[inline(never)]
+    fn remove_better_overflow(&mut self, price: i64) -> usize {
+        let mut removed = 0;
+        while let Some(o) = self.ovf_best.filter(|&o| Self::better(o, price)) {
+            self.overflow.remove(&o);
+            self.ovf_best = self.overflow_extreme();
+            removed += 1;
+        }
+        removed
+    }
+
+    /// The window part of [`Ladder::remove_better`]; the best window slot is
+    /// better than `price`.
+    #[inline(never)]
+    fn remove_better_dense(&mut self, price: i64) -> usize {
+        let best = self.best as usize;
+        // The slots to clear, `lo..=hi`: from the best slot to the last slot
+        // strictly better than `price`. The best slot's price is better than
+        // `price`, so for bids `price` is below the window's end and for asks
+        // above its start, and the offsets below are inside the window.
+        let (lo, hi) = if BID {
+            let lo = if price < self.base {
+                0
+            } else {
+                // First slot priced above `price`.
+                self.div_tick(price.wrapping_sub(self.base) as u64) as usize + 1
+            };
+            (lo, best)
+        } else {
+            let off = price.wrapping_sub(self.base) as u64; // > 0
+            let hi = if off >= self.span {
+                self.window - 1
+            } else {
+                // Last slot priced below `price`.
+                self.div_tick(off - 1) as usize
+            };
+            (best, hi)
+        };
+        let removed = self.clear_slots(lo, hi);
+        let next = if BID {
+            prev_set(&self.bits, lo)
+        } else {
+            next_set(&self.bits, self.window, hi)
+        };
+        match next {
+            Some(n) => {
+                self.best = n as isize;
+                self.check_edges();
+            }
+            None => {
+                self.best = Self::empty_best(self.window);
+                if let Some(p) = self.ovf_best {
+                    self.recenter(self.tick, p);
+                }
+            }
+        }
+        removed
+    }
+
+    /// Empties the window slots `lo..=hi`; returns how many were occupied.
+    /// `best` is left as it was: the caller sets it.
+    #[inline]
+    fn clear_slots(&mut self, lo: usize, hi: usize) -> usize {
+        debug_assert!(lo <= hi && hi < self.window);
+        let mut removed = 0;
+        for w in lo >> 6..=hi >> 6 {
+            let mut mask = u64::MAX;
+            if w == lo >> 6 {
+                mask &= u64::MAX << (lo & 63);
+            }
+            if w == hi >> 6 {
+                mask &= u64::MAX >> (63 - (hi & 63));
+            }
+            let mut word = self.bits[w] & mask;
+            self.bits[w] &= !mask;
+            removed += word.count_ones() as usize;
+            while word != 0 {
+                self.qty[w * 64 + word.trailing_zeros() as usize] = 0;
+                word &= word - 1;
+            }
+        }
+        self.dense_len -= removed;
+        removed
+    }
+
+    /// Makes `price` the best level with `qty`: deletes every level strictly
+    /// better than `price` (returns how many), then sets `qty` at `price`
+    /// (0 deletes it). The same as [`Ladder::remove_better`] then
+    /// [`Ladder::set`], but when `price` has a window slot and `qty > 0` the
+    /// new best slot is known, so no search for the next best level runs.
+    #[inline]
+    pub(crate) fn set_best(&mut self, price: i64, qty: i64) -> usize {
+        debug_assert!(qty >= 0);
+        let Some(idx) = self.slot_of(price).filter(|_| qty > 0) else {
+            let removed = self.remove_better(price);
+            self.set(price, qty);
+            return removed;
+        };
+        let mut removed = 0;
+        if self.ovf_best.is_some_and(|o| Self::better(o, price)) {
+            removed += self.remove_better_overflow(price);
+        }
+        let i = idx as isize;
+        if self.dense_len > 0 && Self::better_slot(self.best, i) {
+            let best = self.best as usize;
+            removed += if BID {
+                self.clear_slots(idx + 1, best)
+            } else {
+                self.clear_slots(best, idx - 1)
+            };
+        }
+        // Every slot better than `idx` is empty now and `idx` gets a positive
+        // quantity: it is the best slot, whatever it was before.
+        let old = std::mem::replace(&mut self.qty[idx], qty);
+        if old == 0 {
+            self.bits[idx >> 6] |= 1u64 << (idx & 63);
+            self.dense_len += 1;
+        }
+        if self.best != i {
+            self.best = i;
+            self.check_edges();
+        }
+        removed
     }
 
     /// Everything that does not hit a window slot.
@@ -343,8 +502,11 @@ impl<const BID: bool> Ladder<BID> {
             self.qty = vec![0; self.window];
             self.bits = vec![0; self.window / 64];
         }
-        self.magic = div_magic(self.tick);
+        (self.magic, self.shift) = div_magic(self.tick);
         let (base, span) = window_bounds(centre, self.tick, self.window);
+        // A fixed tick is validated so that tick × window <= 2^62; an inferred
+        // one is at most 10^8 (and only shrinks) with at most 2^24 slots.
+        debug_assert!(span <= 1 << 62);
         self.base = base;
         self.span = span;
         self.anchored = true;
@@ -731,16 +893,24 @@ fn inferred_tick(price: i64) -> u64 {
     tick
 }
 
-/// The multiplier of [`Ladder::div_tick`]: `floor(2^128 / d) + 1`, or 0 for
-/// `d <= 1`. With `e = magic × d - 2^128` in `(0, d]`, the error of
-/// `floor(n × magic / 2^128)` is below `n × e / (d × 2^128) < 1 / d` for any
-/// `n < 2^64`, so the quotient is exact.
-fn div_magic(d: u64) -> u128 {
-    if d <= 1 {
-        0
-    } else {
-        u128::MAX / u128::from(d) + 1
+/// The multiplier and shift of [`Ladder::div_tick`] for a divisor `d >= 1`:
+/// `(m - 2^64, s)` with `n / d = floor(n × m / 2^(64 + s))`.
+///
+/// * `d = 2^k`: `m = 2^64`, `s = k` (a plain shift).
+/// * otherwise `s = ceil(log2 d)` and `m = ceil(2^(64+s) / d)`, which lies in
+///   `(2^64, 2^65)` because `2^(s-1) < d < 2^s`. With `e = m × d - 2^(64+s)`
+///   in `[0, d)`, `n × m / 2^(64+s) = n / d + n × e / (d × 2^(64+s))`, and the
+///   error term is below `n / 2^(64+s) < 2^-(s+1) < 1 / d` for `n < 2^63`:
+///   too small to reach the next integer, so the quotient is exact.
+fn div_magic(d: u64) -> (u64, u32) {
+    debug_assert!(d >= 1);
+    if d.is_power_of_two() {
+        return (0, d.trailing_zeros());
     }
+    let s = 64 - (d - 1).leading_zeros(); // ceil(log2 d), 2..=64
+                                          // ceil(x / d) = floor((x - 1) / d) + 1, with x = 2^(64+s) (2^128 - 1 fits).
+    let m = (u128::MAX >> (64 - s)) / u128::from(d) + 1;
+    ((m - (1u128 << 64)) as u64, s)
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -885,6 +1055,10 @@ mod tests {
             10_000_000,
             100_000_000,
             999_999_937,
+            6,
+            1 << 40,
+            (1 << 61) + 1,
+            (1 << 62) - 1,
             u64::MAX / 64,
         ];
         let mut ns = vec![0u64, 1, 2, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
@@ -896,14 +1070,23 @@ mod tests {
             ns.push(x);
             ns.push(x >> (x % 64));
         }
+        // The domain of div_tick: offsets below 2^63.
+        let ns: Vec<u64> = ns.into_iter().map(|n| n >> 1).collect();
+        for d in 1..=1_000u64 {
+            l.tick = d;
+            (l.magic, l.shift) = div_magic(d);
+            for &n in ns.iter().take(300).chain(&[d - 1, d, d + 1, 1_000_003]) {
+                assert_eq!(l.div_tick(n), n / d, "{n} / {d}");
+            }
+        }
         for d in ds {
             l.tick = d;
-            l.magic = div_magic(d);
+            (l.magic, l.shift) = div_magic(d);
             for &n in &ns {
                 assert_eq!(l.div_tick(n), n / d, "{n} / {d}");
                 for k in [n / d, (n / d).saturating_sub(1)] {
                     let m = k.wrapping_mul(d);
-                    if m / d == k {
+                    if m / d == k && (1..1 << 63).contains(&m) {
                         assert_eq!(l.div_tick(m), k, "{m} / {d}");
                         assert_eq!(l.div_tick(m.wrapping_sub(1)), m.wrapping_sub(1) / d);
                     }

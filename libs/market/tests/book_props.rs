@@ -99,6 +99,19 @@ enum Op {
     /// reference when applied), so deletes and changes hit existing levels,
     /// the best one in particular, as they do in real feeds.
     Rel(Side, Rel),
+    /// Delete every level better than a price (`remove_better`, the quote
+    /// path's bulk delete), checked against deleting them one at a time.
+    RemoveBetter(Side, i64),
+    /// The same at a price `ticks` away from the best (towards the inside
+    /// when negative), or at the n-th level when `ticks` is 0: the prices a
+    /// quote feed sends.
+    RemoveBetterRel(Side, i64, usize),
+    /// `set_best` (the quote path) at a price relative to the best as in
+    /// `RemoveBetterRel`, checked against deleting the better levels one at
+    /// a time and then setting the level.
+    SetBest(Side, i64, usize, i64),
+    /// `set_best` at any price.
+    SetBestAt(Side, i64, i64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -186,6 +199,10 @@ fn op(grid_only: bool) -> impl Strategy<Value = Op> {
         3 => level().prop_map(|(s, p, q)| Op::Typed(s, p, q)),
         6 => prop::collection::vec(level(), 0..20).prop_map(Op::Deltas),
         12 => (side(), rel()).prop_map(|(s, r)| Op::Rel(s, r)),
+        3 => (side(), px()).prop_map(|(s, p)| Op::RemoveBetter(s, p)),
+        4 => (side(), -3i64..60, 0usize..8).prop_map(|(s, t, n)| Op::RemoveBetterRel(s, t, n)),
+        6 => (side(), -30i64..60, 0usize..8, qty()).prop_map(|(s, t, n, q)| Op::SetBest(s, t, n, q)),
+        2 => (side(), px(), qty()).prop_map(|(s, p, q)| Op::SetBestAt(s, p, q)),
         1 => (
             prop::collection::vec((px(), qty()), 0..40),
             prop::collection::vec((px(), qty()), 0..40)
@@ -304,6 +321,67 @@ fn apply(book: &mut L2Book, model: &mut RefBook, op: &Op, seq: u64) {
             book.update_raw(*s, p, q).unwrap();
             model.set(*s, p, q);
         }
+        Op::RemoveBetter(s, p) => remove_better(book, model, *s, *p),
+        Op::RemoveBetterRel(s, ticks, n) => {
+            let p = if *ticks == 0 {
+                resolve(model, *s, Rel::DeleteNth(*n)).0
+            } else {
+                resolve(model, *s, Rel::FromBest(*ticks, 0)).0
+            };
+            remove_better(book, model, *s, p);
+        }
+        Op::SetBest(s, ticks, n, q) => {
+            let p = if *ticks == 0 {
+                resolve(model, *s, Rel::DeleteNth(*n)).0
+            } else {
+                resolve(model, *s, Rel::FromBest(*ticks, 0)).0
+            };
+            set_best(book, model, *s, p, *q);
+        }
+        Op::SetBestAt(s, p, q) => set_best(book, model, *s, *p, *q),
+    }
+}
+
+/// `set_best` on the book; on the reference, the levels better than `p`
+/// deleted one at a time, then `p` set.
+fn set_best(book: &mut L2Book, model: &mut RefBook, side: Side, p: i64, q: i64) {
+    let better = model
+        .levels(side)
+        .iter()
+        .take_while(|l| match side {
+            Side::Buy => l.0 > p,
+            Side::Sell => l.0 < p,
+        })
+        .count();
+    let got = book
+        .set_best(side, Price::from_raw(p, 8), Quantity::from_raw(q, 8))
+        .unwrap();
+    assert_eq!(got, better);
+    for _ in 0..better {
+        let l = model.best(side).unwrap().0;
+        model.set(side, l, 0);
+    }
+    model.set(side, p, q);
+}
+
+/// `remove_better` on the book; on the reference, the levels better than
+/// `p` deleted one at a time, best first.
+fn remove_better(book: &mut L2Book, model: &mut RefBook, side: Side, p: i64) {
+    let better: Vec<i64> = model
+        .levels(side)
+        .into_iter()
+        .map(|l| l.0)
+        .take_while(|&l| match side {
+            Side::Buy => l > p,
+            Side::Sell => l < p,
+        })
+        .collect();
+    assert_eq!(
+        book.remove_better(side, Price::from_raw(p, 8)),
+        better.len()
+    );
+    for l in better {
+        model.set(side, l, 0);
     }
 }
 

@@ -459,16 +459,22 @@ impl BacktestVenue {
     /// carries a funding rate but no next funding time is a historical
     /// settlement record: the mark is applied and funding is settled at once.
     pub fn on_market(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let t = ev.times().exchange.max(self.exchange.now());
+        // The event's time at the engine is `max(its exchange time, the
+        // engine's clock before it)`; it is only needed for a settlement or
+        // for reports, so it is computed there.
+        let before = self.exchange.now();
         let r = self.exchange.on_market_event(ev);
         if let MarketEvent::MarkPrice(mp) = ev {
             if let (Some(rate), None) = (mp.funding_rate, mp.next_funding_time) {
                 if mp.instrument.kind.is_futures() && mp.mark.is_positive() {
+                    let t = mp.times.exchange.max(before);
                     self.exchange.settle_funding(mp.instrument, rate, t)?;
                 }
             }
         }
-        self.collect(t);
+        if self.exchange.has_reports() {
+            self.collect_reports(ev.times().exchange.max(before));
+        }
         r
     }
 
@@ -491,7 +497,7 @@ impl BacktestVenue {
     /// Queues the engine's reports for our account, each delayed by a sample
     /// of the response latency (one sample per engine call, so reports of one
     /// call keep their order).
-    #[inline]
+    #[inline(always)]
     fn collect(&mut self, t: UnixNanos) {
         if !self.exchange.has_reports() {
             return;
@@ -499,6 +505,9 @@ impl BacktestVenue {
         self.collect_reports(t);
     }
 
+    /// [`BacktestVenue::collect`] when there are reports (kept out of line so
+    /// the check stays a few instructions in every caller).
+    #[inline(never)]
     fn collect_reports(&mut self, t: UnixNanos) {
         let back = UnixNanos(t.0.saturating_add(self.response.sample(t)));
         let times = EventTimes {

@@ -59,6 +59,7 @@
 //! position is flat).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 
 use veloz_core::events::{
     AccountEvent, Balance, EventTimes, Fill, MarginReport, OrderEvent, OrderEventKind,
@@ -1367,7 +1368,16 @@ impl Ctx<'_> {
     }
 
     /// After fills: resting reducing orders of flat positions expire.
+    #[inline]
     pub fn after_fills(&mut self) {
+        // Nothing went flat (every book update without a fill): nothing to do.
+        if !self.flat.is_empty() {
+            self.expire_flat_reducing();
+        }
+    }
+
+    /// [`Ctx::after_fills`] when some positions went flat.
+    fn expire_flat_reducing(&mut self) {
         let flat = std::mem::take(&mut self.flat);
         for (account, leg) in flat {
             let still_flat = self
@@ -1406,16 +1416,24 @@ impl Ctx<'_> {
             AggressorSide::Buyer => Side::Sell,
         };
         let mut left = qty;
-        // Through: resting orders at prices better than the trade.
-        let through: Vec<(i64, Vec<VenueOrderId>)> = self
-            .book
-            .levels_best_first(resting)
-            .take_while(|(p, _)| match resting {
-                Side::Buy => *p > price,
-                Side::Sell => *p < price,
-            })
-            .map(|(p, ids)| (p, ids.to_vec()))
-            .collect();
+        // Through: resting orders at prices better than the trade (a range
+        // of the level map: no boxed iterator, and no allocation when there
+        // are none, the usual case).
+        let through: Vec<(i64, Vec<VenueOrderId>)> = match resting {
+            Side::Buy => self
+                .book
+                .bids
+                .range((Bound::Excluded(price), Bound::Unbounded))
+                .rev()
+                .map(|(p, ids)| (*p, ids.clone()))
+                .collect(),
+            Side::Sell => self
+                .book
+                .asks
+                .range(..price)
+                .map(|(p, ids)| (*p, ids.clone()))
+                .collect(),
+        };
         for (p, ids) in through {
             for id in ids {
                 if left == 0 {
@@ -1547,9 +1565,11 @@ impl Ctx<'_> {
             loop {
                 // The best resting level of our orders on this side, and its
                 // first order (no allocation: this runs on every book update).
+                // (`last_key_value`/`first_key_value` walk one edge of the
+                // tree; an iterator would find both ends first.)
                 let best = match side {
-                    Side::Buy => self.book.bids.iter().next_back(),
-                    Side::Sell => self.book.asks.iter().next(),
+                    Side::Buy => self.book.bids.last_key_value(),
+                    Side::Sell => self.book.asks.first_key_value(),
                 };
                 let Some((p, id)) = best.and_then(|(p, ids)| ids.first().map(|id| (*p, *id)))
                 else {

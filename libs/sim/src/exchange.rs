@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder};
+use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder, Trade};
 use veloz_core::{
     ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
     OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
@@ -42,6 +42,7 @@ use crate::order::{AccountId, SimOrder, SimOrderStatus, StpMode, TrailingState};
 use crate::queue::{ConservativeQueue, QueueModel};
 use crate::report::{FundingPayment, LiquidatedPosition, LiquidationReport, SimReport};
 use crate::trigger::{stop_triggers, trailing_level, trailing_update};
+use veloz_market::BookError;
 
 /// Leverage of a symbol an account never set (Binance's default is 20×).
 pub const DEFAULT_LEVERAGE: u32 = 20;
@@ -87,6 +88,12 @@ pub struct SimExchange {
     accounts: BTreeMap<AccountId, Account>,
     ledgers: Ledgers,
     now: UnixNanos,
+    /// No GTD expiry and no funding is due before this time: a lower bound
+    /// on the earliest of them, so that catching up to a time before it
+    /// (nearly every market event) checks nothing. Recomputed when reached,
+    /// lowered when an engine call leaves an earlier expiry and when a mark
+    /// price sets a funding time.
+    due_from: UnixNanos,
     out: Vec<SimReport>,
 }
 
@@ -178,6 +185,20 @@ fn first_violation(kind: MarketKind, side: Side, market: bool, v: &Violation) ->
     }
 }
 
+/// Market data for an instrument the venue does not simulate.
+#[cold]
+#[inline(never)]
+fn unknown_instrument(iid: &InstrumentId) -> SimError {
+    SimError::UnknownInstrument(*iid)
+}
+
+/// A market-data refusal of the venue's book, as the venue reports it.
+#[cold]
+#[inline(never)]
+fn market_error(e: BookError) -> SimError {
+    SimError::Market(e.to_string())
+}
+
 impl SimExchange {
     /// A venue with `config` and a queue model.
     pub fn new(config: SimConfig, queue: Box<dyn QueueModel>) -> Self {
@@ -189,6 +210,7 @@ impl SimExchange {
             accounts: BTreeMap::new(),
             ledgers: Ledgers::default(),
             now: UnixNanos::ZERO,
+            due_from: UnixNanos::ZERO,
             out: Vec::new(),
         }
     }
@@ -562,8 +584,22 @@ impl SimExchange {
     // ------------------------------------------------------------ internals
 
     fn with_ctx<R>(&mut self, iid: InstrumentId, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
-        let meta = self.metas.get(&iid)?;
-        let book = self.books.get_mut(&iid)?;
+        let at = self.books.index_of(&iid)?;
+        self.with_ctx_at(at, iid, f)
+    }
+
+    /// [`SimExchange::with_ctx`] for the instrument `iid` found at index `at`
+    /// of `books` (and so of `metas`: both have the same keys), without
+    /// searching for it again.
+    #[inline]
+    fn with_ctx_at<R>(
+        &mut self,
+        at: usize,
+        iid: InstrumentId,
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let meta = self.metas.value_at(at)?;
+        let book = self.books.value_at_mut(at)?;
         let mut ctx = Ctx {
             iid,
             meta,
@@ -579,19 +615,35 @@ impl SimExchange {
             flat: Vec::new(),
         };
         let r = f(&mut ctx);
+        // The call may have given an order an expiry earlier than `due_from`.
+        if let Some(&(e, _)) = ctx.book.gtd.first() {
+            self.due_from = self.due_from.min(e);
+        }
         let last = ctx.last;
-        if let (Some(l), Some(m)) = (last, self.metas.get_mut(&iid)) {
+        if let (Some(l), Some(m)) = (last, self.metas.value_at_mut(at)) {
             m.last = Some(l);
         }
         Some(r)
     }
 
     /// Catches up to `now`: GTD expiry and funding due by then.
+    #[inline]
     fn advance_to(&mut self, now: UnixNanos) {
         if now > self.now {
             self.now = now;
         }
-        // Fast path: nothing expires and no funding is due.
+        // Fast path: nothing can be due before `due_from`.
+        if self.now < self.due_from {
+            return;
+        }
+        self.advance_due();
+    }
+
+    /// [`SimExchange::advance_to`] once `due_from` is reached: expires GTD
+    /// orders and settles funding due by now, then computes the next
+    /// `due_from`.
+    #[inline(never)]
+    fn advance_due(&mut self) {
         let t = self.now;
         let gtd_due = self
             .books
@@ -601,26 +653,40 @@ impl SimExchange {
             m.next_funding
                 .is_some_and(|f| m.is_futures() && f <= t && m.last_funding.is_none_or(|l| l < f))
         });
-        if !gtd_due && !funding_due {
-            return;
-        }
-        let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
-        let mut funded = false;
-        for iid in ids {
-            self.with_ctx(iid, |c| c.expire_gtd());
-            let due = self.metas.get(&iid).and_then(|m| {
-                let t = m.next_funding?;
-                (m.is_futures() && t <= self.now && m.last_funding.is_none_or(|l| l < t))
-                    .then_some((t, m.funding_rate.unwrap_or(0)))
-            });
-            if let Some((t, rate)) = due {
-                self.settle_funding_at(iid, rate, t);
-                funded = true;
+        if gtd_due || funding_due {
+            let ids: Vec<InstrumentId> = self.metas.keys().copied().collect();
+            let mut funded = false;
+            for iid in ids {
+                self.with_ctx(iid, |c| c.expire_gtd());
+                let due = self.metas.get(&iid).and_then(|m| {
+                    let t = m.next_funding?;
+                    (m.is_futures() && t <= self.now && m.last_funding.is_none_or(|l| l < t))
+                        .then_some((t, m.funding_rate.unwrap_or(0)))
+                });
+                if let Some((t, rate)) = due {
+                    self.settle_funding_at(iid, rate, t);
+                    funded = true;
+                }
+            }
+            if funded {
+                self.check_liquidations();
             }
         }
-        if funded {
-            self.check_liquidations();
-        }
+        self.due_from = self.next_due();
+    }
+
+    /// The earliest GTD expiry or pending funding time (what
+    /// [`SimExchange::advance_due`] checks), or the end of time.
+    fn next_due(&self) -> UnixNanos {
+        let gtd = self
+            .books
+            .values()
+            .filter_map(|b| b.gtd.first().map(|(e, _)| *e));
+        let funding = self.metas.values().filter_map(|m| {
+            m.next_funding
+                .filter(|&f| m.is_futures() && m.last_funding.is_none_or(|l| l < f))
+        });
+        gtd.chain(funding).min().unwrap_or(UnixNanos(u64::MAX))
     }
 
     /// Moves the venue's clock to `now` (GTD expiry, funding, triggers).
@@ -657,6 +723,7 @@ impl SimExchange {
             if let Some(m) = self.metas.get_mut(&iid) {
                 m.last_funding = Some(time);
             }
+            self.due_from = UnixNanos::ZERO;
             return;
         };
         let (mark_p, rate_p) = (meta.price(mark), Price::from_raw(rate, 8));
@@ -689,6 +756,8 @@ impl SimExchange {
         if let Some(m) = self.metas.get_mut(&iid) {
             m.last_funding = Some(time);
         }
+        // What is due depends on the last funding time: check again next time.
+        self.due_from = UnixNanos::ZERO;
         for (aid, leg) in touched {
             self.with_ctx(iid, |c| c.emit_futures(aid, leg));
         }
@@ -941,35 +1010,97 @@ impl SimExchange {
     // ------------------------------------------------------------ market data
 
     /// Applies one market event at its exchange time.
+    #[inline]
     pub fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), SimError> {
-        let iid_ref = ev.instrument_ref();
-        // `books` and `metas` have the same keys (`add_instrument`).
-        let Some(at) = self.books.index_of(iid_ref) else {
-            return Err(SimError::UnknownInstrument(*iid_ref));
-        };
-        self.advance_to(ev.times().exchange);
-        // Fast path: a book update with nothing of ours resting or waiting on
-        // the instrument only moves the venue's book (no queue positions to
-        // update, nothing to cross, no triggers to check): what the general
-        // path below does in that case, without its bookkeeping.
-        if let Some(book) = self.books.value_at_mut(at) {
-            if book.bids.is_empty() && book.asks.is_empty() && book.waiting.is_empty() {
-                let applied = match ev {
-                    MarketEvent::BookDeltas(d) => Some(book.market.apply_deltas(d)),
-                    MarketEvent::Quote(q) => Some(book.market.apply_quote(q).map(|_| ())),
-                    MarketEvent::BookSnapshot(s) => Some(book.market.apply_snapshot(s)),
-                    _ => None,
-                };
-                if let Some(r) = applied {
-                    return r.map_err(|e| SimError::Market(e.to_string()));
+        // Fast path: with nothing of ours resting or waiting on the
+        // instrument, a book update only moves the venue's book (no queue
+        // positions to update, nothing to cross, no triggers to check), and a
+        // public trade only sets the last price (nothing to fill): what the
+        // general path does in that case, without its bookkeeping. One match
+        // on the event finds its instrument, its time and what to do.
+        let at = match ev {
+            MarketEvent::BookDeltas(d) => {
+                let at = self.locate(&d.instrument, d.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
+                    return book.market.apply_routed_deltas(d).map_err(market_error);
                 }
+                at
+            }
+            MarketEvent::Quote(q) => {
+                let at = self.locate(&q.instrument, q.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
+                    return book
+                        .market
+                        .apply_routed_quote(q)
+                        .map(|_| ())
+                        .map_err(market_error);
+                }
+                at
+            }
+            MarketEvent::BookSnapshot(s) => {
+                let at = self.locate(&s.instrument, s.times.exchange)?;
+                if let Some(book) = self.idle_book(at) {
+                    return book.market.apply_snapshot(s).map_err(market_error);
+                }
+                at
+            }
+            MarketEvent::Trade(t) => {
+                let at = self.locate(&t.instrument, t.times.exchange)?;
+                if self.idle_book(at).is_some() {
+                    self.idle_trade(at, t);
+                    return Ok(());
+                }
+                at
+            }
+            _ => self.locate(ev.instrument_ref(), ev.times().exchange)?,
+        };
+        self.on_market_general(at, ev)
+    }
+
+    /// The index of `iid`'s book (and meta), after catching the clock up to
+    /// `exchange` (which adds no instrument, so the index stays valid).
+    #[inline(always)]
+    fn locate(&mut self, iid: &InstrumentId, exchange: UnixNanos) -> Result<usize, SimError> {
+        let Some(at) = self.books.index_of(iid) else {
+            return Err(unknown_instrument(iid));
+        };
+        self.advance_to(exchange);
+        Ok(at)
+    }
+
+    /// The book at `at` if nothing of ours rests or waits on it.
+    #[inline(always)]
+    fn idle_book(&mut self, at: usize) -> Option<&mut Book> {
+        self.books
+            .value_at_mut(at)
+            .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty())
+    }
+
+    /// A public trade on an instrument where nothing of ours rests or waits:
+    /// it fills nothing, so it only sets the last price;
+    /// then the liquidation check that follows every trade.
+    #[inline(never)]
+    fn idle_trade(&mut self, at: usize, t: &Trade) {
+        if t.qty.is_positive() && t.price.is_positive() {
+            // `books` and `metas` have the same keys, so the same indexes.
+            if let Some(m) = self.metas.value_at_mut(at) {
+                m.last = Some(t.price.raw());
             }
         }
-        let iid = *iid_ref;
+        // The general path's `after_call_checked`: no triggers wait here.
+        self.check_liquidations();
+    }
+
+    /// Every market event the fast path of
+    /// [`SimExchange::on_market_event`] does not take (the instrument is
+    /// known and the clock has been advanced already).
+    #[inline(never)]
+    fn on_market_general(&mut self, at: usize, ev: &MarketEvent) -> Result<(), SimError> {
+        let iid = *ev.instrument_ref();
         let reports_before = self.out.len();
         match ev {
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_) => {
-                let r = self.with_ctx(iid, |c| {
+                let r = self.with_ctx_at(at, iid, |c| {
                     // A one-change message names at most one of our levels:
                     // its depth before is kept on the stack.
                     let mut one: Option<((Side, i64), i64)> = None;
@@ -1005,34 +1136,37 @@ impl SimExchange {
                         };
                     let applied = match ev {
                         MarketEvent::BookSnapshot(s) => c.book.market.apply_snapshot(s),
-                        MarketEvent::BookDeltas(d) => c.book.market.apply_deltas(d),
-                        MarketEvent::Quote(q) => c.book.market.apply_quote(q).map(|_| ()),
+                        MarketEvent::BookDeltas(d) => c.book.market.apply_routed_deltas(d),
+                        MarketEvent::Quote(q) => c.book.market.apply_routed_quote(q).map(|_| ()),
                         _ => Ok(()),
                     };
-                    if applied.is_ok() {
-                        match &one {
-                            Some(x) => c.on_book_change(std::slice::from_ref(x)),
-                            None => c.on_book_change(&before),
+                    match applied {
+                        Ok(()) => {
+                            match &one {
+                                Some(x) => c.on_book_change(std::slice::from_ref(x)),
+                                None => c.on_book_change(&before),
+                            }
+                            Ok(())
                         }
+                        Err(e) => Err(market_error(e)),
                     }
-                    applied
                 });
                 if let Some(Err(e)) = r {
-                    return Err(SimError::Market(e.to_string()));
+                    return Err(e);
                 }
             }
             MarketEvent::Trade(t) => {
                 if t.qty.is_positive() && t.price.is_positive() {
-                    self.with_ctx(iid, |c| {
+                    self.with_ctx_at(at, iid, |c| {
                         c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
                     });
-                    if let Some(m) = self.metas.get_mut(&iid) {
+                    if let Some(m) = self.metas.value_at_mut(at) {
                         m.last = Some(t.price.raw());
                     }
                 }
             }
             MarketEvent::MarkPrice(mp) => {
-                if let Some(m) = self.metas.get_mut(&iid) {
+                if let Some(m) = self.metas.value_at_mut(at) {
                     if mp.mark.is_positive() {
                         m.mark = Some(mp.mark.raw());
                     }
@@ -1042,20 +1176,33 @@ impl SimExchange {
                     if let Some(t) = mp.next_funding_time {
                         if t > self.now && m.last_funding.is_none_or(|l| l < t) {
                             m.next_funding = Some(t);
+                            self.due_from = self.due_from.min(t);
                         }
                     }
                 }
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
         }
+        // `after_command` for book updates (the liquidation check only if
+        // something traded), `after_call_checked` for the rest, without
+        // searching for the instrument again to find no trigger waiting.
         let book_only = matches!(
             ev,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
         );
-        if book_only {
-            self.after_command(Some(iid), reports_before);
-        } else {
-            self.after_call_checked(Some(iid), true);
+        let liquidations = !book_only
+            || self.out[reports_before.min(self.out.len())..]
+                .iter()
+                .any(|r| matches!(r, SimReport::Trade(_)));
+        if self
+            .books
+            .value_at(at)
+            .is_some_and(|b| !b.waiting.is_empty())
+        {
+            self.process_triggers(iid);
+        }
+        if liquidations {
+            self.check_liquidations();
         }
         Ok(())
     }

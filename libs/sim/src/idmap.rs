@@ -29,22 +29,28 @@ impl<V> IdMap<V> {
 
     #[inline]
     fn position(&self, id: &InstrumentId) -> Option<usize> {
-        self.entries.iter().position(|(k, _)| k == id)
+        // The first entry is tried before the loop: with one instrument (the
+        // usual backtest) that is the whole search, without loop overhead.
+        match self.entries.first() {
+            Some((k, _)) if k == id => Some(0),
+            Some(_) => self.entries[1..]
+                .iter()
+                .position(|(k, _)| k == id)
+                .map(|i| i + 1),
+            None => None,
+        }
     }
 
     /// The value of `id`.
     #[inline]
     pub fn get(&self, id: &InstrumentId) -> Option<&V> {
-        self.entries.iter().find(|(k, _)| k == id).map(|(_, v)| v)
+        self.position(id).map(|i| &self.entries[i].1)
     }
 
     /// The value of `id`, mutably.
     #[inline]
     pub fn get_mut(&mut self, id: &InstrumentId) -> Option<&mut V> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k == id)
-            .map(|(_, v)| v)
+        self.position(id).map(|i| &mut self.entries[i].1)
     }
 
     /// Where `id` is (for [`IdMap::value_at_mut`]: one search for a lookup
@@ -52,6 +58,13 @@ impl<V> IdMap<V> {
     #[inline]
     pub fn index_of(&self, id: &InstrumentId) -> Option<usize> {
         self.position(id)
+    }
+
+    /// The value at an index from [`IdMap::index_of`] (valid until the next
+    /// insertion).
+    #[inline]
+    pub fn value_at(&self, index: usize) -> Option<&V> {
+        self.entries.get(index).map(|(_, v)| v)
     }
 
     /// The value at an index from [`IdMap::index_of`] (valid until the next
@@ -169,5 +182,34 @@ mod tests {
         want.push(id("BINANCE.COINM.BTCUSD_PERP"));
         want.sort();
         assert_eq!(m.keys().copied().collect::<Vec<_>>(), want);
+    }
+
+    /// Every entry is found at its index whether it is the first one (tried
+    /// before the loop) or not, and absent ids are not found, for maps of 0
+    /// to 4 entries.
+    #[test]
+    fn every_position_is_found() {
+        let id = |s: &str| s.parse::<InstrumentId>().unwrap();
+        let all = [
+            id("BINANCE.SPOT.BTCUSDT"),
+            id("BINANCE.USDM.BTCUSDT"),
+            id("BINANCE.USDM.ETHUSDT"),
+            id("BINANCE.COINM.BTCUSD_PERP"),
+        ];
+        for n in 0..=all.len() {
+            let mut m = IdMap::new();
+            for (v, k) in all[..n].iter().enumerate() {
+                m.insert(*k, v);
+            }
+            for (v, k) in all.iter().enumerate() {
+                let i = m.index_of(k);
+                assert_eq!(i.is_some(), v < n, "{k} in a map of {n}");
+                assert_eq!(m.get(k).copied(), (v < n).then_some(v));
+                if let Some(i) = i {
+                    assert_eq!(m.value_at(i), Some(&v));
+                    assert_eq!(m.keys().nth(i), Some(k));
+                }
+            }
+        }
     }
 }

@@ -25,8 +25,8 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{BookDeltas, BookSnapshot, Quote};
-use veloz_core::{Instrument, Price, Quantity, Side};
+use veloz_core::events::{BookDeltas, BookSnapshot, Level, Quote};
+use veloz_core::{Instrument, InstrumentId, Price, Quantity, Side};
 use veloz_market::{BookConfig, BookError, L2Book};
 
 /// The market book with consumed-liquidity memory (see the module docs).
@@ -135,6 +135,7 @@ impl MarketBook {
     }
 
     /// Replaces the book with a snapshot; consumption is forgotten.
+    #[inline(never)]
     pub fn apply_snapshot(&mut self, s: &BookSnapshot) -> Result<(), BookError> {
         self.book.apply_snapshot(s)?;
         self.consumed.clear();
@@ -144,12 +145,28 @@ impl MarketBook {
 
     /// Applies one venue depth message.
     pub fn apply_deltas(&mut self, d: &BookDeltas) -> Result<(), BookError> {
-        if d.instrument != self.book.instrument() {
-            return Err(BookError::InstrumentMismatch {
-                expected: self.book.instrument(),
-                got: d.instrument,
-            });
+        self.check_instrument(&d.instrument)?;
+        self.apply_routed_deltas(d)
+    }
+
+    /// [`apply_deltas`](Self::apply_deltas) for a message already routed to
+    /// this book by its instrument (the venue found the book by it).
+    #[inline]
+    pub(crate) fn apply_routed_deltas(&mut self, d: &BookDeltas) -> Result<(), BookError> {
+        if self.consumed.is_empty() {
+            // Nothing of ours was taken from the book: nothing to forget, the
+            // message is the venue book's alone.
+            self.book.apply_routed_deltas(d)?;
+        } else {
+            self.apply_deltas_consumed(d)?;
         }
+        self.last_depth_update_id = d.last_update_id;
+        Ok(())
+    }
+
+    /// Depth message while some levels carry consumed quantity.
+    #[inline(never)]
+    fn apply_deltas_consumed(&mut self, d: &BookDeltas) -> Result<(), BookError> {
         for delta in &d.deltas {
             if delta.level.qty.is_negative() {
                 return Err(BookError::NegativeQuantity {
@@ -163,63 +180,104 @@ impl MarketBook {
             self.set_level(delta.side, delta.level.price, delta.level.qty)?;
         }
         self.book.set_last_update(d.last_update_id, d.times);
-        self.last_depth_update_id = d.last_update_id;
         Ok(())
+    }
+
+    #[inline]
+    fn check_instrument(&self, got: &InstrumentId) -> Result<(), BookError> {
+        if *got == self.book.instrument() {
+            Ok(())
+        } else {
+            Err(BookError::InstrumentMismatch {
+                expected: self.book.instrument(),
+                got: *got,
+            })
+        }
     }
 
     /// Applies a best bid/offer (see the module docs). Returns `false` if the
     /// quote was stale and ignored.
     pub fn apply_quote(&mut self, q: &Quote) -> Result<bool, BookError> {
-        if q.instrument != self.book.instrument() {
-            return Err(BookError::InstrumentMismatch {
-                expected: self.book.instrument(),
-                got: q.instrument,
-            });
-        }
+        self.check_instrument(&q.instrument)?;
+        self.apply_routed_quote(q)
+    }
+
+    /// [`apply_quote`](Self::apply_quote) for a quote already routed to this
+    /// book by its instrument (the venue found the book by it).
+    #[inline]
+    pub(crate) fn apply_routed_quote(&mut self, q: &Quote) -> Result<bool, BookError> {
         if let Some(u) = q.update_id {
             if u < self.last_depth_update_id {
                 return Ok(false);
             }
         }
-        for (side, level) in [(Side::Buy, q.bid), (Side::Sell, q.ask)] {
-            if level.qty.is_negative() {
-                return Err(BookError::NegativeQuantity {
-                    side,
-                    price: level.price,
-                    qty: level.qty,
-                });
-            }
-            // Levels better than the quote are gone: remove them best first
-            // (no allocation: this runs on every quote).
-            while let Some((p, _)) = match side {
-                Side::Buy => self.book.best_bid_raw(),
-                Side::Sell => self.book.best_ask_raw(),
-            } {
-                let better = match side {
-                    Side::Buy => p > level.price.raw(),
-                    Side::Sell => p < level.price.raw(),
-                };
-                if !better {
-                    break;
-                }
-                self.set_level(
-                    side,
-                    Price::from_raw(p, level.price.precision()),
-                    Quantity::ZERO,
-                )?;
-            }
-            if level.price.is_positive() {
-                self.set_level(side, level.price, level.qty)?;
-            }
-        }
+        // Side by side, as a refusal of the ask must leave the bid applied.
+        self.quote_side(Side::Buy, &q.bid)?;
+        self.quote_side(Side::Sell, &q.ask)?;
         Ok(true)
+    }
+
+    /// One side of a quote: the levels better than it are gone, its level
+    /// is set (if its price is positive).
+    #[inline(always)]
+    fn quote_side(&mut self, side: Side, level: &Level) -> Result<(), BookError> {
+        if level.qty.is_negative() {
+            return Err(BookError::NegativeQuantity {
+                side,
+                price: level.price,
+                qty: level.qty,
+            });
+        }
+        if !self.consumed.is_empty() {
+            return self.quote_side_consumed(side, level);
+        }
+        // Nothing consumed, so deleting a level and setting one touch only
+        // the venue's book: the better levels go in one bitmap pass, with
+        // the same result as deleting them one by one best first (see
+        // `L2Book::remove_better` and `L2Book::set_best`), and a quote that
+        // keeps the best price only changes its quantity.
+        if level.price.is_positive() {
+            self.book.set_best(side, level.price, level.qty)?;
+        } else {
+            self.book.remove_better(side, level.price);
+        }
+        Ok(())
+    }
+
+    /// [`MarketBook::quote_side`] while some levels carry consumed quantity:
+    /// each removed level forgets its consumption.
+    #[inline(never)]
+    fn quote_side_consumed(&mut self, side: Side, level: &Level) -> Result<(), BookError> {
+        // Levels better than the quote are gone: remove them best first
+        // (no allocation: this runs on every quote).
+        while let Some((p, _)) = match side {
+            Side::Buy => self.book.best_bid_raw(),
+            Side::Sell => self.book.best_ask_raw(),
+        } {
+            let better = match side {
+                Side::Buy => p > level.price.raw(),
+                Side::Sell => p < level.price.raw(),
+            };
+            if !better {
+                break;
+            }
+            self.set_level(
+                side,
+                Price::from_raw(p, level.price.precision()),
+                Quantity::ZERO,
+            )?;
+        }
+        if level.price.is_positive() {
+            self.set_level(side, level.price, level.qty)?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veloz_core::events::{BookDelta, EventTimes, Level};
+    use veloz_core::events::{BookDelta, EventTimes};
     use veloz_core::{InstrumentId, MarketKind};
 
     fn id() -> InstrumentId {
@@ -307,5 +365,111 @@ mod tests {
         assert_eq!(m.best_effective(Side::Sell).unwrap().0, r("102"));
         assert_eq!(m.venue_qty(Side::Buy, r("100")), 0);
         assert_eq!(m.venue_qty(Side::Sell, r("101")), 0);
+    }
+
+    /// The fast paths (nothing consumed: `set_best`/`remove_better` for
+    /// quotes, the book's own delta path for depth) against the general
+    /// paths (taken while some level carries consumed quantity) on a random
+    /// stream of quotes and depth messages: both books must stay equal level
+    /// for level, display precision included.
+    #[test]
+    fn fast_paths_match_the_general_paths() {
+        let inst = crate::presets::spot_btcusdt();
+        let (mut fast, mut general) = (MarketBook::new(&inst), MarketBook::new(&inst));
+        // A far bid that no quote reaches, consumed in `general` only: it
+        // keeps `general` on its general paths for the whole stream.
+        let far = Price::parse("1").unwrap();
+        for m in [&mut fast, &mut general] {
+            m.apply_deltas(&deltas(vec![(
+                Side::Buy,
+                Level {
+                    price: far,
+                    qty: Quantity::parse("1000").unwrap(),
+                },
+            )]))
+            .unwrap();
+        }
+        general.consume(Side::Buy, far.raw(), 1);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let tick = inst.tick_size.raw();
+        let mut mid = 1_000_000i64; // ticks
+        for step in 0..5_000u64 {
+            mid += next(61) as i64 - 30;
+            // Display precision varies between messages (2 to 4 decimals).
+            let px = |t: i64, dp: u8| Price::from_raw(t * tick, dp);
+            let qty = |n: u64| Quantity::from_raw((n as i64) * 1_000, 8);
+            let dp = 2 + next(3) as u8;
+            let (a, b) = if next(4) == 0 {
+                // Depth: one to three levels near the top, some deletes.
+                let list: Vec<(Side, Level)> = (0..1 + next(3))
+                    .map(|_| {
+                        let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                        let off = next(40) as i64;
+                        let t = match side {
+                            Side::Buy => mid - 1 - off,
+                            Side::Sell => mid + 1 + off,
+                        };
+                        let q = if next(4) == 0 { 0 } else { 1 + next(500) };
+                        (
+                            side,
+                            Level {
+                                price: px(t, dp),
+                                qty: qty(q),
+                            },
+                        )
+                    })
+                    .collect();
+                let mut d = deltas(list);
+                d.last_update_id = step;
+                (
+                    fast.apply_deltas(&d).map(|_| true),
+                    general.apply_deltas(&d).map(|_| true),
+                )
+            } else {
+                let spread = 1 + next(3) as i64;
+                let bq = if next(10) == 0 { 0 } else { 1 + next(500) };
+                let aq = if next(10) == 0 { 0 } else { 1 + next(500) };
+                let ask_t = if next(50) == 0 { 0 } else { mid + spread };
+                let q = Quote {
+                    instrument: id(),
+                    bid: Level {
+                        price: px(mid, dp),
+                        qty: qty(bq),
+                    },
+                    ask: Level {
+                        price: px(ask_t, dp),
+                        qty: qty(aq),
+                    },
+                    update_id: if next(3) == 0 {
+                        None
+                    } else {
+                        Some(step - next(3).min(step))
+                    },
+                    times: EventTimes::default(),
+                };
+                (fast.apply_quote(&q), general.apply_quote(&q))
+            };
+            assert_eq!(a, b, "step {step}");
+            assert_eq!(general.consumed(Side::Buy, far.raw()), 1, "step {step}");
+            for side in [Side::Buy, Side::Sell] {
+                let show = |m: &MarketBook| -> Vec<String> {
+                    m.l2()
+                        .levels(side)
+                        .map(|l| format!("{}@{}", l.qty, l.price))
+                        .collect()
+                };
+                assert_eq!(show(&fast), show(&general), "step {step} {side:?}");
+            }
+            if step % 100 == 0 {
+                fast.l2().check_invariants().unwrap();
+            }
+        }
+        assert!(fast.l2().len(Side::Buy) > 10 && fast.l2().len(Side::Sell) > 10);
     }
 }

@@ -528,6 +528,82 @@ fn gtd_orders_expire_at_their_time() {
     assert_eq!(v.submit(A, &o, None, t(1)).unwrap_err().code, -1115);
 }
 
+/// The venue skips its expiry check until the earliest expiry it knows of:
+/// an order given an earlier expiry later must still expire on time, with
+/// the clock moved by market data (fast path and general path alike).
+#[test]
+fn an_earlier_expiry_added_later_still_expires_on_time() {
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("100000", "USDT")).unwrap();
+    v.on_market_event(&snapshot(id, &[("99", "5")], &[("101", "5")], 0))
+        .unwrap();
+    let gtd = |cid: &str, price: &str, expire: u64| {
+        let mut o = order(
+            id,
+            cid,
+            Side::Buy,
+            OrderType::Limit,
+            "1",
+            Some(price),
+            TimeInForce::Gtd,
+        );
+        o.expire_time = Some(t(expire));
+        o
+    };
+    let late = v
+        .submit(A, &gtd("late", "98", 9_000_000), None, t(1))
+        .unwrap();
+    // Market data moves the clock (the venue now knows of the late expiry only).
+    v.on_market_event(&depth(id, Side::Sell, "102", "1", 1_000_000))
+        .unwrap();
+    let early = v
+        .submit(A, &gtd("early", "97", 5_000_000), None, t(1_000_001))
+        .unwrap();
+    v.on_market_event(&depth(id, Side::Sell, "102", "2", 4_999_999))
+        .unwrap();
+    assert_eq!(v.order(id, early).unwrap().status, SimOrderStatus::New);
+    v.on_market_event(&trade(id, "103", "1", AggressorSide::Buyer, 5_000_000))
+        .unwrap();
+    assert_eq!(v.order(id, early).unwrap().status, SimOrderStatus::Expired);
+    assert_eq!(v.order(id, late).unwrap().status, SimOrderStatus::New);
+    v.cancel(A, id, OrderRef::Venue(late), t(6_000_000))
+        .unwrap();
+    // Nothing rests now: the fast path moves the clock.
+    let again = v
+        .submit(A, &gtd("again", "96", 8_000_000), None, t(7_000_000))
+        .unwrap();
+    v.cancel(A, id, OrderRef::Venue(again), t(7_000_001))
+        .unwrap();
+    v.on_market_event(&depth(id, Side::Sell, "102", "3", 9_000_000))
+        .unwrap();
+    let third = v
+        .submit(A, &gtd("third", "95", 9_700_000), None, t(9_000_001))
+        .unwrap();
+    v.on_market_event(&depth(id, Side::Sell, "102", "4", 9_699_999))
+        .unwrap();
+    assert_eq!(v.order(id, third).unwrap().status, SimOrderStatus::New);
+    v.on_market_event(&depth(id, Side::Sell, "102", "5", 9_700_000))
+        .unwrap();
+    assert_eq!(v.order(id, third).unwrap().status, SimOrderStatus::Expired);
+}
+
+/// A public trade with nothing of ours on the book fills nothing but sets
+/// the last price.
+#[test]
+fn a_trade_on_an_idle_book_sets_the_last_price() {
+    let (mut v, id) = funded_spot();
+    v.on_market_event(&snapshot(id, &[("99", "5")], &[("101", "5")], 0))
+        .unwrap();
+    assert_eq!(v.last_price(id), None);
+    v.on_market_event(&trade(id, "100.5", "0", AggressorSide::Buyer, 1))
+        .unwrap();
+    assert_eq!(v.last_price(id), None);
+    v.on_market_event(&trade(id, "100.5", "2", AggressorSide::Buyer, 2))
+        .unwrap();
+    assert_eq!(v.last_price(id), Some(p("100.5")));
+    assert!(v.take_reports().is_empty());
+}
+
 #[test]
 fn filters_map_to_binance_errors() {
     let (mut v, id) = funded_spot();
