@@ -155,6 +155,73 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// Makes `ev` the market event of row `r` (equal to [`Decoder::event`]).
+    /// An event of the row's kind (a one-change depth update for a depth
+    /// row) is overwritten field by field in place; any other is replaced.
+    #[inline]
+    pub fn write(&self, ev: &mut MarketEvent, r: &Row) {
+        let times = EventTimes {
+            exchange: UnixNanos(r.exchange),
+            local: UnixNanos(r.local),
+        };
+        match (r.kind, ev) {
+            (RowKind::Depth(side), MarketEvent::BookDeltas(b)) if b.deltas.len() == 1 => {
+                // Every field is written (the destructuring fails to compile
+                // when one is added).
+                let BookDeltas {
+                    instrument,
+                    first_update_id,
+                    last_update_id,
+                    prev_last_update_id,
+                    deltas,
+                    times: t,
+                } = b;
+                *instrument = self.id;
+                *first_update_id = r.id;
+                *last_update_id = r.id;
+                *prev_last_update_id = Some(r.id - 1);
+                if let Some(d) = deltas.first_mut() {
+                    *d = BookDelta {
+                        side,
+                        level: Level {
+                            price: self.price(r.p1),
+                            qty: self.qty(r.q1),
+                        },
+                    };
+                }
+                *t = times;
+            }
+            (RowKind::Trade(aggressor), MarketEvent::Trade(t)) => {
+                *t = Trade {
+                    instrument: self.id,
+                    trade_id: TradeId(r.id),
+                    price: self.price(r.p1),
+                    qty: self.qty(r.q1),
+                    aggressor,
+                    times,
+                };
+            }
+            (RowKind::Quote, MarketEvent::Quote(q)) => {
+                *q = Quote {
+                    instrument: self.id,
+                    bid: Level {
+                        price: self.price(r.p1),
+                        qty: self.qty(r.q1),
+                    },
+                    ask: Level {
+                        price: self.price(r.p2),
+                        qty: self.qty(r.q2),
+                    },
+                    update_id: None,
+                    times,
+                };
+            }
+            (_, ev) => *ev = self.event(r),
+        }
+    }
+}
+
 /// Generated data and what the harness needs to know about it.
 #[derive(Debug, Clone)]
 pub struct Feed {
@@ -214,6 +281,22 @@ impl MarketSource for FeedSource {
         let d = self.decoder;
         out.extend(rows[..n].iter().map(|r| d.event(r)));
         self.pos += n;
+        Ok(self.pos < self.rows.len())
+    }
+
+    /// Overwrites the events of the driver's used chunk in place (most are
+    /// of the row's kind already), and builds only those it lacks.
+    fn refill(&mut self, buf: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError> {
+        let rows = self.rows.get(self.pos..).unwrap_or_default();
+        let rows = &rows[..rows.len().min(max)];
+        buf.truncate(rows.len());
+        let d = self.decoder;
+        let (reuse, new) = rows.split_at(buf.len());
+        for (ev, r) in buf.iter_mut().zip(reuse) {
+            d.write(ev, r);
+        }
+        buf.extend(new.iter().map(|r| d.event(r)));
+        self.pos += rows.len();
         Ok(self.pos < self.rows.len())
     }
 }
@@ -472,5 +555,48 @@ mod tests {
         assert_eq!(read, l2_feed(&i, 300, 3).events());
         assert!(!src.read(&mut read, 7).unwrap());
         assert_eq!(read.len(), l2_feed(&i, 300, 3).len());
+    }
+
+    #[test]
+    fn refill_overwrites_any_earlier_events_exactly() {
+        let i = inst();
+        let l2 = l2_feed(&i, 300, 3);
+        let quotes = quote_feed(&i, 200, 5);
+        // Earlier events of every kind the rows are not (quotes, and depth
+        // updates with several changes or none), then the same feed again.
+        let mut multi = match l2.events().into_iter().next() {
+            Some(MarketEvent::BookDeltas(d)) => d,
+            other => panic!("not a depth update: {other:?}"),
+        };
+        let mut stale = quotes.events();
+        stale.push(MarketEvent::BookDeltas(multi.clone()));
+        multi.deltas.push(multi.deltas[0]);
+        stale.push(MarketEvent::BookDeltas(multi.clone()));
+        multi.deltas = DeltaList::new();
+        stale.push(MarketEvent::BookDeltas(multi));
+        stale.extend(l2.events());
+        for chunk in [7, 64, 200] {
+            for src in [l2.clone(), quotes.clone()] {
+                let want = src.events();
+                let mut s = src.into_source();
+                let mut got = Vec::new();
+                let mut buf = stale.clone();
+                let mut k = 0;
+                loop {
+                    // A different stale prefix each time.
+                    let r = k % buf.len().max(1);
+                    buf.rotate_left(r);
+                    k += 13;
+                    let more = s.refill(&mut buf, chunk).unwrap();
+                    assert!(buf.len() <= chunk);
+                    got.extend(buf.iter().cloned());
+                    if !more {
+                        break;
+                    }
+                    buf.extend(stale.iter().take(k % 50).cloned());
+                }
+                assert_eq!(got, want, "chunk {chunk}");
+            }
+        }
     }
 }

@@ -44,6 +44,18 @@ pub trait MarketSource: Send {
     /// (appending none also ends it); the driver does not read it again. An
     /// error stops the run once the events appended before it were replayed.
     fn read(&mut self, out: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError>;
+
+    /// Like [`MarketSource::read`], but replaces what `buf` holds: afterwards
+    /// `buf` has exactly the (up to `max`, at least 1) next events, also when
+    /// the source fails after them. Its events on entry are those of an
+    /// earlier chunk (of any source) the driver no longer needs, so a source
+    /// can overwrite them in place instead of building every event anew (an
+    /// event of the same kind then costs a few field stores). The default
+    /// clears `buf` and reads into it.
+    fn refill(&mut self, buf: &mut Vec<MarketEvent>, max: usize) -> Result<bool, DataError> {
+        buf.clear();
+        self.read(buf, max)
+    }
 }
 
 impl<I> MarketSource for I
@@ -589,11 +601,10 @@ impl Backtest {
         let Some(ch) = store.chunks.get_mut(id as usize) else {
             return Ok(false);
         };
-        ch.events.clear();
         ch.reading = true;
         c.chunk = id;
         c.pos = 0;
-        match c.source.read(&mut ch.events, CHUNK) {
+        match c.source.refill(&mut ch.events, CHUNK) {
             Ok(more) => c.ended = !more,
             // Reported once the events read before it were replayed.
             Err(e) => c.error = Some(e),
