@@ -273,25 +273,27 @@ impl<T> TimeQueue<T> {
     /// Takes the earliest item.
     #[inline]
     pub fn pop(&mut self) -> Option<(UnixNanos, T)> {
-        let item = self.take_front();
-        self.next = if self.sorted.is_empty() {
-            self.fifo.front().map(|f| f.0)
-        } else {
-            self.front_key().map(|k| k.0)
-        };
-        item
+        if self.sorted.is_empty() {
+            // Everything is in the ring buffer, in order.
+            let (t, _, v) = self.fifo.pop_front()?;
+            self.next = self.fifo.front().map(|f| f.0);
+            return Some((t, v));
+        }
+        self.pop_merged()
     }
 
-    #[inline]
-    fn take_front(&mut self) -> Option<(UnixNanos, T)> {
-        if self.sorted.is_empty() {
-            return self.fifo.pop_front().map(|(t, _, v)| (t, v));
-        }
+    /// [`TimeQueue::pop`] when some items are in the ordered map: the earlier
+    /// of the two heads.
+    #[inline(never)]
+    fn pop_merged(&mut self) -> Option<(UnixNanos, T)> {
         let k = self.front_key()?;
-        if self.fifo.front().is_some_and(|f| (f.0, f.1) == k) {
-            return self.fifo.pop_front().map(|(t, _, v)| (t, v));
-        }
-        self.sorted.remove(&k).map(|v| (k.0, v))
+        let item = if self.fifo.front().is_some_and(|f| (f.0, f.1) == k) {
+            self.fifo.pop_front().map(|(t, _, v)| (t, v))
+        } else {
+            self.sorted.remove(&k).map(|v| (k.0, v))
+        };
+        self.next = self.front_key().map(|k| k.0);
+        item
     }
 
     /// Number of items.
