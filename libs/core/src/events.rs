@@ -224,6 +224,21 @@ impl MarketEvent {
         }
     }
 
+    /// The instrument and the clocks, with one look at the kind of event
+    /// (for hot paths that need both).
+    #[inline]
+    pub fn instrument_and_times(&self) -> (&InstrumentId, EventTimes) {
+        match self {
+            Self::BookSnapshot(e) => (&e.instrument, e.times),
+            Self::BookDeltas(e) => (&e.instrument, e.times),
+            Self::Quote(e) => (&e.instrument, e.times),
+            Self::Trade(e) => (&e.instrument, e.times),
+            Self::Bar(e) => (&e.instrument, e.times),
+            Self::MarkPrice(e) => (&e.instrument, e.times),
+            Self::Liquidation(e) => (&e.instrument, e.times),
+        }
+    }
+
     /// The instrument.
     pub fn instrument(&self) -> InstrumentId {
         *self.instrument_ref()

@@ -1040,7 +1040,7 @@ fn prepare_head(
     trade_seq: &mut u64,
 ) -> Result<(), BacktestError> {
     stats.data_events += 1;
-    let id = ev.instrument_ref();
+    let (id, times) = ev.instrument_and_times();
     let tick = match known.last {
         Some((last, tick)) if last == id => *tick,
         _ => {
@@ -1085,7 +1085,6 @@ fn prepare_head(
         });
         return Ok(());
     }
-    let times = ev.times();
     let t = times.exchange.max(c.last);
     if t != times.exchange {
         stats.out_of_order += 1;
