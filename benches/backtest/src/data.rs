@@ -157,8 +157,8 @@ impl Decoder {
 
 impl Decoder {
     /// Makes `ev` the market event of row `r` (equal to [`Decoder::event`]).
-    /// An event of the row's kind (a one-change depth update for a depth
-    /// row) is overwritten field by field in place; any other is replaced.
+    /// An event of the row's kind is overwritten field by field in place;
+    /// any other is replaced.
     #[inline]
     pub fn write(&self, ev: &mut MarketEvent, r: &Row) {
         let times = EventTimes {
@@ -166,9 +166,17 @@ impl Decoder {
             local: UnixNanos(r.local),
         };
         match (r.kind, ev) {
-            (RowKind::Depth(side), MarketEvent::BookDeltas(b)) if b.deltas.len() == 1 => {
+            (RowKind::Depth(side), MarketEvent::BookDeltas(b)) => {
+                let delta = BookDelta {
+                    side,
+                    level: Level {
+                        price: self.price(r.p1),
+                        qty: self.qty(r.q1),
+                    },
+                };
                 // Every field is written (the destructuring fails to compile
-                // when one is added).
+                // when one is added); a list of other than one change is
+                // replaced.
                 let BookDeltas {
                     instrument,
                     first_update_id,
@@ -181,14 +189,9 @@ impl Decoder {
                 *first_update_id = r.id;
                 *last_update_id = r.id;
                 *prev_last_update_id = Some(r.id - 1);
-                if let Some(d) = deltas.first_mut() {
-                    *d = BookDelta {
-                        side,
-                        level: Level {
-                            price: self.price(r.p1),
-                            qty: self.qty(r.q1),
-                        },
-                    };
+                match deltas.as_mut_slice() {
+                    [d] => *d = delta,
+                    _ => *deltas = DeltaList::one(delta),
                 }
                 *t = times;
             }
