@@ -534,8 +534,27 @@ proptest! {
         for &(step, spread, bq, aq, extra, k) in &steps {
             mid += step * TICK;
             let (bid, ask) = (mid - spread / 2 * TICK, mid + (spread + 1) / 2 * TICK);
-            set_best(&mut book, &mut model, Side::Buy, bid, bq);
-            set_best(&mut book, &mut model, Side::Sell, ask, aq);
+            if extra % 2 == 0 {
+                set_best(&mut book, &mut model, Side::Buy, bid, bq);
+                set_best(&mut book, &mut model, Side::Sell, ask, aq);
+            } else {
+                // Both sides in one call: the same as the two calls above.
+                let better = |m: &RefBook, side: Side, p: i64| {
+                    m.levels(side)
+                        .iter()
+                        .take_while(|l| if side == Side::Buy { l.0 > p } else { l.0 < p })
+                        .count()
+                };
+                let want = (better(&model, Side::Buy, bid), better(&model, Side::Sell, ask));
+                let got = book.set_best_bid_ask(&lvl(bid, bq), &lvl(ask, aq)).unwrap();
+                prop_assert_eq!(got, want);
+                for (side, p, q) in [(Side::Buy, bid, bq), (Side::Sell, ask, aq)] {
+                    while let Some((l, _)) = model.best(side).filter(|l| if side == Side::Buy { l.0 > p } else { l.0 < p }) {
+                        model.set(side, l, 0);
+                    }
+                    model.set(side, p, q);
+                }
+            }
             // Now and then a depth update behind the top (or a delete).
             if extra == 0 {
                 let (s, p) = if k < 0 { (Side::Buy, bid + k * TICK) } else { (Side::Sell, ask + k * TICK) };
