@@ -328,6 +328,26 @@ impl L2Book {
         })
     }
 
+    /// Applies a best bid/offer whose two prices both name a level:
+    /// [`set_best`](Self::set_best) for `bid` on the bids, then for `ask` on
+    /// the asks, with the same results and refusals (a refused bid changes
+    /// nothing; a refused ask leaves the bid applied). Returns how many better
+    /// levels each side lost. One call for both sides of a quote.
+    #[inline]
+    pub fn set_best_bid_ask(
+        &mut self,
+        bid: &Level,
+        ask: &Level,
+    ) -> Result<(usize, usize), BookError> {
+        check_qty(Side::Buy, bid.price, bid.qty)?;
+        self.note_precision(bid.price, bid.qty);
+        let b = self.bids.set_best(bid.price.raw(), bid.qty.raw());
+        check_qty(Side::Sell, ask.price, ask.qty)?;
+        self.note_precision(ask.price, ask.qty);
+        let a = self.asks.set_best(ask.price.raw(), ask.qty.raw());
+        Ok((b, a))
+    }
+
     /// Records the venue update id and clocks after a series of
     /// [`update`](Self::update) / [`update_raw`](Self::update_raw) calls.
     pub fn set_last_update(&mut self, update_id: u64, times: EventTimes) {
@@ -694,6 +714,54 @@ mod tests {
         assert!(b
             .cost_to_fill(Side::Sell, Quantity::parse("-1").unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn set_best_bid_ask_refuses_side_by_side() {
+        let mut b = L2Book::new(id());
+        b.apply_snapshot(&snapshot()).unwrap();
+        let mut two = b.clone();
+        // Bid 61800.10 removes 61800.20; ask 61800.50 removes 61800.30.
+        let (bid, ask) = (lv("61800.10", "1.5"), lv("61800.50", "0.7"));
+        assert_eq!(b.set_best_bid_ask(&bid, &ask), Ok((1, 1)));
+        two.set_best(Side::Buy, bid.price, bid.qty).unwrap();
+        two.set_best(Side::Sell, ask.price, ask.qty).unwrap();
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(b.top(side, 10), two.top(side, 10));
+        }
+        // A refused bid changes nothing.
+        let before = (b.top(Side::Buy, 10), b.top(Side::Sell, 10));
+        let neg = Level {
+            price: Price::parse("61800.00").unwrap(),
+            qty: Quantity::parse("-1").unwrap(),
+        };
+        let e = b.set_best_bid_ask(&neg, &lv("61801.00", "1")).unwrap_err();
+        assert!(matches!(
+            e,
+            BookError::NegativeQuantity {
+                side: Side::Buy,
+                ..
+            }
+        ));
+        assert_eq!((b.top(Side::Buy, 10), b.top(Side::Sell, 10)), before);
+        // A refused ask leaves the bid applied.
+        let neg_ask = Level {
+            price: Price::parse("61801.00").unwrap(),
+            qty: Quantity::parse("-1").unwrap(),
+        };
+        let e = b
+            .set_best_bid_ask(&lv("61800.00", "2"), &neg_ask)
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            BookError::NegativeQuantity {
+                side: Side::Sell,
+                ..
+            }
+        ));
+        assert_eq!(b.top(Side::Buy, 10), vec![lv("61800.00", "2.000")]);
+        assert_eq!(b.top(Side::Sell, 10), before.1);
+        b.check_invariants().unwrap();
     }
 
     #[test]

@@ -512,6 +512,64 @@ proptest! {
         run(config, &ops, &probes, &fills, n)?;
     }
 
+    /// A quote feed: a random-walk mid with steps of up to ±150 ticks and a
+    /// spread of 1-4 ticks, each quote applied with `set_best` on both
+    /// sides. Each move clears a range of levels on one side (often across
+    /// several bitmap words, sometimes past the window's edge) and leaves the
+    /// old best behind on the other, so the quote path's range clearing, its
+    /// fallback paths and re-centring are all checked against deleting the
+    /// better levels one at a time; depth updates and zero quantities are
+    /// mixed in.
+    #[test]
+    fn quote_stream_matches_reference(
+        config in config(),
+        steps in prop::collection::vec(
+            (-150i64..150, 1i64..5, 0i64..3_000_000, 0i64..3_000_000, 0u8..8, -40i64..40),
+            1..300,
+        ),
+    ) {
+        let mut book = L2Book::with_config(id(), config).unwrap();
+        let mut model = RefBook::default();
+        let mut mid = CENTRE;
+        for &(step, spread, bq, aq, extra, k) in &steps {
+            mid += step * TICK;
+            let (bid, ask) = (mid - spread / 2 * TICK, mid + (spread + 1) / 2 * TICK);
+            if extra % 2 == 0 {
+                set_best(&mut book, &mut model, Side::Buy, bid, bq);
+                set_best(&mut book, &mut model, Side::Sell, ask, aq);
+            } else {
+                // Both sides in one call: the same as the two calls above.
+                let better = |m: &RefBook, side: Side, p: i64| {
+                    m.levels(side)
+                        .iter()
+                        .take_while(|l| if side == Side::Buy { l.0 > p } else { l.0 < p })
+                        .count()
+                };
+                let want = (better(&model, Side::Buy, bid), better(&model, Side::Sell, ask));
+                let got = book.set_best_bid_ask(&lvl(bid, bq), &lvl(ask, aq)).unwrap();
+                prop_assert_eq!(got, want);
+                for (side, p, q) in [(Side::Buy, bid, bq), (Side::Sell, ask, aq)] {
+                    while let Some((l, _)) = model.best(side).filter(|l| if side == Side::Buy { l.0 > p } else { l.0 < p }) {
+                        model.set(side, l, 0);
+                    }
+                    model.set(side, p, q);
+                }
+            }
+            // Now and then a depth update behind the top (or a delete).
+            if extra == 0 {
+                let (s, p) = if k < 0 { (Side::Buy, bid + k * TICK) } else { (Side::Sell, ask + k * TICK) };
+                let q = if k % 3 == 0 { 0 } else { bq + 1 };
+                book.update_raw(s, p, q).unwrap();
+                model.set(s, p, q);
+            }
+            if config.window_ticks <= 1024 {
+                book.check_invariants().map_err(TestCaseError::fail)?;
+            }
+            compare(&book, &model, &[bid, ask, mid], &[100_000_000, 4_000_000_000], 8)?;
+        }
+        book.check_invariants().map_err(TestCaseError::fail)?;
+    }
+
     /// A drifting market: the top walks far in one direction, so every window
     /// size has to re-centre many times while deletes chase the old levels.
     #[test]
