@@ -298,6 +298,8 @@ pub(crate) struct Ctx<'a> {
     pub last: Option<i64>,
     /// Positions that went flat during this operation.
     pub flat: Vec<(AccountId, PositionSide)>,
+    /// Did a wallet or a position change during this operation (a fill)?
+    pub accounts_changed: bool,
 }
 
 fn times(now: UnixNanos) -> EventTimes {
@@ -351,6 +353,42 @@ pub(crate) fn margin_summary(
         margin_balance: m(wallet + upnl),
         available_balance: m(wallet + upnl - im - reserved),
     })
+}
+
+/// Is the cross margin balance of `asset` (wallet + unrealised PnL) below
+/// the maintenance margin? The liquidation decision of [`margin_summary`]
+/// without the figures it does not need: `false` wherever `margin_summary`
+/// would give `None` (an overflow), as the decision then is "no summary,
+/// no liquidation". The initial margin it leaves out cannot overflow (a
+/// non-negative notional divided by a leverage of at least 1).
+pub(crate) fn cross_below_maintenance(
+    metas: &crate::idmap::IdMap<Meta>,
+    acct: &Account,
+    asset: Currency,
+) -> bool {
+    let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
+    let (mut upnl, mut mm) = (0i128, 0i128);
+    for ((iid, _), pos) in acct.positions.iter() {
+        let Some(meta) = metas.get(&iid) else {
+            continue;
+        };
+        if meta.spec.margin_asset != asset || pos.qty == 0 || pos.mode != MarginMode::Cross {
+            continue;
+        }
+        let mark = meta.mark_or_last().unwrap_or(pos.entry);
+        let Some(notional) = meta.contract.notional(mark, pos.qty, Rounding::HalfEven) else {
+            return false;
+        };
+        let Some(pnl) = meta.contract.pnl(pos.qty, pos.entry, mark) else {
+            return false;
+        };
+        let Some(m) = maintenance_margin(&meta.settings.margin_tiers, notional) else {
+            return false;
+        };
+        upnl += pnl;
+        mm += m;
+    }
+    wallet + upnl < mm
 }
 
 /// View of one position.
@@ -1171,6 +1209,7 @@ impl Ctx<'_> {
                 .map_or(fee, |m| m.raw())
         };
         let fee_money;
+        self.accounts_changed = true;
         if futures {
             // Release the reservation proportionally to what is left.
             let rem_after = rem_before - qty;
@@ -1295,6 +1334,7 @@ impl Ctx<'_> {
         let asset = self.meta.spec.margin_asset;
         let iid = self.iid;
         let default_leverage = self.default_leverage();
+        self.accounts_changed = true;
         let Some(acct) = self.accounts.get_mut(&account) else {
             return;
         };

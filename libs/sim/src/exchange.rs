@@ -31,8 +31,8 @@ use veloz_core::{
 
 use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
 use crate::engine::{
-    add, margin_summary, position_view, symbol_config, Book, Ctx, InstrumentSettings, Ledgers,
-    Meta, Origin,
+    add, cross_below_maintenance, margin_summary, position_view, symbol_config, Book, Ctx,
+    InstrumentSettings, Ledgers, Meta, Origin,
 };
 use crate::error::{SimError, VenueError};
 use crate::futures::maintenance_margin;
@@ -88,6 +88,12 @@ pub struct SimExchange {
     ledgers: Ledgers,
     now: UnixNanos,
     out: Vec<SimReport>,
+    /// The last liquidation check found nothing, and nothing it reads (the
+    /// accounts' wallets and positions, the instruments' mark and last
+    /// prices) changed since: the next check would find nothing again and
+    /// is skipped. Cleared by every change of those inputs (see
+    /// [`SimExchange::inputs_changed`]).
+    liquidation_clear: bool,
 }
 
 impl Default for SimExchange {
@@ -190,7 +196,15 @@ impl SimExchange {
             ledgers: Ledgers::default(),
             now: UnixNanos::ZERO,
             out: Vec::new(),
+            liquidation_clear: false,
         }
+    }
+
+    /// Something the liquidation check reads changed (a wallet, a position,
+    /// a mark or last price): the next check runs in full.
+    #[inline]
+    fn inputs_changed(&mut self) {
+        self.liquidation_clear = false;
     }
 
     /// The configuration.
@@ -251,6 +265,7 @@ impl SimExchange {
         }
         self.books.insert(id, Book::new(&spec, &settings));
         self.metas.insert(id, Meta::new(spec, settings));
+        self.inputs_changed();
         Ok(())
     }
 
@@ -267,6 +282,7 @@ impl SimExchange {
     /// Opens an account (no-op if it exists).
     pub fn open_account(&mut self, id: AccountId) {
         self.accounts.entry(id).or_default();
+        self.inputs_changed();
     }
 
     /// Credits (or, negative, debits) the spot wallet.
@@ -304,6 +320,7 @@ impl SimExchange {
             .get_mut(&account)
             .ok_or(SimError::UnknownAccount(account))?;
         add(&mut acct.wallets, amount.currency(), amount.raw());
+        self.liquidation_clear = false;
         if let Some(m) = margin_summary(&self.metas, acct, amount.currency(), DEFAULT_LEVERAGE) {
             self.out.push(SimReport::Account {
                 account,
@@ -577,11 +594,15 @@ impl SimExchange {
             now: self.now,
             last: None,
             flat: Vec::new(),
+            accounts_changed: false,
         };
         let r = f(&mut ctx);
-        let last = ctx.last;
+        let (last, accounts_changed) = (ctx.last, ctx.accounts_changed);
         if let (Some(l), Some(m)) = (last, self.metas.get_mut(&iid)) {
             m.last = Some(l);
+        }
+        if accounts_changed || last.is_some() {
+            self.inputs_changed();
         }
         Some(r)
     }
@@ -661,6 +682,7 @@ impl SimExchange {
         };
         let (mark_p, rate_p) = (meta.price(mark), Price::from_raw(rate, 8));
         let mut touched = Vec::new();
+        self.liquidation_clear = false;
         for (aid, acct) in self.accounts.iter_mut() {
             for ((i, leg), pos) in acct.positions.iter_mut() {
                 if i != iid || pos.qty == 0 {
@@ -788,6 +810,15 @@ impl SimExchange {
 
     /// Liquidates every futures account whose margin fell below maintenance.
     fn check_liquidations(&mut self) {
+        if self.liquidation_clear {
+            return;
+        }
+        // Fast path: decide without allocating whether anything is due (the
+        // usual answer); only then collect and liquidate below.
+        if !self.liquidation_due() {
+            self.liquidation_clear = true;
+            return;
+        }
         let accounts: Vec<AccountId> = self
             .accounts
             .iter()
@@ -848,6 +879,53 @@ impl SimExchange {
         }
     }
 
+    /// Would [`SimExchange::check_liquidations`] liquidate anything? The same
+    /// decision per position and per cross margin asset, without collecting.
+    fn liquidation_due(&self) -> bool {
+        for acct in self.accounts.values() {
+            for (n, ((iid, _), pos)) in acct.positions.iter().enumerate() {
+                if pos.qty == 0 {
+                    continue;
+                }
+                let Some(meta) = self.metas.get(&iid) else {
+                    continue;
+                };
+                match pos.mode {
+                    MarginMode::Cross => {
+                        let asset = meta.spec.margin_asset;
+                        // Each cross asset once: skip it if an earlier open
+                        // cross position (with a known instrument) had it.
+                        let seen = acct.positions.iter().take(n).any(|((i, _), p)| {
+                            p.qty != 0
+                                && p.mode == MarginMode::Cross
+                                && self
+                                    .metas
+                                    .get(&i)
+                                    .is_some_and(|m| m.spec.margin_asset == asset)
+                        });
+                        if !seen && cross_below_maintenance(&self.metas, acct, asset) {
+                            return true;
+                        }
+                    }
+                    MarginMode::Isolated => {
+                        let mark = meta.mark_or_last().unwrap_or(pos.entry);
+                        let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
+                        let notional = meta
+                            .contract
+                            .notional(mark, pos.qty, Rounding::HalfEven)
+                            .unwrap_or(0);
+                        let mm =
+                            maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
+                        if pos.isolated + upnl < mm {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Closes positions at the mark price: every cross position of `asset`
     /// (`which` = `None`), or one isolated position.
     fn liquidate(
@@ -856,6 +934,7 @@ impl SimExchange {
         asset: Currency,
         which: Option<(InstrumentId, PositionSide)>,
     ) {
+        self.inputs_changed();
         // Cancel the account's open orders on the instruments concerned.
         let iids: Vec<InstrumentId> = match which {
             Some((iid, _)) => vec![iid],
@@ -1027,14 +1106,18 @@ impl SimExchange {
                         c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
                     });
                     if let Some(m) = self.metas.get_mut(&iid) {
-                        m.last = Some(t.price.raw());
+                        if m.last != Some(t.price.raw()) {
+                            m.last = Some(t.price.raw());
+                            self.liquidation_clear = false;
+                        }
                     }
                 }
             }
             MarketEvent::MarkPrice(mp) => {
                 if let Some(m) = self.metas.get_mut(&iid) {
-                    if mp.mark.is_positive() {
+                    if mp.mark.is_positive() && m.mark != Some(mp.mark.raw()) {
                         m.mark = Some(mp.mark.raw());
+                        self.liquidation_clear = false;
                     }
                     if let Some(r) = mp.funding_rate {
                         m.funding_rate = Some(r.raw());
