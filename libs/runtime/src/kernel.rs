@@ -492,8 +492,25 @@ impl Kernel {
                 .map_err(|source| KernelError::Journal { seq, source })?;
         }
         self.seq = seq;
-        let mut audit = self.begin_step(time);
-        self.on_market(ev, &mut audit);
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        // The common step (no book error, no risk engine, no action queued)
+        // builds its empty audit once, at the end, instead of carrying one
+        // through the step.
+        let mut notes = Vec::new();
+        self.on_market(ev, &mut notes);
+        if self.risk.is_none() && self.actions.is_empty() {
+            return Ok(StepAudit {
+                seq,
+                notes,
+                ..StepAudit::default()
+            });
+        }
+        let mut audit = StepAudit {
+            seq,
+            notes,
+            ..StepAudit::default()
+        };
         if self.risk.is_some() {
             self.risk_observe();
         }
@@ -540,7 +557,7 @@ impl Kernel {
         match input {
             Input::Start => self.call(None, |s, c| s.on_start(c)),
             Input::Stop => self.call(None, |s, c| s.on_stop(c)),
-            Input::Market(ev) => self.on_market(&ev, &mut audit),
+            Input::Market(ev) => self.on_market(&ev, &mut audit.notes),
             Input::Order(ev) => self.on_order_event(ev, &mut audit),
             Input::Account(ev) => self.portfolio.apply_account(&ev),
             Input::Funding(f) => {
@@ -713,54 +730,88 @@ impl Kernel {
         self.kill_switch_active = false;
     }
 
-    fn on_market(&mut self, ev: &MarketEvent, audit: &mut StepAudit) {
-        let id = ev.instrument();
+    /// Market data: the market state, then the strategies' callback. A book
+    /// update the book refuses is counted and noted instead. Inlined: it is
+    /// most of the hot path of a backtest ([`Kernel::handle_market`]).
+    #[inline(always)]
+    fn on_market(&mut self, ev: &MarketEvent, notes: &mut Vec<String>) {
+        let id = ev.instrument_ref();
         if let Some(r) = self.risk.as_mut() {
-            r.on_market_data(id, self.now);
+            r.on_market_data(*id, self.now);
         }
         match ev {
-            MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
-                let instruments = &self.instruments;
-                let book = self.market.books.get_or_insert_with(id, || {
-                    instruments
-                        .get(&id)
-                        .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
-                        .unwrap_or_else(|| L2Book::new(id))
-                });
-                let r = match &ev {
-                    MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
-                    MarketEvent::BookDeltas(d) => book.apply_deltas(d),
-                    _ => Ok(()),
-                };
-                match r {
-                    Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
-                    Err(e) => {
-                        self.stats.book_errors += 1;
-                        audit
-                            .notes
-                            .push(format!("book update of {id} refused: {e}"));
-                    }
+            MarketEvent::BookDeltas(d) => {
+                if let Some(book) = self.book_of(id) {
+                    let r = book.apply_deltas(d);
+                    self.after_book_update(*id, r, notes);
+                }
+            }
+            MarketEvent::BookSnapshot(s) => {
+                if let Some(book) = self.book_of(id) {
+                    let r = book.apply_snapshot(s);
+                    self.after_book_update(*id, r, notes);
                 }
             }
             MarketEvent::Quote(q) => {
-                *self.market.quotes.get_or_insert_with(id, || *q) = *q;
+                *self.market.quotes.get_or_insert_with(*id, || *q) = *q;
                 self.call(None, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
-                *self.market.last.get_or_insert_with(id, || t.price) = t.price;
+                *self.market.last.get_or_insert_with(*id, || t.price) = t.price;
                 self.call(None, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
-                self.market.last.insert(id, b.close);
+                self.market.last.insert(*id, b.close);
                 self.call(None, |s, c| s.on_bar(c, b));
             }
             MarketEvent::MarkPrice(m) => {
                 if m.mark.is_positive() {
-                    self.market.marks.insert(id, *m);
+                    self.market.marks.insert(*id, *m);
                 }
                 self.call(None, |s, c| s.on_mark_price(c, m));
             }
             MarketEvent::Liquidation(_) => {}
+        }
+    }
+
+    /// The kernel's L2 book of `id`, made on its first update (with the
+    /// instrument's book settings when it is loaded). One search by
+    /// reference on the hot path; `None` cannot happen (the index is fresh).
+    #[inline]
+    fn book_of(&mut self, id: &InstrumentId) -> Option<&mut L2Book> {
+        let at = match self.market.books.index_of(id) {
+            Some(at) => at,
+            None => self.new_book(id)?,
+        };
+        self.market.books.value_at_mut(at)
+    }
+
+    /// Makes the book of `id` (first update); returns its index.
+    #[cold]
+    fn new_book(&mut self, id: &InstrumentId) -> Option<usize> {
+        let book = self
+            .instruments
+            .get(id)
+            .and_then(|i| L2Book::with_config(*id, BookConfig::for_instrument(i)).ok())
+            .unwrap_or_else(|| L2Book::new(*id));
+        self.market.books.insert(*id, book);
+        self.market.books.index_of(id)
+    }
+
+    /// After a book update: the strategies' `on_book`, or the refusal noted.
+    #[inline(always)]
+    fn after_book_update(
+        &mut self,
+        id: InstrumentId,
+        r: Result<(), veloz_market::BookError>,
+        notes: &mut Vec<String>,
+    ) {
+        match r {
+            Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
+            Err(e) => {
+                self.stats.book_errors += 1;
+                notes.push(format!("book update of {id} refused: {e}"));
+            }
         }
     }
 
