@@ -1408,6 +1408,10 @@ impl Ctx<'_> {
 
     /// After fills: resting reducing orders of flat positions expire.
     pub fn after_fills(&mut self) {
+        // Most calls follow a book change that filled nothing.
+        if self.flat.is_empty() {
+            return;
+        }
         let flat = std::mem::take(&mut self.flat);
         for (account, leg) in flat {
             let still_flat = self
@@ -1588,8 +1592,8 @@ impl Ctx<'_> {
                 // The best resting level of our orders on this side, and its
                 // first order (no allocation: this runs on every book update).
                 let best = match side {
-                    Side::Buy => self.book.bids.iter().next_back(),
-                    Side::Sell => self.book.asks.iter().next(),
+                    Side::Buy => self.book.bids.last_key_value(),
+                    Side::Sell => self.book.asks.first_key_value(),
                 };
                 let Some((p, id)) = best.and_then(|(p, ids)| ids.first().map(|id| (*p, *id)))
                 else {

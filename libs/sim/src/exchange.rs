@@ -749,11 +749,17 @@ impl SimExchange {
         }
     }
 
+    /// Fires the stop and trailing orders of `iid` whose trigger price was
+    /// reached (inlined check: usually nothing is waiting).
+    #[inline(always)]
     fn process_triggers(&mut self, iid: InstrumentId) {
         let waiting = self.books.get(&iid).map_or(0, |b| b.waiting.len());
-        if waiting == 0 {
-            return;
+        if waiting != 0 {
+            self.fire_triggers(iid, waiting);
         }
+    }
+
+    fn fire_triggers(&mut self, iid: InstrumentId, waiting: usize) {
         let limit = waiting + 1;
         for _ in 0..limit {
             let Some(meta) = self.metas.get(&iid) else {
