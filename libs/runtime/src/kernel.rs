@@ -876,7 +876,7 @@ impl Kernel {
                     .orders
                     .get(&ev.client_order_id)
                     .map(|o| o.strategy())
-                    .unwrap_or(StrategyId::from_const("unknown"));
+                    .unwrap_or_else(|| StrategyId::from_const("unknown"));
                 let position_after = self
                     .portfolio
                     .position(ev.instrument)
@@ -900,8 +900,16 @@ impl Kernel {
         self.call(idx, |s, c| s.on_order_event(c, &ev));
         if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
-            if let Some(p) = self.portfolio.position(ev.instrument).cloned() {
-                self.call(idx, |s, c| s.on_position(c, &p));
+            // The position is read through the context's own view (no copy):
+            // callbacks cannot change it.
+            let id = ev.instrument;
+            if self.portfolio.position(id).is_some() {
+                self.call(idx, |s, c| {
+                    let portfolio = c.view.portfolio;
+                    if let Some(p) = portfolio.position(id) {
+                        s.on_position(c, p);
+                    }
+                });
             }
         }
     }
