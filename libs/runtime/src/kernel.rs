@@ -123,6 +123,7 @@ pub struct MarketState {
 impl MarketState {
     /// Best bid and ask prices: from the L2 book if it has both sides, else
     /// from the last quote.
+    #[inline]
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
         if let Some(b) = self.books.get(&id) {
             if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
@@ -735,38 +736,42 @@ impl Kernel {
     /// most of the hot path of a backtest ([`Kernel::handle_market`]).
     #[inline(always)]
     fn on_market(&mut self, ev: &MarketEvent, notes: &mut Vec<String>) {
-        let id = ev.instrument_ref();
         if let Some(r) = self.risk.as_mut() {
-            r.on_market_data(*id, self.now);
+            r.on_market_data(*ev.instrument_ref(), self.now);
         }
         match ev {
             MarketEvent::BookDeltas(d) => {
+                let id = &d.instrument;
                 if let Some(book) = self.book_of(id) {
                     let r = book.apply_deltas(d);
                     self.after_book_update(*id, r, notes);
                 }
             }
             MarketEvent::BookSnapshot(s) => {
+                let id = &s.instrument;
                 if let Some(book) = self.book_of(id) {
                     let r = book.apply_snapshot(s);
                     self.after_book_update(*id, r, notes);
                 }
             }
             MarketEvent::Quote(q) => {
-                *self.market.quotes.get_or_insert_with(*id, || *q) = *q;
+                *self.market.quotes.get_or_insert_with(q.instrument, || *q) = *q;
                 self.call(None, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
-                *self.market.last.get_or_insert_with(*id, || t.price) = t.price;
+                *self
+                    .market
+                    .last
+                    .get_or_insert_with(t.instrument, || t.price) = t.price;
                 self.call(None, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
-                self.market.last.insert(*id, b.close);
+                self.market.last.insert(b.instrument, b.close);
                 self.call(None, |s, c| s.on_bar(c, b));
             }
             MarketEvent::MarkPrice(m) => {
                 if m.mark.is_positive() {
-                    self.market.marks.insert(*id, *m);
+                    self.market.marks.insert(m.instrument, *m);
                 }
                 self.call(None, |s, c| s.on_mark_price(c, m));
             }
