@@ -202,15 +202,20 @@ impl Book {
         }
     }
 
-    /// Resting simulated levels of `side`, best first.
+    /// Resting simulated levels of `side`, best first (bids descending, asks
+    /// ascending; no boxed iterator: this runs on every public trade).
     pub fn levels_best_first(
         &self,
         side: Side,
-    ) -> Box<dyn Iterator<Item = (i64, &[VenueOrderId])> + '_> {
-        match side {
-            Side::Buy => Box::new(self.bids.iter().rev().map(|(p, v)| (*p, v.as_slice()))),
-            Side::Sell => Box::new(self.asks.iter().map(|(p, v)| (*p, v.as_slice()))),
-        }
+    ) -> impl Iterator<Item = (i64, &[VenueOrderId])> + '_ {
+        let (asks, bids) = match side {
+            Side::Buy => (None, Some(self.bids.iter().rev())),
+            Side::Sell => (Some(self.asks.iter()), None),
+        };
+        asks.into_iter()
+            .flatten()
+            .chain(bids.into_iter().flatten())
+            .map(|(p, v)| (*p, v.as_slice()))
     }
 
     /// Every (side, price) with resting simulated orders.
@@ -1407,11 +1412,16 @@ impl Ctx<'_> {
     }
 
     /// After fills: resting reducing orders of flat positions expire.
+    #[inline(always)]
     pub fn after_fills(&mut self) {
         // Most calls follow a book change that filled nothing.
-        if self.flat.is_empty() {
-            return;
+        if !self.flat.is_empty() {
+            self.expire_flat_reducing();
         }
+    }
+
+    /// The reducing orders of positions that went flat expire.
+    fn expire_flat_reducing(&mut self) {
         let flat = std::mem::take(&mut self.flat);
         for (account, leg) in flat {
             let still_flat = self
@@ -1554,17 +1564,20 @@ impl Ctx<'_> {
                 continue;
             }
             let traded = self.book.traded.remove(&(side, price)).unwrap_or(0);
-            let ids = self
-                .book
-                .levels(side)
-                .get(&price)
-                .cloned()
-                .unwrap_or_default();
-            for id in ids {
-                let Some(o) = self.book.orders.get(&id) else {
+            // The level's ids and the orders are separate fields: no copy of
+            // the id list is needed to update the orders.
+            let Book {
+                bids, asks, orders, ..
+            } = &mut *self.book;
+            let level = match side {
+                Side::Buy => bids.get(&price),
+                Side::Sell => asks.get(&price),
+            };
+            for id in level.map_or(&[][..], Vec::as_slice) {
+                let Some(o) = orders.get_mut(id) else {
                     continue;
                 };
-                let ahead = self
+                o.queue_ahead = self
                     .queue
                     .on_depth_change(
                         o.queue_ahead,
@@ -1575,9 +1588,6 @@ impl Ctx<'_> {
                         },
                     )
                     .clamp(0, new.max(0));
-                if let Some(o) = self.book.orders.get_mut(&id) {
-                    o.queue_ahead = ahead;
-                }
             }
         }
         self.fill_crossed();
@@ -1586,6 +1596,13 @@ impl Ctx<'_> {
     /// Resting simulated orders the venue's opposite side reached or crossed
     /// fill at their own price against that liquidity.
     fn fill_crossed(&mut self) {
+        // Fast path: neither our best bid nor our best ask is reached by the
+        // venue's opposite side (the usual book update): the loop below
+        // would stop at its first check on both sides.
+        if !self.reached(Side::Buy) && !self.reached(Side::Sell) {
+            self.after_fills();
+            return;
+        }
         for side in [Side::Buy, Side::Sell] {
             let opp = side.opposite();
             loop {
@@ -1625,6 +1642,25 @@ impl Ctx<'_> {
             }
         }
         self.after_fills();
+    }
+
+    /// Does the venue's best effective level on the other side reach our
+    /// best resting level of `side`? (The first check of
+    /// [`Ctx::fill_crossed`]'s loop.)
+    #[inline(always)]
+    fn reached(&self, side: Side) -> bool {
+        let ours = match side {
+            Side::Buy => self.book.bids.last_key_value(),
+            Side::Sell => self.book.asks.first_key_value(),
+        };
+        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
+            return false;
+        };
+        match (side, self.book.market.best_effective(side.opposite())) {
+            (Side::Buy, Some((mp, _))) => mp <= p,
+            (Side::Sell, Some((mp, _))) => mp >= p,
+            (_, None) => false,
+        }
     }
 
     // ------------------------------------------------------------ cancel / expire helpers
