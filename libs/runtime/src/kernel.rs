@@ -820,11 +820,6 @@ impl Kernel {
         }
     }
 
-    fn strategy_index(&self, id: &ClientOrderId) -> Option<usize> {
-        let sid = self.orders.get(id)?.strategy();
-        self.strategy_ids.iter().position(|s| *s == sid)
-    }
-
     fn on_order_event(&mut self, ev: OrderEvent, audit: &mut StepAudit) {
         let applied = match self.orders.apply(&ev) {
             Ok(a) => a.applied,
@@ -865,7 +860,11 @@ impl Kernel {
                 r.on_reject(self.now, &why);
             }
         }
-        let idx = self.strategy_index(&ev.client_order_id);
+        // One lookup of the order's strategy serves the callbacks, the fill
+        // record and the kernel's-own-order check (the order store does not
+        // change during this step's bookkeeping).
+        let sid = self.orders.get(&ev.client_order_id).map(|o| o.strategy());
+        let idx = sid.and_then(|sid| self.strategy_ids.iter().position(|s| *s == sid));
         // A fill updates the position before any callback, so every callback
         // of this event sees the position after it.
         if let OrderEventKind::Filled(fill) = &ev.kind {
@@ -877,11 +876,7 @@ impl Kernel {
                 ));
             }
             if self.record_fills {
-                let sid = self
-                    .orders
-                    .get(&ev.client_order_id)
-                    .map(|o| o.strategy())
-                    .unwrap_or_else(|| StrategyId::from_const("unknown"));
+                let sid = sid.unwrap_or_else(|| StrategyId::from_const("unknown"));
                 let position_after = self
                     .portfolio
                     .position(ev.instrument)
@@ -898,7 +893,7 @@ impl Kernel {
                 });
             }
         }
-        if idx.is_none() && self.orders.get(&ev.client_order_id).is_some() {
+        if idx.is_none() && sid.is_some() {
             // The kernel's own order (kill switch): no strategy owns it.
             return;
         }
