@@ -579,8 +579,12 @@ impl SimExchange {
     // ------------------------------------------------------------ internals
 
     fn with_ctx<R>(&mut self, iid: InstrumentId, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
-        let meta = self.metas.get(&iid)?;
-        let book = self.books.get_mut(&iid)?;
+        // `books` and `metas` hold the same ids (`add_instrument` inserts
+        // both), and an `IdMap` keeps its ids sorted: one search finds both.
+        let at = self.books.index_of(&iid)?;
+        let meta = self.metas.value_at(at)?;
+        debug_assert_eq!(meta.spec.id, iid);
+        let book = self.books.value_at_mut(at)?;
         let mut ctx = Ctx {
             iid,
             meta,

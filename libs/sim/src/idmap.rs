@@ -57,6 +57,13 @@ impl<V> IdMap<V> {
     /// The value at an index from [`IdMap::index_of`] (valid until the next
     /// insertion).
     #[inline]
+    pub fn value_at(&self, index: usize) -> Option<&V> {
+        self.entries.get(index).map(|(_, v)| v)
+    }
+
+    /// The value at an index from [`IdMap::index_of`] (valid until the next
+    /// insertion), mutably.
+    #[inline]
     pub fn value_at_mut(&mut self, index: usize) -> Option<&mut V> {
         self.entries.get_mut(index).map(|(_, v)| v)
     }
