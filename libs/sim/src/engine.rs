@@ -1656,6 +1656,18 @@ impl Ctx<'_> {
         let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
             return false;
         };
+        // The effective book only lacks liquidity the venue's book has (its
+        // best ask is at or above the venue's, its best bid at or below):
+        // when the venue's best level does not reach us, neither does the
+        // effective one, and the walk over consumed levels is not needed.
+        let l2 = self.book.market.l2();
+        let venue_reaches = match side {
+            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
+            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
+        };
+        if !venue_reaches {
+            return false;
+        }
         match (side, self.book.market.best_effective(side.opposite())) {
             (Side::Buy, Some((mp, _))) => mp <= p,
             (Side::Sell, Some((mp, _))) => mp >= p,
