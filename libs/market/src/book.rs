@@ -395,6 +395,7 @@ impl L2Book {
 
     // ------------------------------------------------------------ queries
 
+    #[inline]
     fn level(&self, (p, q): (i64, i64)) -> Level {
         Level {
             price: Price::from_raw(p, self.price_precision),
@@ -415,11 +416,13 @@ impl L2Book {
     }
 
     /// Best bid.
+    #[inline]
     pub fn best_bid(&self) -> Option<Level> {
         self.best_bid_raw().map(|l| self.level(l))
     }
 
     /// Best ask.
+    #[inline]
     pub fn best_ask(&self) -> Option<Level> {
         self.best_ask_raw().map(|l| self.level(l))
     }

@@ -46,6 +46,9 @@
 //! quotient half-even to 8 decimals only when asked.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
+
+use crate::store::IdHasher;
 
 use veloz_core::events::{EventTimes, Fill, OrderEvent, OrderEventKind, SubmitOrder};
 use veloz_core::fixed::div_round_i128;
@@ -229,6 +232,10 @@ impl Applied {
     }
 }
 
+/// Up to this many fills an order finds a duplicate trade id by scanning its
+/// fills; beyond, through its index.
+const SCANNED_FILLS: usize = 16;
+
 /// One order: the request as the strategy made it, its machine state and
 /// everything executed so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +251,11 @@ pub struct Order {
     fees: BTreeMap<Currency, Money>,
     venue_order_id: Option<VenueOrderId>,
     fills: Vec<Fill>,
-    fill_index: HashMap<TradeId, usize>,
+    /// Position of each fill by trade id, kept only once the order has more
+    /// than [`SCANNED_FILLS`] fills: below that a scan of `fills` finds a
+    /// duplicate faster than a hash lookup, and most orders never need the
+    /// table (nor its allocation).
+    fill_index: HashMap<TradeId, usize, BuildHasherDefault<IdHasher>>,
     event_count: u64,
     last_event: Option<EventTimes>,
 }
@@ -269,7 +280,7 @@ impl Order {
             fees: BTreeMap::new(),
             venue_order_id: None,
             fills: Vec::new(),
-            fill_index: HashMap::new(),
+            fill_index: HashMap::default(),
             event_count: 0,
             last_event: None,
         })
@@ -328,7 +339,7 @@ impl Order {
         };
 
         if let Some(fill) = fill {
-            if let Some(&i) = self.fill_index.get(&fill.trade_id) {
+            if let Some(i) = self.fill_position(fill.trade_id) {
                 let same = self.fills.get(i).is_some_and(|prev| {
                     prev.price == fill.price && prev.qty == fill.qty && prev.side == fill.side
                 });
@@ -445,8 +456,19 @@ impl Order {
             if let Some((asset, total)) = fee_update {
                 self.fees.insert(asset, total);
             }
-            self.fill_index.insert(fill.trade_id, self.fills.len());
             self.fills.push(*fill);
+            if self.fills.len() > SCANNED_FILLS {
+                if self.fill_index.is_empty() {
+                    self.fill_index = self
+                        .fills
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| (f.trade_id, i))
+                        .collect();
+                } else {
+                    self.fill_index.insert(fill.trade_id, self.fills.len() - 1);
+                }
+            }
         }
         if let Some((quantity, price, trigger_price)) = new_terms {
             self.quantity = quantity;
@@ -587,7 +609,17 @@ impl Order {
 
     /// Has a fill with this trade id been applied?
     pub fn has_fill(&self, trade_id: TradeId) -> bool {
-        self.fill_index.contains_key(&trade_id)
+        self.fill_position(trade_id).is_some()
+    }
+
+    /// Where the fill with this trade id is in `fills`.
+    #[inline]
+    fn fill_position(&self, trade_id: TradeId) -> Option<usize> {
+        if self.fills.len() <= SCANNED_FILLS {
+            self.fills.iter().position(|f| f.trade_id == trade_id)
+        } else {
+            self.fill_index.get(&trade_id).copied()
+        }
     }
 
     /// Number of events that changed the order (ignored and duplicate events
@@ -1195,6 +1227,40 @@ mod tests {
             })
         );
         assert_eq!(o, before);
+    }
+
+    /// Duplicates are found by scanning the fills of a small order and
+    /// through the index once it has more than `SCANNED_FILLS` fills.
+    #[test]
+    fn duplicate_fills_are_found_before_and_after_the_index_is_built() {
+        let n = SCANNED_FILLS as u64 + 4;
+        let mut o = limit("100");
+        drive(&mut o, &[K::Submitted, K::Accepted]);
+        for t in 1..=n {
+            assert!(o.apply(&event(fill_kind(t, "1", "100"))).is_ok());
+            // The first fill and the latest are known at every size.
+            for known in [1, t] {
+                assert!(o.has_fill(TradeId(known)));
+                let before = o.clone();
+                assert_eq!(
+                    o.apply(&event(fill_kind(known, "1", "100"))),
+                    Ok(Applied::DuplicateFill {
+                        trade_id: TradeId(known)
+                    })
+                );
+                assert_eq!(o, before);
+            }
+            assert!(!o.has_fill(TradeId(t + 1)));
+        }
+        assert_eq!(o.fills().len() as u64, n);
+        assert_eq!(
+            o.apply(&event(fill_kind(3, "2", "100"))),
+            Err(OrderError::ConflictingDuplicateFill {
+                order: o.client_order_id(),
+                trade_id: TradeId(3)
+            })
+        );
+        assert_eq!(o.filled_qty(), q("20"));
     }
 
     #[test]

@@ -211,8 +211,16 @@ impl OrderStore {
     /// Applies an event to the order it names and updates the indexes.
     pub fn apply(&mut self, event: &OrderEvent) -> Result<Audit, StoreError> {
         let id = event.client_order_id;
-        let order = self.get(&id).ok_or(StoreError::UnknownOrder(id))?;
-        if let Some(venue_order_id) = event.venue_order_id {
+        // One search for the order; its slot serves the read and the write.
+        let slot = self.slot(&id).ok_or(StoreError::UnknownOrder(id))?;
+        let order = self.slots.get(slot).ok_or(StoreError::UnknownOrder(id))?;
+        // The venue id index maps an order's own (venue id, instrument) to it
+        // for good (entries are added once, never replaced or removed): an
+        // event repeating both needs no index lookup.
+        let known = event.venue_order_id.is_some()
+            && order.venue_order_id() == event.venue_order_id
+            && order.instrument() == event.instrument;
+        if let (Some(venue_order_id), false) = (event.venue_order_id, known) {
             if let Some(owner) = self
                 .by_venue
                 .get(&VenueKey(venue_order_id, event.instrument))
@@ -227,7 +235,10 @@ impl OrderStore {
             }
         }
         let had_venue_id = order.venue_order_id().is_some();
-        let order = self.get_mut(id)?;
+        let order = self
+            .slots
+            .get_mut(slot)
+            .ok_or(StoreError::UnknownOrder(id))?;
         let applied = order.apply(event)?;
         let (closed, instrument, venue_id) = (
             order.is_closed(),
@@ -532,6 +543,22 @@ mod tests {
         assert_eq!(
             store.get(&ClientOrderId::new("b").unwrap()).cloned(),
             before
+        );
+        // The owner's own venue id on its instrument (no index lookup) is
+        // applied; on another instrument it is the order that refuses it.
+        let err = store
+            .apply(&event("a", "ETHUSDT", Some(5), OrderEventKind::Canceled))
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Order(OrderError::WrongInstrument { .. })),
+            "{err}"
+        );
+        store
+            .apply(&event("a", "BTCUSDT", Some(5), OrderEventKind::Canceled))
+            .unwrap();
+        assert_eq!(
+            store.client_order_id_of(instrument("BTCUSDT"), VenueOrderId(5)),
+            Some(ClientOrderId::new("a").unwrap())
         );
         // Order errors come through unchanged.
         let err = store

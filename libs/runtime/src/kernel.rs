@@ -123,6 +123,7 @@ pub struct MarketState {
 impl MarketState {
     /// Best bid and ask prices: from the L2 book if it has both sides, else
     /// from the last quote.
+    #[inline]
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
         if let Some(b) = self.books.get(&id) {
             if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
@@ -492,8 +493,25 @@ impl Kernel {
                 .map_err(|source| KernelError::Journal { seq, source })?;
         }
         self.seq = seq;
-        let mut audit = self.begin_step(time);
-        self.on_market(ev, &mut audit);
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        // The common step (no book error, no risk engine, no action queued)
+        // builds its empty audit once, at the end, instead of carrying one
+        // through the step.
+        let mut notes = Vec::new();
+        self.on_market(ev, &mut notes);
+        if self.risk.is_none() && self.actions.is_empty() {
+            return Ok(StepAudit {
+                seq,
+                notes,
+                ..StepAudit::default()
+            });
+        }
+        let mut audit = StepAudit {
+            seq,
+            notes,
+            ..StepAudit::default()
+        };
         if self.risk.is_some() {
             self.risk_observe();
         }
@@ -540,7 +558,7 @@ impl Kernel {
         match input {
             Input::Start => self.call(None, |s, c| s.on_start(c)),
             Input::Stop => self.call(None, |s, c| s.on_stop(c)),
-            Input::Market(ev) => self.on_market(&ev, &mut audit),
+            Input::Market(ev) => self.on_market(&ev, &mut audit.notes),
             Input::Order(ev) => self.on_order_event(ev, &mut audit),
             Input::Account(ev) => self.portfolio.apply_account(&ev),
             Input::Funding(f) => {
@@ -713,50 +731,47 @@ impl Kernel {
         self.kill_switch_active = false;
     }
 
-    fn on_market(&mut self, ev: &MarketEvent, audit: &mut StepAudit) {
-        let id = ev.instrument();
+    /// Market data: the market state, then the strategies' callback. A book
+    /// update the book refuses is counted and noted instead. Inlined: it is
+    /// most of the hot path of a backtest ([`Kernel::handle_market`]).
+    #[inline(always)]
+    fn on_market(&mut self, ev: &MarketEvent, notes: &mut Vec<String>) {
         if let Some(r) = self.risk.as_mut() {
-            r.on_market_data(id, self.now);
+            r.on_market_data(*ev.instrument_ref(), self.now);
         }
         match ev {
-            MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) => {
-                let instruments = &self.instruments;
-                let book = self.market.books.get_or_insert_with(id, || {
-                    instruments
-                        .get(&id)
-                        .and_then(|i| L2Book::with_config(id, BookConfig::for_instrument(i)).ok())
-                        .unwrap_or_else(|| L2Book::new(id))
-                });
-                let r = match &ev {
-                    MarketEvent::BookSnapshot(s) => book.apply_snapshot(s),
-                    MarketEvent::BookDeltas(d) => book.apply_deltas(d),
-                    _ => Ok(()),
-                };
-                match r {
-                    Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
-                    Err(e) => {
-                        self.stats.book_errors += 1;
-                        audit
-                            .notes
-                            .push(format!("book update of {id} refused: {e}"));
-                    }
+            MarketEvent::BookDeltas(d) => {
+                let id = &d.instrument;
+                if let Some(book) = self.book_of(id) {
+                    let r = book.apply_deltas(d);
+                    self.after_book_update(*id, r, notes);
+                }
+            }
+            MarketEvent::BookSnapshot(s) => {
+                let id = &s.instrument;
+                if let Some(book) = self.book_of(id) {
+                    let r = book.apply_snapshot(s);
+                    self.after_book_update(*id, r, notes);
                 }
             }
             MarketEvent::Quote(q) => {
-                *self.market.quotes.get_or_insert_with(id, || *q) = *q;
+                *self.market.quotes.get_or_insert_with(q.instrument, || *q) = *q;
                 self.call(None, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
-                *self.market.last.get_or_insert_with(id, || t.price) = t.price;
+                *self
+                    .market
+                    .last
+                    .get_or_insert_with(t.instrument, || t.price) = t.price;
                 self.call(None, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
-                self.market.last.insert(id, b.close);
+                self.market.last.insert(b.instrument, b.close);
                 self.call(None, |s, c| s.on_bar(c, b));
             }
             MarketEvent::MarkPrice(m) => {
                 if m.mark.is_positive() {
-                    self.market.marks.insert(id, *m);
+                    self.market.marks.insert(m.instrument, *m);
                 }
                 self.call(None, |s, c| s.on_mark_price(c, m));
             }
@@ -764,9 +779,45 @@ impl Kernel {
         }
     }
 
-    fn strategy_index(&self, id: &ClientOrderId) -> Option<usize> {
-        let sid = self.orders.get(id)?.strategy();
-        self.strategy_ids.iter().position(|s| *s == sid)
+    /// The kernel's L2 book of `id`, made on its first update (with the
+    /// instrument's book settings when it is loaded). One search by
+    /// reference on the hot path; `None` cannot happen (the index is fresh).
+    #[inline]
+    fn book_of(&mut self, id: &InstrumentId) -> Option<&mut L2Book> {
+        let at = match self.market.books.index_of(id) {
+            Some(at) => at,
+            None => self.new_book(id)?,
+        };
+        self.market.books.value_at_mut(at)
+    }
+
+    /// Makes the book of `id` (first update); returns its index.
+    #[cold]
+    fn new_book(&mut self, id: &InstrumentId) -> Option<usize> {
+        let book = self
+            .instruments
+            .get(id)
+            .and_then(|i| L2Book::with_config(*id, BookConfig::for_instrument(i)).ok())
+            .unwrap_or_else(|| L2Book::new(*id));
+        self.market.books.insert(*id, book);
+        self.market.books.index_of(id)
+    }
+
+    /// After a book update: the strategies' `on_book`, or the refusal noted.
+    #[inline(always)]
+    fn after_book_update(
+        &mut self,
+        id: InstrumentId,
+        r: Result<(), veloz_market::BookError>,
+        notes: &mut Vec<String>,
+    ) {
+        match r {
+            Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
+            Err(e) => {
+                self.stats.book_errors += 1;
+                notes.push(format!("book update of {id} refused: {e}"));
+            }
+        }
     }
 
     fn on_order_event(&mut self, ev: OrderEvent, audit: &mut StepAudit) {
@@ -809,7 +860,11 @@ impl Kernel {
                 r.on_reject(self.now, &why);
             }
         }
-        let idx = self.strategy_index(&ev.client_order_id);
+        // One lookup of the order's strategy serves the callbacks, the fill
+        // record and the kernel's-own-order check (the order store does not
+        // change during this step's bookkeeping).
+        let sid = self.orders.get(&ev.client_order_id).map(|o| o.strategy());
+        let idx = sid.and_then(|sid| self.strategy_ids.iter().position(|s| *s == sid));
         // A fill updates the position before any callback, so every callback
         // of this event sees the position after it.
         if let OrderEventKind::Filled(fill) = &ev.kind {
@@ -821,11 +876,7 @@ impl Kernel {
                 ));
             }
             if self.record_fills {
-                let sid = self
-                    .orders
-                    .get(&ev.client_order_id)
-                    .map(|o| o.strategy())
-                    .unwrap_or(StrategyId::from_const("unknown"));
+                let sid = sid.unwrap_or_else(|| StrategyId::from_const("unknown"));
                 let position_after = self
                     .portfolio
                     .position(ev.instrument)
@@ -842,15 +893,23 @@ impl Kernel {
                 });
             }
         }
-        if idx.is_none() && self.orders.get(&ev.client_order_id).is_some() {
+        if idx.is_none() && sid.is_some() {
             // The kernel's own order (kill switch): no strategy owns it.
             return;
         }
         self.call(idx, |s, c| s.on_order_event(c, &ev));
         if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
-            if let Some(p) = self.portfolio.position(ev.instrument).cloned() {
-                self.call(idx, |s, c| s.on_position(c, &p));
+            // The position is read through the context's own view (no copy):
+            // callbacks cannot change it.
+            let id = ev.instrument;
+            if self.portfolio.position(id).is_some() {
+                self.call(idx, |s, c| {
+                    let portfolio = c.view.portfolio;
+                    if let Some(p) = portfolio.position(id) {
+                        s.on_position(c, p);
+                    }
+                });
             }
         }
     }

@@ -110,33 +110,36 @@ impl Position {
         let Some(notional) = c.notional(px, fill.qty.raw(), veloz_core::Rounding::HalfEven) else {
             return false;
         };
-        let mut next = self.clone();
+        // Every figure is computed before any is written (a refused fill
+        // changes nothing), without copying the position and its fee map.
         let held = self.qty_raw;
-        if held == 0 || held.signum() == signed.signum() {
+        let (qty, entry, realized) = if held == 0 || held.signum() == signed.signum() {
             let Some(e) = c.entry_after_add(held.abs(), self.entry_raw, signed.abs(), px) else {
                 return false;
             };
-            next.entry_raw = e;
-            next.qty_raw = held + signed;
+            (held + signed, e, self.realized_raw)
         } else {
             let closing = signed.abs().min(held.abs());
             let closed_signed = closing * held.signum();
             let Some(pnl) = c.pnl(closed_signed, self.entry_raw, px) else {
                 return false;
             };
-            next.realized_raw += pnl;
             let rest = held + signed;
-            next.qty_raw = rest;
-            if rest == 0 {
-                next.entry_raw = 0;
+            let entry = if rest == 0 {
+                0
             } else if rest.signum() != held.signum() {
-                next.entry_raw = px;
-            }
-        }
-        *next.fees.entry(fill.fee.currency()).or_insert(0) += fill.fee.raw();
-        next.turnover_raw += notional;
-        next.fills += 1;
-        *self = next;
+                px
+            } else {
+                self.entry_raw
+            };
+            (rest, entry, self.realized_raw + pnl)
+        };
+        self.qty_raw = qty;
+        self.entry_raw = entry;
+        self.realized_raw = realized;
+        *self.fees.entry(fill.fee.currency()).or_insert(0) += fill.fee.raw();
+        self.turnover_raw += notional;
+        self.fills += 1;
         true
     }
 }

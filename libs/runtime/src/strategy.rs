@@ -195,11 +195,13 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// The current time (event time in a backtest, wall clock live).
+    #[inline]
     pub fn now(&self) -> UnixNanos {
         self.view.now
     }
 
     /// This strategy's id.
+    #[inline]
     pub fn strategy_id(&self) -> StrategyId {
         self.strategy
     }
@@ -210,12 +212,14 @@ impl Context<'_> {
     }
 
     /// The L2 book of `id`, when the run has book data for it.
+    #[inline]
     pub fn book(&self, id: InstrumentId) -> Option<&L2Book> {
         self.view.market.books.get(&id)
     }
 
     /// Best bid and ask: from the L2 book if there is one, else from the last
     /// quote.
+    #[inline]
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
         self.view.market.best_bid_ask(id)
     }
@@ -254,6 +258,7 @@ impl Context<'_> {
     }
 
     /// The net position of `id` (built from our fills).
+    #[inline]
     pub fn position(&self, id: InstrumentId) -> Option<&Position> {
         self.view.portfolio.position(id)
     }

@@ -193,3 +193,71 @@ fn journal_round_trips_through_a_file() {
     assert!(e.contains(":1:"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Counts book callbacks and quotes once, on the first book it sees.
+#[derive(Debug, Default)]
+struct BookCounter {
+    books: usize,
+}
+
+impl Strategy for BookCounter {
+    fn name(&self) -> &str {
+        "books"
+    }
+    fn on_book(&mut self, ctx: &mut Context<'_>, instrument: InstrumentId) {
+        self.books += 1;
+        if self.books == 1 {
+            if let Some((bid, _)) = ctx.best_bid_ask(instrument) {
+                let q = Quantity::parse("0.010").unwrap();
+                let _ = ctx.submit(OrderRequest::limit(instrument, Side::Buy, q, bid));
+            }
+        }
+        ctx.log(format!("book {}", self.books));
+    }
+}
+
+/// `handle_market` without and with queued actions, and a refused update:
+/// the refusal is counted and noted, and no callback runs for it.
+#[test]
+fn handle_market_applies_books_and_notes_refused_updates() {
+    let inst = veloz_sim::presets::usdm_btcusdt();
+    let id = inst.id;
+    let mut k = Kernel::new(&KernelConfig::default()).unwrap();
+    k.add_instrument(inst.clone());
+    k.add_strategy("b1", Box::new(BookCounter::default()))
+        .unwrap();
+    let mut venue = RecordingVenue::default();
+    let mut m = SynthMarket::new(inst, SynthConfig::default()).unwrap();
+    let snap = MarketEvent::BookSnapshot(m.book_snapshot(20));
+    let a = k.handle_market(UnixNanos(1), &snap, &mut venue).unwrap();
+    assert_eq!((a.seq, a.commands, a.notes.len()), (1, 1, 0));
+    assert_eq!(venue.sent.len(), 1);
+    let mut good = None;
+    while good.is_none() {
+        if let MarketEvent::BookDeltas(d) = m.next_event() {
+            good = Some(d);
+        }
+    }
+    let good = good.unwrap();
+    let a = k
+        .handle_market(
+            UnixNanos(2),
+            &MarketEvent::BookDeltas(good.clone()),
+            &mut venue,
+        )
+        .unwrap();
+    assert_eq!((a.seq, a.commands, a.notes.len()), (2, 0, 0));
+    let mut bad = good;
+    bad.deltas.as_mut_slice()[0].level.qty = Quantity::from_raw(-1, 3);
+    let a = k
+        .handle_market(UnixNanos(3), &MarketEvent::BookDeltas(bad), &mut venue)
+        .unwrap();
+    assert_eq!(a.seq, 3);
+    assert_eq!(a.notes.len(), 1, "{:?}", a.notes);
+    assert!(a.notes[0].contains("refused"), "{:?}", a.notes);
+    assert_eq!(k.stats().book_errors, 1);
+    assert_eq!(k.stats().inputs, 3);
+    // Two callbacks (the refused update made none), each logged.
+    assert_eq!(k.strategy_log().len(), 2);
+    assert!(k.market().best_bid_ask(id).is_some());
+}

@@ -203,15 +203,20 @@ impl Book {
         }
     }
 
-    /// Resting simulated levels of `side`, best first.
+    /// Resting simulated levels of `side`, best first (bids descending, asks
+    /// ascending; no boxed iterator: this runs on every public trade).
     pub fn levels_best_first(
         &self,
         side: Side,
-    ) -> Box<dyn Iterator<Item = (i64, &[VenueOrderId])> + '_> {
-        match side {
-            Side::Buy => Box::new(self.bids.iter().rev().map(|(p, v)| (*p, v.as_slice()))),
-            Side::Sell => Box::new(self.asks.iter().map(|(p, v)| (*p, v.as_slice()))),
-        }
+    ) -> impl Iterator<Item = (i64, &[VenueOrderId])> + '_ {
+        let (asks, bids) = match side {
+            Side::Buy => (None, Some(self.bids.iter().rev())),
+            Side::Sell => (Some(self.asks.iter()), None),
+        };
+        asks.into_iter()
+            .flatten()
+            .chain(bids.into_iter().flatten())
+            .map(|(p, v)| (*p, v.as_slice()))
     }
 
     /// Every (side, price) with resting simulated orders.
@@ -299,6 +304,8 @@ pub(crate) struct Ctx<'a> {
     pub last: Option<i64>,
     /// Positions that went flat during this operation.
     pub flat: Vec<(AccountId, PositionSide)>,
+    /// Did a wallet or a position change during this operation (a fill)?
+    pub accounts_changed: bool,
 }
 
 fn times(now: UnixNanos) -> EventTimes {
@@ -352,6 +359,42 @@ pub(crate) fn margin_summary(
         margin_balance: m(wallet + upnl),
         available_balance: m(wallet + upnl - im - reserved),
     })
+}
+
+/// Is the cross margin balance of `asset` (wallet + unrealised PnL) below
+/// the maintenance margin? The liquidation decision of [`margin_summary`]
+/// without the figures it does not need: `false` wherever `margin_summary`
+/// would give `None` (an overflow), as the decision then is "no summary,
+/// no liquidation". The initial margin it leaves out cannot overflow (a
+/// non-negative notional divided by a leverage of at least 1).
+pub(crate) fn cross_below_maintenance(
+    metas: &crate::idmap::IdMap<Meta>,
+    acct: &Account,
+    asset: Currency,
+) -> bool {
+    let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
+    let (mut upnl, mut mm) = (0i128, 0i128);
+    for ((iid, _), pos) in acct.positions.iter() {
+        let Some(meta) = metas.get(&iid) else {
+            continue;
+        };
+        if meta.spec.margin_asset != asset || pos.qty == 0 || pos.mode != MarginMode::Cross {
+            continue;
+        }
+        let mark = meta.mark_or_last().unwrap_or(pos.entry);
+        let Some(notional) = meta.contract.notional(mark, pos.qty, Rounding::HalfEven) else {
+            return false;
+        };
+        let Some(pnl) = meta.contract.pnl(pos.qty, pos.entry, mark) else {
+            return false;
+        };
+        let Some(m) = maintenance_margin(&meta.settings.margin_tiers, notional) else {
+            return false;
+        };
+        upnl += pnl;
+        mm += m;
+    }
+    wallet + upnl < mm
 }
 
 /// View of one position.
@@ -1172,6 +1215,7 @@ impl Ctx<'_> {
                 .map_or(fee, |m| m.raw())
         };
         let fee_money;
+        self.accounts_changed = true;
         if futures {
             // Release the reservation proportionally to what is left.
             let rem_after = rem_before - qty;
@@ -1296,6 +1340,7 @@ impl Ctx<'_> {
         let asset = self.meta.spec.margin_asset;
         let iid = self.iid;
         let default_leverage = self.default_leverage();
+        self.accounts_changed = true;
         let Some(acct) = self.accounts.get_mut(&account) else {
             return;
         };
@@ -1528,17 +1573,20 @@ impl Ctx<'_> {
                 continue;
             }
             let traded = self.book.traded.remove(&(side, price)).unwrap_or(0);
-            let ids = self
-                .book
-                .levels(side)
-                .get(&price)
-                .cloned()
-                .unwrap_or_default();
-            for id in ids {
-                let Some(o) = self.book.orders.get(&id) else {
+            // The level's ids and the orders are separate fields: no copy of
+            // the id list is needed to update the orders.
+            let Book {
+                bids, asks, orders, ..
+            } = &mut *self.book;
+            let level = match side {
+                Side::Buy => bids.get(&price),
+                Side::Sell => asks.get(&price),
+            };
+            for id in level.map_or(&[][..], Vec::as_slice) {
+                let Some(o) = orders.get_mut(id) else {
                     continue;
                 };
-                let ahead = self
+                o.queue_ahead = self
                     .queue
                     .on_depth_change(
                         o.queue_ahead,
@@ -1549,9 +1597,6 @@ impl Ctx<'_> {
                         },
                     )
                     .clamp(0, new.max(0));
-                if let Some(o) = self.book.orders.get_mut(&id) {
-                    o.queue_ahead = ahead;
-                }
             }
         }
         self.fill_crossed();
@@ -1560,6 +1605,13 @@ impl Ctx<'_> {
     /// Resting simulated orders the venue's opposite side reached or crossed
     /// fill at their own price against that liquidity.
     fn fill_crossed(&mut self) {
+        // Fast path: neither our best bid nor our best ask is reached by the
+        // venue's opposite side (the usual book update): the loop below
+        // would stop at its first check on both sides.
+        if !self.reached(Side::Buy) && !self.reached(Side::Sell) {
+            self.after_fills();
+            return;
+        }
         for side in [Side::Buy, Side::Sell] {
             let opp = side.opposite();
             loop {
@@ -1601,6 +1653,37 @@ impl Ctx<'_> {
             }
         }
         self.after_fills();
+    }
+
+    /// Does the venue's best effective level on the other side reach our
+    /// best resting level of `side`? (The first check of
+    /// [`Ctx::fill_crossed`]'s loop.)
+    #[inline(always)]
+    fn reached(&self, side: Side) -> bool {
+        let ours = match side {
+            Side::Buy => self.book.bids.last_key_value(),
+            Side::Sell => self.book.asks.first_key_value(),
+        };
+        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
+            return false;
+        };
+        // The effective book only lacks liquidity the venue's book has (its
+        // best ask is at or above the venue's, its best bid at or below):
+        // when the venue's best level does not reach us, neither does the
+        // effective one, and the walk over consumed levels is not needed.
+        let l2 = self.book.market.l2();
+        let venue_reaches = match side {
+            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
+            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
+        };
+        if !venue_reaches {
+            return false;
+        }
+        match (side, self.book.market.best_effective(side.opposite())) {
+            (Side::Buy, Some((mp, _))) => mp <= p,
+            (Side::Sell, Some((mp, _))) => mp >= p,
+            (_, None) => false,
+        }
     }
 
     // ------------------------------------------------------------ cancel / expire helpers

@@ -31,8 +31,8 @@ use veloz_core::{
 
 use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
 use crate::engine::{
-    add, margin_summary, position_view, symbol_config, Book, Ctx, InstrumentSettings, Ledgers,
-    Meta, Origin,
+    add, cross_below_maintenance, margin_summary, position_view, symbol_config, Book, Ctx,
+    InstrumentSettings, Ledgers, Meta, Origin,
 };
 use crate::error::{SimError, VenueError};
 use crate::futures::maintenance_margin;
@@ -95,6 +95,12 @@ pub struct SimExchange {
     /// price sets a funding time.
     due_from: UnixNanos,
     out: Vec<SimReport>,
+    /// The last liquidation check found nothing, and nothing it reads (the
+    /// accounts' wallets and positions, the instruments' mark and last
+    /// prices) changed since: the next check would find nothing again and
+    /// is skipped. Cleared by every change of those inputs (see
+    /// [`SimExchange::inputs_changed`]).
+    liquidation_clear: bool,
 }
 
 impl Default for SimExchange {
@@ -212,7 +218,15 @@ impl SimExchange {
             now: UnixNanos::ZERO,
             due_from: UnixNanos::ZERO,
             out: Vec::new(),
+            liquidation_clear: false,
         }
+    }
+
+    /// Something the liquidation check reads changed (a wallet, a position,
+    /// a mark or last price): the next check runs in full.
+    #[inline]
+    fn inputs_changed(&mut self) {
+        self.liquidation_clear = false;
     }
 
     /// The configuration.
@@ -273,6 +287,7 @@ impl SimExchange {
         }
         self.books.insert(id, Book::new(&spec, &settings));
         self.metas.insert(id, Meta::new(spec, settings));
+        self.inputs_changed();
         Ok(())
     }
 
@@ -289,6 +304,7 @@ impl SimExchange {
     /// Opens an account (no-op if it exists).
     pub fn open_account(&mut self, id: AccountId) {
         self.accounts.entry(id).or_default();
+        self.inputs_changed();
     }
 
     /// Credits (or, negative, debits) the spot wallet.
@@ -326,6 +342,7 @@ impl SimExchange {
             .get_mut(&account)
             .ok_or(SimError::UnknownAccount(account))?;
         add(&mut acct.wallets, amount.currency(), amount.raw());
+        self.liquidation_clear = false;
         if let Some(m) = margin_summary(&self.metas, acct, amount.currency(), DEFAULT_LEVERAGE) {
             self.out.push(SimReport::Account {
                 account,
@@ -599,6 +616,7 @@ impl SimExchange {
         f: impl FnOnce(&mut Ctx<'_>) -> R,
     ) -> Option<R> {
         let meta = self.metas.value_at(at)?;
+        debug_assert_eq!(meta.spec.id, iid);
         let book = self.books.value_at_mut(at)?;
         let mut ctx = Ctx {
             iid,
@@ -613,15 +631,19 @@ impl SimExchange {
             now: self.now,
             last: None,
             flat: Vec::new(),
+            accounts_changed: false,
         };
         let r = f(&mut ctx);
         // The call may have given an order an expiry earlier than `due_from`.
         if let Some(&(e, _)) = ctx.book.gtd.first() {
             self.due_from = self.due_from.min(e);
         }
-        let last = ctx.last;
+        let (last, accounts_changed) = (ctx.last, ctx.accounts_changed);
         if let (Some(l), Some(m)) = (last, self.metas.value_at_mut(at)) {
             m.last = Some(l);
+        }
+        if accounts_changed || last.is_some() {
+            self.inputs_changed();
         }
         Some(r)
     }
@@ -728,6 +750,7 @@ impl SimExchange {
         };
         let (mark_p, rate_p) = (meta.price(mark), Price::from_raw(rate, 8));
         let mut touched = Vec::new();
+        self.liquidation_clear = false;
         for (aid, acct) in self.accounts.iter_mut() {
             for ((i, leg), pos) in acct.positions.iter_mut() {
                 if i != iid || pos.qty == 0 {
@@ -796,11 +819,22 @@ impl SimExchange {
         }
     }
 
+    /// Fires the stop and trailing orders of `iid` whose trigger price was
+    /// reached (inlined check: usually nothing is waiting).
+    #[inline(always)]
     fn process_triggers(&mut self, iid: InstrumentId) {
-        let waiting = self.books.get(&iid).map_or(0, |b| b.waiting.len());
-        if waiting == 0 {
+        // Usually no instrument has a waiting order: a scan of the (few)
+        // books' counts is cheaper than the keyed lookup below.
+        if self.books.values().all(|b| b.waiting.is_empty()) {
             return;
         }
+        let waiting = self.books.get(&iid).map_or(0, |b| b.waiting.len());
+        if waiting != 0 {
+            self.fire_triggers(iid, waiting);
+        }
+    }
+
+    fn fire_triggers(&mut self, iid: InstrumentId, waiting: usize) {
         let limit = waiting + 1;
         for _ in 0..limit {
             let Some(meta) = self.metas.get(&iid) else {
@@ -855,8 +889,22 @@ impl SimExchange {
         }
     }
 
-    /// Liquidates every futures account whose margin fell below maintenance.
+    /// Liquidates every futures account whose margin fell below maintenance
+    /// (inlined skip: usually nothing the check reads changed).
+    #[inline(always)]
     fn check_liquidations(&mut self) {
+        if !self.liquidation_clear {
+            self.check_liquidations_now();
+        }
+    }
+
+    fn check_liquidations_now(&mut self) {
+        // Fast path: decide without allocating whether anything is due (the
+        // usual answer); only then collect and liquidate below.
+        if !self.liquidation_due() {
+            self.liquidation_clear = true;
+            return;
+        }
         let accounts: Vec<AccountId> = self
             .accounts
             .iter()
@@ -917,6 +965,53 @@ impl SimExchange {
         }
     }
 
+    /// Would [`SimExchange::check_liquidations`] liquidate anything? The same
+    /// decision per position and per cross margin asset, without collecting.
+    fn liquidation_due(&self) -> bool {
+        for acct in self.accounts.values() {
+            for (n, ((iid, _), pos)) in acct.positions.iter().enumerate() {
+                if pos.qty == 0 {
+                    continue;
+                }
+                let Some(meta) = self.metas.get(&iid) else {
+                    continue;
+                };
+                match pos.mode {
+                    MarginMode::Cross => {
+                        let asset = meta.spec.margin_asset;
+                        // Each cross asset once: skip it if an earlier open
+                        // cross position (with a known instrument) had it.
+                        let seen = acct.positions.iter().take(n).any(|((i, _), p)| {
+                            p.qty != 0
+                                && p.mode == MarginMode::Cross
+                                && self
+                                    .metas
+                                    .get(&i)
+                                    .is_some_and(|m| m.spec.margin_asset == asset)
+                        });
+                        if !seen && cross_below_maintenance(&self.metas, acct, asset) {
+                            return true;
+                        }
+                    }
+                    MarginMode::Isolated => {
+                        let mark = meta.mark_or_last().unwrap_or(pos.entry);
+                        let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
+                        let notional = meta
+                            .contract
+                            .notional(mark, pos.qty, Rounding::HalfEven)
+                            .unwrap_or(0);
+                        let mm =
+                            maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
+                        if pos.isolated + upnl < mm {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Closes positions at the mark price: every cross position of `asset`
     /// (`which` = `None`), or one isolated position.
     fn liquidate(
@@ -925,6 +1020,7 @@ impl SimExchange {
         asset: Currency,
         which: Option<(InstrumentId, PositionSide)>,
     ) {
+        self.inputs_changed();
         // Cancel the account's open orders on the instruments concerned.
         let iids: Vec<InstrumentId> = match which {
             Some((iid, _)) => vec![iid],
@@ -1084,7 +1180,11 @@ impl SimExchange {
         if t.qty.is_positive() && t.price.is_positive() {
             // `books` and `metas` have the same keys, so the same indexes.
             if let Some(m) = self.metas.value_at_mut(at) {
-                m.last = Some(t.price.raw());
+                if m.last != Some(t.price.raw()) {
+                    m.last = Some(t.price.raw());
+                    // A position held here is valued at the new price.
+                    self.liquidation_clear = false;
+                }
             }
         }
         // The general path's `after_call_checked`: no triggers wait here.
@@ -1161,14 +1261,18 @@ impl SimExchange {
                         c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
                     });
                     if let Some(m) = self.metas.value_at_mut(at) {
-                        m.last = Some(t.price.raw());
+                        if m.last != Some(t.price.raw()) {
+                            m.last = Some(t.price.raw());
+                            self.liquidation_clear = false;
+                        }
                     }
                 }
             }
             MarketEvent::MarkPrice(mp) => {
                 if let Some(m) = self.metas.value_at_mut(at) {
-                    if mp.mark.is_positive() {
+                    if mp.mark.is_positive() && m.mark != Some(mp.mark.raw()) {
                         m.mark = Some(mp.mark.raw());
+                        self.liquidation_clear = false;
                     }
                     if let Some(r) = mp.funding_rate {
                         m.funding_rate = Some(r.raw());

@@ -68,7 +68,7 @@ impl<V> IdMap<V> {
     }
 
     /// The value at an index from [`IdMap::index_of`] (valid until the next
-    /// insertion).
+    /// insertion), mutably.
     #[inline]
     pub fn value_at_mut(&mut self, index: usize) -> Option<&mut V> {
         self.entries.get_mut(index).map(|(_, v)| v)

@@ -210,6 +210,48 @@ fn cross_liquidation_when_margin_balance_falls_below_maintenance() {
     assert_eq!(v.order(id, rest).unwrap().status, SimOrderStatus::Canceled);
 }
 
+/// A check that found nothing is skipped until something it reads changes:
+/// a fill (with the mark unchanged) and a wallet debit must still liquidate.
+#[test]
+fn liquidation_check_sees_fills_and_wallet_changes_after_a_clear_check() {
+    let liquidated = |r: &[SimReport]| r.iter().any(|x| matches!(x, SimReport::Liquidation(_)));
+    // A fill at an unchanged mark.
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("1000", "USDT")).unwrap();
+    book(&mut v, id, "59990", "60000", 0);
+    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
+        .unwrap();
+    v.on_market_event(&mark(id, "57000", None, None, 2))
+        .unwrap();
+    // The same mark again, and a trade that fills nothing of ours: clear.
+    v.on_market_event(&mark(id, "57000", None, None, 3))
+        .unwrap();
+    assert!(!liquidated(&v.take_reports()));
+    // The book drops to 50000 (no fill: still clear), then selling 0.1 at
+    // 50000 realises −1000 − 2.5 of fee with the mark still at 57000:
+    // margin balance 991 − 1002.5 − 600 < 0, liquidated after the fill.
+    book(&mut v, id, "50000", "50010", 4);
+    assert!(!liquidated(&v.take_reports()));
+    v.submit(A, &market(id, "b", Side::Sell, "0.1"), None, t(5))
+        .unwrap();
+    assert!(liquidated(&v.take_reports()));
+
+    // A wallet debit at an unchanged mark.
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("1000", "USDT")).unwrap();
+    book(&mut v, id, "59990", "60000", 0);
+    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
+        .unwrap();
+    v.on_market_event(&mark(id, "57000", None, None, 2))
+        .unwrap();
+    assert!(!liquidated(&v.take_reports()));
+    // 991 − 50 − 900 = 41 < 68.4, seen at the next mark of the same price.
+    v.deposit_futures(A, money("-50", "USDT")).unwrap();
+    v.on_market_event(&mark(id, "57000", None, None, 3))
+        .unwrap();
+    assert!(liquidated(&v.take_reports()));
+}
+
 #[test]
 fn isolated_liquidation_keeps_the_cross_wallet_and_the_fund_covers_gaps() {
     let run = |gap_mark: &str| {

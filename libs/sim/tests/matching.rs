@@ -359,6 +359,60 @@ fn a_book_crossing_our_price_fills_us_at_our_price() {
     assert_eq!(v.order(id, oid).unwrap().status, SimOrderStatus::Filled);
 }
 
+/// A crossing level we already took is no longer effective: an unrelated
+/// update (the venue's book still shows it) fills nothing more.
+#[test]
+fn a_consumed_crossing_level_does_not_fill_twice() {
+    let (mut v, id) = funded_spot();
+    v.on_market_event(&snapshot(id, &[("99", "5")], &[("101", "5")], 0))
+        .unwrap();
+    v.submit(A, &limit(id, "cc", Side::Buy, "1", "100"), None, t(1))
+        .unwrap();
+    v.take_reports();
+    v.on_market_event(&depth(id, Side::Sell, "99.99", "0.4", 2))
+        .unwrap();
+    assert_eq!(
+        fill_summary(&v.take_reports()),
+        vec![(s("cc"), s("100.00"), s("0.40000"), true)]
+    );
+    // The venue still shows 0.4 at 99.99 (below our bid), all of it ours.
+    v.on_market_event(&depth(id, Side::Buy, "98", "2", 3))
+        .unwrap();
+    v.on_market_event(&depth(id, Side::Sell, "102", "2", 4))
+        .unwrap();
+    assert!(fill_summary(&v.take_reports()).is_empty());
+}
+
+/// The sell side of the crossing check: updates that do not reach our ask
+/// fill nothing, a bid at or above it fills us at our price.
+#[test]
+fn a_book_crossing_our_ask_fills_us_at_our_price() {
+    let (mut v, id) = funded_spot();
+    v.on_market_event(&snapshot(id, &[("99", "5")], &[("100", "5")], 0))
+        .unwrap();
+    let oid = v
+        .submit(A, &limit(id, "sx", Side::Sell, "1", "100"), None, t(1))
+        .unwrap();
+    v.take_reports();
+    // Bids below our ask: nothing.
+    v.on_market_event(&depth(id, Side::Buy, "99.99", "3", 2))
+        .unwrap();
+    v.on_market_event(&depth(id, Side::Sell, "100", "0", 3))
+        .unwrap();
+    assert!(fill_summary(&v.take_reports()).is_empty());
+    // A bid at 100.01 crosses our ask at 100: filled at 100.
+    v.on_market_event(&depth(id, Side::Buy, "100.01", "0.25", 4))
+        .unwrap();
+    assert_eq!(
+        fill_summary(&v.take_reports()),
+        vec![(s("sx"), s("100.00"), s("0.25000"), true)]
+    );
+    assert_eq!(
+        v.order(id, oid).unwrap().status,
+        SimOrderStatus::PartiallyFilled
+    );
+}
+
 #[test]
 fn simulated_orders_match_each_other_behind_the_market_queue() {
     let (mut v, id) = funded_spot();
