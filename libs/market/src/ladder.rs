@@ -220,6 +220,24 @@ impl<const BID: bool> Ladder<BID> {
         }
     }
 
+    /// The best slot is now `next` (`None`: the window is empty; if levels
+    /// remain outside it, the window moves onto the best of them).
+    #[inline]
+    fn best_is(&mut self, next: Option<usize>) {
+        match next {
+            Some(n) => {
+                self.best = n as isize;
+                self.check_edges();
+            }
+            None => {
+                self.best = Self::empty_best(self.window);
+                if let Some(p) = self.ovf_best {
+                    self.recenter(self.tick, p);
+                }
+            }
+        }
+    }
+
     /// Slot `i` became the best (`has`), or the best slot `i` was emptied.
     #[inline(never)]
     fn best_changed(&mut self, i: isize, has: bool) {
@@ -234,20 +252,7 @@ impl<const BID: bool> Ladder<BID> {
         } else {
             next_set(&self.bits, self.window, idx)
         };
-        match next {
-            Some(n) => {
-                self.best = n as isize;
-                self.check_edges();
-            }
-            None => {
-                self.best = Self::empty_best(self.window);
-                // The window is empty; if levels remain outside it, move the
-                // window onto the best of them.
-                if let Some(p) = self.ovf_best {
-                    self.recenter(self.tick, p);
-                }
-            }
-        }
+        self.best_is(next);
     }
 
     /// Re-centres when the best slot has drifted into the outer eighth.
@@ -335,18 +340,7 @@ impl<const BID: bool> Ladder<BID> {
         } else {
             next_set(&self.bits, self.window, hi)
         };
-        match next {
-            Some(n) => {
-                self.best = n as isize;
-                self.check_edges();
-            }
-            None => {
-                self.best = Self::empty_best(self.window);
-                if let Some(p) = self.ovf_best {
-                    self.recenter(self.tick, p);
-                }
-            }
-        }
+        self.best_is(next);
         removed
     }
 

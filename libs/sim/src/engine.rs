@@ -397,6 +397,20 @@ pub(crate) fn cross_below_maintenance(
     wallet + upnl < mm
 }
 
+/// Is an isolated position's margin (its isolated wallet + unrealised PnL
+/// at the mark, else the last price) below its maintenance margin? A PnL or
+/// notional that overflows counts as 0, as in the liquidation check.
+pub(crate) fn isolated_below_maintenance(meta: &Meta, pos: &Pos) -> bool {
+    let mark = meta.mark_or_last().unwrap_or(pos.entry);
+    let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
+    let notional = meta
+        .contract
+        .notional(mark, pos.qty, Rounding::HalfEven)
+        .unwrap_or(0);
+    let mm = maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
+    pos.isolated + upnl < mm
+}
+
 /// View of one position.
 pub(crate) fn position_view(
     meta: &Meta,

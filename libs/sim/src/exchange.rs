@@ -31,11 +31,10 @@ use veloz_core::{
 
 use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
 use crate::engine::{
-    add, cross_below_maintenance, margin_summary, position_view, symbol_config, Book, Ctx,
-    InstrumentSettings, Ledgers, Meta, Origin,
+    add, cross_below_maintenance, isolated_below_maintenance, margin_summary, position_view,
+    symbol_config, Book, Ctx, InstrumentSettings, Ledgers, Meta, Origin,
 };
 use crate::error::{SimError, VenueError};
-use crate::futures::maintenance_margin;
 use crate::idmap::IdMap;
 use crate::market::MarketBook;
 use crate::order::{AccountId, SimOrder, SimOrderStatus, StpMode, TrailingState};
@@ -931,15 +930,7 @@ impl SimExchange {
                         }
                     }
                     MarginMode::Isolated => {
-                        let mark = meta.mark_or_last().unwrap_or(pos.entry);
-                        let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
-                        let notional = meta
-                            .contract
-                            .notional(mark, pos.qty, Rounding::HalfEven)
-                            .unwrap_or(0);
-                        let mm =
-                            maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
-                        if pos.isolated + upnl < mm {
+                        if isolated_below_maintenance(meta, pos) {
                             isolated.push((iid, leg));
                         }
                     }
@@ -994,15 +985,7 @@ impl SimExchange {
                         }
                     }
                     MarginMode::Isolated => {
-                        let mark = meta.mark_or_last().unwrap_or(pos.entry);
-                        let upnl = meta.contract.pnl(pos.qty, pos.entry, mark).unwrap_or(0);
-                        let notional = meta
-                            .contract
-                            .notional(mark, pos.qty, Rounding::HalfEven)
-                            .unwrap_or(0);
-                        let mm =
-                            maintenance_margin(&meta.settings.margin_tiers, notional).unwrap_or(0);
-                        if pos.isolated + upnl < mm {
+                        if isolated_below_maintenance(meta, pos) {
                             return true;
                         }
                     }
