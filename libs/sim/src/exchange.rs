@@ -228,6 +228,19 @@ impl SimExchange {
         self.liquidation_clear = false;
     }
 
+    /// A public trade at `price` on the instrument at index `at` of `metas`:
+    /// its last price, which values its positions where no mark is known
+    /// (so a change is an input change of the liquidation check).
+    #[inline]
+    fn set_last_price(&mut self, at: usize, price: i64) {
+        if let Some(m) = self.metas.value_at_mut(at) {
+            if m.last != Some(price) {
+                m.last = Some(price);
+                self.inputs_changed();
+            }
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &SimConfig {
         &self.config
@@ -1162,13 +1175,7 @@ impl SimExchange {
     fn idle_trade(&mut self, at: usize, t: &Trade) {
         if t.qty.is_positive() && t.price.is_positive() {
             // `books` and `metas` have the same keys, so the same indexes.
-            if let Some(m) = self.metas.value_at_mut(at) {
-                if m.last != Some(t.price.raw()) {
-                    m.last = Some(t.price.raw());
-                    // A position held here is valued at the new price.
-                    self.liquidation_clear = false;
-                }
-            }
+            self.set_last_price(at, t.price.raw());
         }
         // The general path's `after_call_checked`: no triggers wait here.
         self.check_liquidations();
@@ -1243,12 +1250,7 @@ impl SimExchange {
                     self.with_ctx_at(at, iid, |c| {
                         c.on_public_trade(t.price.raw(), t.qty.raw(), t.aggressor)
                     });
-                    if let Some(m) = self.metas.value_at_mut(at) {
-                        if m.last != Some(t.price.raw()) {
-                            m.last = Some(t.price.raw());
-                            self.liquidation_clear = false;
-                        }
-                    }
+                    self.set_last_price(at, t.price.raw());
                 }
             }
             MarketEvent::MarkPrice(mp) => {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use veloz_core::{InstrumentId, MarginMode, OrderFlags, PositionSide, Side};
+use veloz_core::{AggressorSide, InstrumentId, MarginMode, OrderFlags, PositionSide, Side};
 use veloz_sim::{ExpireReason, SimExchange, SimOrderStatus, SimReport};
 
 fn usdt(s: &str) -> i128 {
@@ -248,6 +248,28 @@ fn liquidation_check_sees_fills_and_wallet_changes_after_a_clear_check() {
     // 991 − 50 − 900 = 41 < 68.4, seen at the next mark of the same price.
     v.deposit_futures(A, money("-50", "USDT")).unwrap();
     v.on_market_event(&mark(id, "57000", None, None, 3))
+        .unwrap();
+    assert!(liquidated(&v.take_reports()));
+}
+
+/// Without a mark price positions are valued at the last trade: a public
+/// trade on a book where nothing of ours rests (the venue's idle-book path)
+/// must still make the next liquidation check run after a clear one.
+#[test]
+fn a_last_price_from_an_idle_book_trade_reaches_the_liquidation_check() {
+    let liquidated = |r: &[SimReport]| r.iter().any(|x| matches!(x, SimReport::Liquidation(_)));
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("1000", "USDT")).unwrap();
+    book(&mut v, id, "59990", "60000", 0);
+    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
+        .unwrap();
+    assert_eq!(wallet(&v, "USDT"), usdt("991"));
+    // Last 59990: 991 − 3 = 988 ≥ maintenance, a clear check.
+    v.on_market_event(&trade(id, "59990", "0.01", AggressorSide::Seller, 2))
+        .unwrap();
+    assert!(!liquidated(&v.take_reports()));
+    // Last 56900: 991 − 930 = 61 < 0.4 % × 17070 = 68.28, liquidated.
+    v.on_market_event(&trade(id, "56900", "0.01", AggressorSide::Seller, 3))
         .unwrap();
     assert!(liquidated(&v.take_reports()));
 }
