@@ -406,6 +406,10 @@ fn snapshot(kernel: &Kernel, venue: &EngineVenue) -> Snapshot {
             submitted_at: venue
                 .sent_at(&o.client_order_id())
                 .unwrap_or(o.request().ts_init),
+            cancel_pending_since: (o.status() == OrderStatus::PendingCancel).then(|| {
+                o.last_event_times()
+                    .map_or(o.request().ts_init, |t| t.local)
+            }),
         })
         .collect();
     let positions = kernel

@@ -14,7 +14,11 @@
 //! 1. **Open orders at the venue.** One VeloZ does not know is reported as
 //!    external (once). One VeloZ still has as `SUBMITTED` (an unknown outcome)
 //!    gets its `Accepted`. One whose executed quantity is above VeloZ's has
-//!    its trades fetched.
+//!    its trades fetched. One VeloZ has as `PENDING_CANCEL` for
+//!    `not_found_after` (longer than `recvWindow`, so the cancel request can
+//!    no longer be executed) lost its cancel: the process died with it in
+//!    flight, or its outcome stayed unknown. It gets a `CancelRejected`, so
+//!    the order is working again locally and its strategy can cancel anew.
 //! 2. **Open orders VeloZ has that the venue does not list** (older than a
 //!    grace period, so a request in flight is not misread): an order query
 //!    says how they ended; their trades are fetched; then the closure.
@@ -68,6 +72,9 @@ pub struct LocalOrder {
     pub filled: Quantity,
     /// Kernel time of the submit.
     pub submitted_at: UnixNanos,
+    /// While a cancel is pending (`PENDING_CANCEL`): kernel time of the
+    /// order's last event, no earlier than the cancel request.
+    pub cancel_pending_since: Option<UnixNanos>,
 }
 
 /// The kernel's orders and positions at one moment.
@@ -245,6 +252,25 @@ impl Reconciler {
                     }
                     if v.executed > o.filled {
                         fetch_trades_of.push((v.venue_id, o.id));
+                    }
+                    let lost_after = self.settings.not_found_after_ms * 1_000_000;
+                    if o.cancel_pending_since
+                        .is_some_and(|t| now.0.saturating_sub(t.0) >= lost_after)
+                    {
+                        self.count(|m| m.mismatches += 1);
+                        res.events.push(Inbound::Finding(format!(
+                            "reconcile {id}: the cancel of order {} was lost (the order is still working at the venue); the order is working again locally",
+                            o.id
+                        )));
+                        res.events.push(order_event(
+                            id,
+                            o.id,
+                            Some(VenueOrderId(v.venue_id)),
+                            OrderEventKind::CancelRejected {
+                                reason: "the cancel request never reached the venue".into(),
+                            },
+                            now,
+                        ));
                     }
                 }
             }
