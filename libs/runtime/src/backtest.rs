@@ -209,6 +209,16 @@ enum Step {
     Local(UnixNanos),
 }
 
+/// What does not change while only the engine works (see
+/// [`Backtest::run`]'s data step): the earlier of the venue's next command
+/// and the kernel's next timer, and each.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    bound: Option<UnixNanos>,
+    ti: Option<UnixNanos>,
+    tt: Option<UnixNanos>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Deliver {
     Exchange,
@@ -816,6 +826,113 @@ impl Backtest {
         Ok(())
     }
 
+    /// [`Step::Data`] with one source (the common case), for as long as its
+    /// head is a plain event (not a bar or a bar's path) and the next event
+    /// is in the same chunk: the engine gets the head, the kernel's queue
+    /// its slot, and the next event becomes the head, with the cursor and
+    /// the chunk looked up once instead of per event. It makes the same
+    /// moves and the same decision as the general loop of [`Backtest::run`]
+    /// (the next data goes at once while it is still the earliest thing,
+    /// else the next local event or a full decision); `None` when the
+    /// general loop must take the head (a bar, or the end of the chunk).
+    #[inline(always)]
+    fn one_source_burst(
+        &mut self,
+        limits: Limits,
+        next_progress: &mut u64,
+        progress_every: u64,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<Option<Step>, BacktestError> {
+        let Self {
+            kernel,
+            cursors,
+            store,
+            venue,
+            feed,
+            local,
+            stats,
+            next_data,
+            last_instrument,
+            trade_seq,
+            ..
+        } = self;
+        let Some(c) = cursors.first_mut() else {
+            return Ok(None);
+        };
+        let chunk = c.chunk;
+        let Some(ch) = store.chunks.get_mut(chunk as usize) else {
+            return Ok(None);
+        };
+        // `None` is "never": no time is later than it (a sentinel of
+        // u64::MAX answers "is the data later than this" the same way).
+        let never = |x: Option<UnixNanos>| x.map_or(u64::MAX, |x| x.0);
+        let bound = never(limits.bound);
+        loop {
+            let Some(head) = c.head else {
+                return Ok(None);
+            };
+            let index = c.pos;
+            if head.how != Deliver::Both || index + 1 >= ch.events.len() {
+                return Ok(None);
+            }
+            let Some(ev) = ch.events.get(index) else {
+                return Ok(None);
+            };
+            // What `exchange_data` does for a plain event.
+            *next_data = None;
+            c.head = None;
+            c.pos = index + 1;
+            venue.on_market(ev)?;
+            stats.exchange_events += 1;
+            let at = feed.local_time(EventTimes {
+                exchange: head.time,
+                local: head.local,
+            });
+            ch.waiting += 1;
+            local.push(
+                at,
+                Slot {
+                    chunk,
+                    index: index as u32,
+                },
+            );
+            if stats.data_events >= *next_progress {
+                *next_progress = stats.data_events.saturating_add(progress_every);
+                progress(Progress {
+                    time: kernel.now(),
+                    events: stats.data_events,
+                    fills: kernel.fills().len(),
+                });
+            }
+            // What `next_source` does: the next event becomes the head.
+            let Some(ev) = ch.events.get_mut(index + 1) else {
+                return Ok(None);
+            };
+            let known = KnownInstrument {
+                last: last_instrument,
+                venue,
+            };
+            prepare_head(c, ev, stats, known, trade_seq)?;
+            let Some(Head { time: te, .. }) = c.head else {
+                return Ok(None);
+            };
+            *next_data = Some(Some((0, te)));
+            // The decision of the general loop.
+            let tl = local.next_time();
+            let to = venue.next_outbound_time();
+            if te.0 <= never(tl).min(bound).min(never(to)) {
+                continue;
+            }
+            if let Some(l) = tl {
+                let after = |x: Option<UnixNanos>| x.is_none_or(|x| l < x);
+                if l < te && after(limits.ti) && after(to) && limits.tt.is_none_or(|x| l <= x) {
+                    return Ok(Some(Step::Local(l)));
+                }
+            }
+            return Ok(Some(Step::Decide));
+        }
+    }
+
     /// Runs to the end of the data, then stops the strategies and lets the
     /// venue answer what they sent last. `progress` is called every
     /// `progress_every` data events.
@@ -840,6 +957,19 @@ impl Backtest {
                     // Neither changes while only the engine works.
                     let bound = min_opt(ti, tt);
                     loop {
+                        if self.cursors.len() == 1 {
+                            let limits = Limits { bound, ti, tt };
+                            let burst = self.one_source_burst(
+                                limits,
+                                &mut next_progress,
+                                progress_every,
+                                &mut progress,
+                            )?;
+                            if let Some(next) = burst {
+                                step = next;
+                                break;
+                            }
+                        }
                         self.exchange_data(i)?;
                         if self.stats.data_events >= next_progress {
                             next_progress = self.stats.data_events.saturating_add(progress_every);

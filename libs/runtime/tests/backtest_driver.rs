@@ -379,3 +379,87 @@ fn a_source_that_hands_over_nothing_has_ended() {
     let out = bt.run(u64::MAX, |_| {}).unwrap();
     assert_eq!(out.driver.data_events, 20);
 }
+
+/// Runs `events` as one source (the driver's one-source path), or with an
+/// empty second source (the general merge), with the recorder trading on it.
+fn run_alone_or_merged(
+    events: Vec<MarketEvent>,
+    how: How,
+    feed_latency: u64,
+    merged: bool,
+) -> (Vec<String>, RunOutput) {
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    let trace: Trace = Arc::default();
+    let s = Recorder {
+        instrument: id,
+        trace: trace.clone(),
+        trades: 0,
+    };
+    let mut sources = vec![source(events, how)];
+    if merged {
+        sources.push(Box::new(
+            std::iter::empty::<Result<MarketEvent, DataError>>(),
+        ));
+    }
+    let mut bt = Backtest::new(
+        settings(feed_latency),
+        vec![("rec".into(), Box::new(s))],
+        sources,
+    )
+    .unwrap();
+    let out = bt.run(97, |_| {}).unwrap();
+    let t = trace.lock().unwrap().clone();
+    (t, out)
+}
+
+#[test]
+fn one_source_runs_as_the_general_merge_does() {
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    // A book with trades (orders, fills and timers), trades arriving out of
+    // order with out-of-order stamps, bars, and all three in one stream.
+    let mut mixed = synth_events(1_500);
+    mixed.extend(jittered_trades(id, 300));
+    mixed.extend(bars(id, 12));
+    let feeds = [
+        synth_events(3_000),
+        jittered_trades(id, 700),
+        bars(id, 30),
+        mixed,
+    ];
+    for (k, events) in feeds.into_iter().enumerate() {
+        for latency in [0, 30_000_000] {
+            for how in [How::Iterator, How::Chunks(5), How::Chunks(1_000)] {
+                let (a, oa) = run_alone_or_merged(events.clone(), how, latency, false);
+                let (b, ob) = run_alone_or_merged(events.clone(), how, latency, true);
+                assert!(!a.is_empty());
+                assert_eq!(a, b, "feed {k}, latency {latency}");
+                assert_eq!(oa.fills, ob.fills);
+                assert_eq!(oa.equity, ob.equity);
+                assert_eq!(oa.driver, ob.driver);
+                assert_eq!(oa.kernel, ob.kernel);
+            }
+        }
+    }
+}
+
+#[test]
+fn one_source_error_stops_the_run_after_the_events_before_it() {
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    let trades = jittered_trades(id, 300);
+    let last_good = trades[..250]
+        .iter()
+        .map(|e| e.times().exchange)
+        .max()
+        .unwrap();
+    let events = trades.into_iter().enumerate().map(|(k, e)| match k {
+        250 => Err::<MarketEvent, DataError>("row 251 is damaged".into()),
+        _ => Ok(e),
+    });
+    let mut bt = Backtest::new(settings(1_000_000), vec![], vec![Box::new(events)]).unwrap();
+    let err = bt.run(u64::MAX, |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, BacktestError::Data(e) if e.to_string() == "row 251 is damaged"),
+        "{err}"
+    );
+    assert_eq!(bt.venue().exchange().now(), last_good);
+}
