@@ -15,13 +15,11 @@
 //! taken in file order; an event stamped earlier than its predecessor is
 //! treated as happening at the predecessor's time (and counted).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use veloz_core::events::{Command, EventTimes, MarketEvent};
 use veloz_core::{Currency, Instrument, InstrumentId, Money, Price, UnixNanos};
-use veloz_sim::backtest::{
-    bar_events, BacktestVenue, FeedLatency, Latency, TimeQueue, VenueMessage,
-};
+use veloz_sim::backtest::{bar_events, BacktestVenue, FeedLatency, Latency, VenueMessage};
 use veloz_sim::{AccountId, QueueModel, SimConfig, SimExchange};
 
 use crate::input::Input;
@@ -340,6 +338,133 @@ impl Store {
     }
 }
 
+/// Events on their way to the kernel, by local time (first in, first out
+/// among equal times).
+///
+/// With a constant feed latency, or receive times in the data that do not go
+/// back, events arrive in the order the engine had them: they go to a ring
+/// buffer (a power-of-two array with a head and a length), a store and a
+/// load each. An event due before the last one queued goes to an ordered
+/// map instead. Whenever the map holds an event the ring does too (the one
+/// that was last when it came, which is due after it), and every event
+/// queued in the ring since is due after it as well; so at equal times the
+/// ring's head was queued first, and taking the earlier head of the two (the
+/// ring's on a tie) keeps the order exact.
+#[derive(Debug, Default)]
+struct LocalQueue {
+    ring: Vec<(UnixNanos, Slot)>,
+    head: usize,
+    len: usize,
+    /// Time of the ring's last event (while it has any).
+    back: UnixNanos,
+    late: BTreeMap<(UnixNanos, u64), Slot>,
+    seq: u64,
+    /// Time of the earliest event (the driver asks for it several times
+    /// per event).
+    next: Option<UnixNanos>,
+}
+
+impl LocalQueue {
+    /// Queues `slot` for local time `t`.
+    #[inline]
+    fn push(&mut self, t: UnixNanos, slot: Slot) {
+        if self.len != 0 && t < self.back {
+            self.push_late(t, slot);
+            return;
+        }
+        if self.len == self.ring.len() {
+            self.grow();
+        }
+        let mask = self.ring.len() - 1;
+        if let Some(x) = self.ring.get_mut((self.head + self.len) & mask) {
+            *x = (t, slot);
+        }
+        // An empty ring means an empty map: this is the earliest event.
+        if self.len == 0 {
+            self.next = Some(t);
+        }
+        self.len += 1;
+        self.back = t;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_late(&mut self, t: UnixNanos, slot: Slot) {
+        self.seq += 1;
+        self.late.insert((t, self.seq), slot);
+        self.next = min_opt(self.next, Some(t));
+    }
+
+    /// Doubles the ring (at least 64 places), keeping the order.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let cap = (self.ring.len() * 2).max(64);
+        let mut ring = Vec::with_capacity(cap);
+        let mask = self.ring.len().wrapping_sub(1);
+        for k in 0..self.len {
+            if let Some(x) = self.ring.get((self.head + k) & mask) {
+                ring.push(*x);
+            }
+        }
+        let empty = Slot { chunk: 0, index: 0 };
+        ring.resize(cap, (UnixNanos::ZERO, empty));
+        self.ring = ring;
+        self.head = 0;
+    }
+
+    /// Time of the earliest event.
+    #[inline]
+    fn next_time(&self) -> Option<UnixNanos> {
+        self.next
+    }
+
+    /// Takes the earliest event.
+    #[inline]
+    fn pop(&mut self) -> Option<(UnixNanos, Slot)> {
+        if !self.late.is_empty() {
+            return self.pop_merged();
+        }
+        let x = *self.ring.get(self.head)?;
+        if self.len == 0 {
+            return None;
+        }
+        self.head = (self.head + 1) & (self.ring.len() - 1);
+        self.len -= 1;
+        self.next = match self.len {
+            0 => None,
+            _ => self.ring.get(self.head).map(|y| y.0),
+        };
+        Some(x)
+    }
+
+    /// [`LocalQueue::pop`] while the ordered map holds events.
+    #[cold]
+    #[inline(never)]
+    fn pop_merged(&mut self) -> Option<(UnixNanos, Slot)> {
+        let ring_head = match self.len {
+            0 => None,
+            _ => self.ring.get(self.head).copied(),
+        };
+        let late_first = self.late.first_key_value().map(|(k, _)| k.0);
+        let x = match (ring_head, late_first) {
+            (Some(r), Some(l)) if l < r.0 => self.late.pop_first().map(|((t, _), s)| (t, s)),
+            (Some(r), _) => {
+                self.head = (self.head + 1) & (self.ring.len() - 1);
+                self.len -= 1;
+                Some(r)
+            }
+            (None, _) => self.late.pop_first().map(|((t, _), s)| (t, s)),
+        };
+        let ring_next = match self.len {
+            0 => None,
+            _ => self.ring.get(self.head).map(|y| y.0),
+        };
+        self.next = min_opt(ring_next, self.late.first_key_value().map(|(k, _)| k.0));
+        x
+    }
+}
+
 /// The simulated venue takes the kernel's commands like any venue.
 impl Venue for BacktestVenue {
     fn send(&mut self, command: &Command, now: UnixNanos) {
@@ -355,7 +480,7 @@ pub struct Backtest {
     cursors: Vec<Cursor>,
     feed: FeedLatency,
     store: Store,
-    local: TimeQueue<Slot>,
+    local: LocalQueue,
     /// The earliest source and its next exchange time, while no event was
     /// taken from the sources since it was found (`None`: look again).
     next_data: Option<Option<(usize, UnixNanos)>>,
@@ -473,7 +598,7 @@ impl Backtest {
             cursors,
             feed: FeedLatency::new(feed_latency),
             store,
-            local: TimeQueue::default(),
+            local: LocalQueue::default(),
             next_data: None,
             trade_seq: 1 << 40,
             equity: Vec::new(),
@@ -1234,5 +1359,59 @@ fn min_opt(a: Option<UnixNanos>, b: Option<UnixNanos>) -> Option<UnixNanos> {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, None) => x,
         (None, y) => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue against a plain list kept in (time, arrival) order, with
+    /// pushes in order, out of order and at equal times, interleaved with
+    /// pops, through several ring growths.
+    #[test]
+    fn local_queue_is_first_in_first_out_by_time() {
+        let mut q = LocalQueue::default();
+        let mut want: Vec<(UnixNanos, u64, Slot)> = Vec::new();
+        let mut seq = 0u64;
+        let mut x = 12_345u64;
+        let mut rand = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut clock = 1_000u64;
+        for round in 0..20_000u32 {
+            let r = rand(10);
+            if r < 6 {
+                // Mostly ahead of the clock, sometimes behind (a late
+                // event), often at the same time.
+                let t = match rand(4) {
+                    0 => clock.saturating_sub(rand(50)),
+                    1 => clock,
+                    _ => clock + rand(30),
+                };
+                clock += rand(3);
+                seq += 1;
+                let slot = Slot {
+                    chunk: round,
+                    index: r as u32,
+                };
+                q.push(UnixNanos(t), slot);
+                let at = want.partition_point(|w| (w.0, w.1) <= (UnixNanos(t), seq));
+                want.insert(at, (UnixNanos(t), seq, slot));
+            } else {
+                let got = q.pop();
+                let expect = (!want.is_empty()).then(|| want.remove(0));
+                assert_eq!(got, expect.map(|w| (w.0, w.2)), "round {round}");
+            }
+            assert_eq!(q.next_time(), want.first().map(|w| w.0), "round {round}");
+        }
+        while let Some(w) = (!want.is_empty()).then(|| want.remove(0)) {
+            assert_eq!(q.pop(), Some((w.0, w.2)));
+        }
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.next_time(), None);
     }
 }
