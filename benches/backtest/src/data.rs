@@ -26,6 +26,7 @@ use veloz_core::events::{
 };
 use veloz_core::{
     AggressorSide, Instrument, InstrumentId, Price, Quantity, Side, TradeId, UnixNanos,
+    FIXED_PRECISION,
 };
 use veloz_runtime::backtest::{DataError, MarketSource};
 
@@ -95,6 +96,19 @@ impl Decoder {
             step: inst.lot.step.raw(),
             price_precision: inst.price_precision,
             qty_precision: inst.qty_precision,
+        }
+    }
+
+    /// The same decoder with its precisions already at most
+    /// [`FIXED_PRECISION`] (what `Price::from_raw` and `Quantity::from_raw`
+    /// make of them anyway): made once per chunk, it lets the compiler drop
+    /// that clamp from the per-row work.
+    #[inline]
+    fn clamped(self) -> Self {
+        Self {
+            price_precision: self.price_precision.min(FIXED_PRECISION),
+            qty_precision: self.qty_precision.min(FIXED_PRECISION),
+            ..self
         }
     }
 
@@ -220,7 +234,11 @@ impl Decoder {
                     times,
                 };
             }
-            (_, ev) => *ev = self.event(r),
+            // An event of another kind is replaced, each kind in its own
+            // arm (one shared arm builds every kind on the stack first).
+            (RowKind::Depth(_), ev) => *ev = self.event(r),
+            (RowKind::Trade(_), ev) => *ev = self.event(r),
+            (RowKind::Quote, ev) => *ev = self.event(r),
         }
     }
 }
@@ -293,7 +311,7 @@ impl MarketSource for FeedSource {
         let rows = self.rows.get(self.pos..).unwrap_or_default();
         let rows = &rows[..rows.len().min(max)];
         buf.truncate(rows.len());
-        let d = self.decoder;
+        let d = self.decoder.clamped();
         let (reuse, new) = rows.split_at(buf.len());
         for (ev, r) in buf.iter_mut().zip(reuse) {
             d.write(ev, r);
