@@ -318,22 +318,14 @@ impl Store {
         (self.chunks.len() - 1) as u32
     }
 
+    /// The kernel is done with an event of chunk `c` (number `id`): the
+    /// chunk goes back to `free` when it was its last and no cursor reads
+    /// from it any more.
     #[inline]
-    fn get(&self, s: Slot) -> Option<&MarketEvent> {
-        self.chunks
-            .get(s.chunk as usize)?
-            .events
-            .get(s.index as usize)
-    }
-
-    /// The kernel is done with the event in `s`.
-    #[inline]
-    fn release(&mut self, s: Slot) {
-        if let Some(c) = self.chunks.get_mut(s.chunk as usize) {
-            c.waiting -= 1;
-            if c.waiting == 0 && !c.reading {
-                self.free.push(s.chunk);
-            }
+    fn release_in(c: &mut Chunk, id: u32, free: &mut Vec<u32>) {
+        c.waiting -= 1;
+        if c.waiting == 0 && !c.reading {
+            free.push(id);
         }
     }
 }
@@ -1138,17 +1130,24 @@ impl Backtest {
                     let te = self.next_source()?.map(|d| d.1);
                     while let Some((_, slot)) = self.local.pop() {
                         self.before_input(t);
-                        if let Some(ev) = self.store.get(slot) {
-                            // The step's audit is dropped where it lies.
-                            if let Err(e) = self.kernel.handle_market(t, ev, &mut self.venue) {
-                                return Err(e.into());
+                        // The kernel reads the event where it lies, then
+                        // the chunk is released (one look-up for both).
+                        let mut sample = None;
+                        if let Some(ch) = self.store.chunks.get_mut(slot.chunk as usize) {
+                            if let Some(ev) = ch.events.get(slot.index as usize) {
+                                // The step's audit is dropped where it lies.
+                                if let Err(e) = self.kernel.handle_market(t, ev, &mut self.venue) {
+                                    return Err(e.into());
+                                }
+                                if self.price_interval != 0 {
+                                    sample = Some(ev.instrument());
+                                }
                             }
-                            if self.price_interval != 0 {
-                                let id = ev.instrument();
-                                self.sample_price(t, id);
-                            }
+                            Store::release_in(ch, slot.chunk, &mut self.store.free);
                         }
-                        self.store.release(slot);
+                        if let Some(id) = sample {
+                            self.sample_price(t, id);
+                        }
                         // The next local event goes at once when it is still
                         // the earliest thing: the exchange side goes first
                         // at equal times, venue reports before market data,
