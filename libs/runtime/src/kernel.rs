@@ -482,19 +482,7 @@ impl Kernel {
         ev: &MarketEvent,
         venue: &mut dyn Venue,
     ) -> Result<StepAudit, KernelError> {
-        let seq = self.seq + 1;
-        if let Some(j) = self.journal.as_mut() {
-            let stamped = Stamped {
-                seq,
-                time,
-                input: Input::Market(ev.clone()),
-            };
-            j.append(&stamped)
-                .map_err(|source| KernelError::Journal { seq, source })?;
-        }
-        self.seq = seq;
-        self.now = self.now.max(time);
-        self.stats.inputs += 1;
+        let seq = self.begin_market(time, ev)?;
         // The common step (no book error, no risk engine, no action queued)
         // builds its empty audit once, at the end, instead of carrying one
         // through the step.
@@ -507,6 +495,78 @@ impl Kernel {
                 ..StepAudit::default()
             });
         }
+        self.finish_market(seq, notes, venue)
+    }
+
+    /// [`Kernel::handle_market`] for a caller that does not read the step's
+    /// [`StepAudit`] (a backtest driver drops it): the same step, journal,
+    /// state changes, callbacks, commands and counters, without returning
+    /// the audit record, which the common step then never builds. Errors are
+    /// the same as `handle_market`'s.
+    pub fn handle_market_quiet(
+        &mut self,
+        time: UnixNanos,
+        ev: &MarketEvent,
+        venue: &mut dyn Venue,
+    ) -> Result<(), KernelError> {
+        let seq = self.begin_market(time, ev)?;
+        // An empty `Vec` does not allocate: the notes only cost something
+        // when a book update is refused.
+        let mut notes = Vec::new();
+        self.on_market(ev, &mut notes);
+        if self.risk.is_none() && self.actions.is_empty() {
+            return Ok(());
+        }
+        self.finish_market(seq, notes, venue).map(drop)
+    }
+
+    /// A market step's start: the journal records the input, then the
+    /// sequence number, the clock and the input counter move. Returns the
+    /// input's sequence number.
+    #[inline(always)]
+    fn begin_market(&mut self, time: UnixNanos, ev: &MarketEvent) -> Result<u64, KernelError> {
+        let seq = self.seq + 1;
+        if self.journal.is_some() {
+            self.journal_market(seq, time, ev)?;
+        }
+        self.seq = seq;
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        Ok(seq)
+    }
+
+    /// Journals a copy of a market input (kept out of the hot path: most
+    /// backtests run without a journal).
+    #[cold]
+    #[inline(never)]
+    fn journal_market(
+        &mut self,
+        seq: u64,
+        time: UnixNanos,
+        ev: &MarketEvent,
+    ) -> Result<(), KernelError> {
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        let stamped = Stamped {
+            seq,
+            time,
+            input: Input::Market(ev.clone()),
+        };
+        j.append(&stamped)
+            .map_err(|source| KernelError::Journal { seq, source })
+    }
+
+    /// The rest of a market step that has a risk engine or queued actions:
+    /// the risk engine observes, the actions are taken, the risk records go
+    /// into the audit.
+    #[inline(never)]
+    fn finish_market(
+        &mut self,
+        seq: u64,
+        notes: Vec<String>,
+        venue: &mut dyn Venue,
+    ) -> Result<StepAudit, KernelError> {
         let mut audit = StepAudit {
             seq,
             notes,
@@ -743,7 +803,9 @@ impl Kernel {
             MarketEvent::BookDeltas(d) => {
                 let id = &d.instrument;
                 if let Some(book) = self.book_of(id) {
-                    let r = book.apply_deltas(d);
+                    // `book_of` found the book by `d.instrument` (and a book
+                    // is made for its own id): no need to compare it again.
+                    let r = book.apply_routed_deltas(d);
                     self.after_book_update(*id, r, notes);
                 }
             }
@@ -782,7 +844,7 @@ impl Kernel {
     /// The kernel's L2 book of `id`, made on its first update (with the
     /// instrument's book settings when it is loaded). One search by
     /// reference on the hot path; `None` cannot happen (the index is fresh).
-    #[inline]
+    #[inline(always)]
     fn book_of(&mut self, id: &InstrumentId) -> Option<&mut L2Book> {
         let at = match self.market.books.index_of(id) {
             Some(at) => at,
