@@ -125,10 +125,8 @@ impl MarketState {
     /// from the last quote.
     #[inline]
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
-        if let Some(b) = self.books.get(&id) {
-            if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
-                return Some((bid.price, ask.price));
-            }
+        if let Some(prices) = self.books.get(&id).and_then(L2Book::best_prices) {
+            return Some(prices);
         }
         self.quotes.get(&id).map(|q| (q.bid.price, q.ask.price))
     }
@@ -267,7 +265,9 @@ pub struct Kernel {
     fills: Vec<FillRecord>,
     record_fills: bool,
     log: Vec<(UnixNanos, StrategyId, String)>,
-    risk: Option<RiskEngine>,
+    /// Boxed: the hot path asks "is there one?" on every input, and a box
+    /// makes that a null test instead of a comparison of the engine's bytes.
+    risk: Option<Box<RiskEngine>>,
     /// Set while the kill switch sends its own commands: they skip the
     /// cancel rate limit, and its orders take the flatten check.
     kill_switch_active: bool,
@@ -338,17 +338,17 @@ impl Kernel {
     /// market data, rejects and equity. Without one the kernel behaves as
     /// before (no limits, no trading state).
     pub fn set_risk(&mut self, risk: RiskEngine) {
-        self.risk = Some(risk);
+        self.risk = Some(Box::new(risk));
     }
 
     /// The risk engine, if installed.
     pub fn risk(&self) -> Option<&RiskEngine> {
-        self.risk.as_ref()
+        self.risk.as_deref()
     }
 
     /// The trading state (`None` without a risk engine).
     pub fn trading_state(&self) -> Option<TradingState> {
-        self.risk.as_ref().map(RiskEngine::trading_state)
+        self.risk.as_deref().map(RiskEngine::trading_state)
     }
 
     /// Adds an instrument.
@@ -806,14 +806,14 @@ impl Kernel {
                     // `book_of` found the book by `d.instrument` (and a book
                     // is made for its own id): no need to compare it again.
                     let r = book.apply_routed_deltas(d);
-                    self.after_book_update(*id, r, notes);
+                    self.after_book_update(id, r, notes);
                 }
             }
             MarketEvent::BookSnapshot(s) => {
                 let id = &s.instrument;
                 if let Some(book) = self.book_of(id) {
                     let r = book.apply_snapshot(s);
-                    self.after_book_update(*id, r, notes);
+                    self.after_book_update(id, r, notes);
                 }
             }
             MarketEvent::Quote(q) => {
@@ -869,12 +869,12 @@ impl Kernel {
     #[inline(always)]
     fn after_book_update(
         &mut self,
-        id: InstrumentId,
+        id: &InstrumentId,
         r: Result<(), veloz_market::BookError>,
         notes: &mut Vec<String>,
     ) {
         match r {
-            Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
+            Ok(()) => self.call(None, |s, c| s.on_book(c, *id)),
             Err(e) => {
                 self.stats.book_errors += 1;
                 notes.push(format!("book update of {id} refused: {e}"));
@@ -995,7 +995,7 @@ impl Kernel {
             risk,
             ..
         } = self;
-        let trading_state = risk.as_ref().map(RiskEngine::trading_state);
+        let trading_state = risk.as_deref().map(RiskEngine::trading_state);
         for (i, s) in strategies.iter_mut().enumerate() {
             if only.is_some_and(|o| o != i) {
                 continue;
