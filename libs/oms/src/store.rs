@@ -114,8 +114,11 @@ impl Hasher for IdHasher {
 /// Orders by client order id, with indexes.
 #[derive(Debug, Clone, Default)]
 pub struct OrderStore {
-    /// Orders in the order they were added.
-    slots: Vec<Order>,
+    /// Orders in the order they were added, boxed: an order is a few hundred
+    /// bytes, and a growing vector of them copied every order on each growth.
+    // Boxed on purpose (see above): the vector grows, the orders do not move.
+    #[allow(clippy::vec_box)]
+    slots: Vec<Box<Order>>,
     /// Slot of each order, for lookups.
     index: HashMap<ClientOrderId, u32, BuildHasherDefault<IdHasher>>,
     /// Slot of each order in id order, for iteration; kept only once an
@@ -147,12 +150,16 @@ impl OrderStore {
 
     /// Creates an `INITIALIZED` order from a request and stores it.
     pub fn submit(&mut self, request: SubmitOrder) -> Result<&Order, StoreError> {
-        let order = Order::new(request)?;
-        self.insert(order)
+        let order = Box::new(Order::new(request)?);
+        self.insert_boxed(order)
     }
 
     /// Stores an order (in whatever state it is).
     pub fn insert(&mut self, order: Order) -> Result<&Order, StoreError> {
+        self.insert_boxed(Box::new(order))
+    }
+
+    fn insert_boxed(&mut self, order: Box<Order>) -> Result<&Order, StoreError> {
         let id = order.client_order_id();
         if self.index.contains_key(&id) {
             return Err(StoreError::DuplicateOrder(id));
@@ -192,7 +199,7 @@ impl OrderStore {
             self.ordered.insert(id, slot);
         }
         self.slots.push(order);
-        Ok(&self.slots[slot as usize])
+        Ok(&*self.slots[slot as usize])
     }
 
     #[inline]
@@ -203,7 +210,11 @@ impl OrderStore {
     #[inline]
     fn get_mut(&mut self, id: ClientOrderId) -> Result<&mut Order, StoreError> {
         match self.slot(&id) {
-            Some(i) => self.slots.get_mut(i).ok_or(StoreError::UnknownOrder(id)),
+            Some(i) => self
+                .slots
+                .get_mut(i)
+                .map(|o| &mut **o)
+                .ok_or(StoreError::UnknownOrder(id)),
             None => Err(StoreError::UnknownOrder(id)),
         }
     }
@@ -280,7 +291,7 @@ impl OrderStore {
     /// The order with this client order id.
     #[inline]
     pub fn get(&self, id: &ClientOrderId) -> Option<&Order> {
-        self.slots.get(self.slot(id)?)
+        self.slots.get(self.slot(id)?).map(|o| &**o)
     }
 
     /// The client order id behind a venue order id on an instrument.
@@ -307,11 +318,11 @@ impl OrderStore {
     /// Every order, by client order id.
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
         // Exactly one of the two is there.
-        let in_slots = (!self.unordered).then(|| self.slots.iter());
+        let in_slots = (!self.unordered).then(|| self.slots.iter().map(|o| &**o));
         let by_index = self.unordered.then(|| {
             self.ordered
                 .values()
-                .filter_map(|&i| self.slots.get(i as usize))
+                .filter_map(|&i| self.slots.get(i as usize).map(|o| &**o))
         });
         in_slots
             .into_iter()
