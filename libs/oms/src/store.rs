@@ -128,7 +128,60 @@ pub struct OrderStore {
     /// and `ordered` is empty.)
     unordered: bool,
     by_venue: HashMap<VenueKey, ClientOrderId, BuildHasherDefault<IdHasher>>,
-    not_closed: BTreeSet<ClientOrderId>,
+    /// Orders that are not closed.
+    not_closed: Live,
+}
+
+/// The slots of the orders that are not closed, iterated in client order id
+/// order: as a set of slot numbers while the slots are in id order (integer
+/// comparisons instead of id comparisons, on every order and every close),
+/// by id once an order arrived out of order.
+#[derive(Debug, Clone)]
+enum Live {
+    BySlot(BTreeSet<u32>),
+    ById(BTreeMap<ClientOrderId, u32>),
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::BySlot(BTreeSet::new())
+    }
+}
+
+impl Live {
+    fn insert(&mut self, id: ClientOrderId, slot: u32) {
+        match self {
+            Self::BySlot(s) => {
+                s.insert(slot);
+            }
+            Self::ById(m) => {
+                m.insert(id, slot);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &ClientOrderId, slot: u32) {
+        match self {
+            Self::BySlot(s) => {
+                s.remove(&slot);
+            }
+            Self::ById(m) => {
+                m.remove(id);
+            }
+        }
+    }
+
+    /// Slots in client order id order.
+    fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        let (by_slot, by_id) = match self {
+            Self::BySlot(s) => (Some(s.iter().copied()), None),
+            Self::ById(m) => (None, Some(m.values().copied())),
+        };
+        by_slot
+            .into_iter()
+            .flatten()
+            .chain(by_id.into_iter().flatten())
+    }
 }
 
 /// A venue order id on an instrument, hashed by the venue order id alone
@@ -175,9 +228,6 @@ impl OrderStore {
             }
             self.by_venue.insert(key, id);
         }
-        if !order.is_closed() {
-            self.not_closed.insert(id);
-        }
         let slot = self.slots.len() as u32;
         self.index.insert(id, slot);
         if !self.unordered
@@ -194,9 +244,23 @@ impl OrderStore {
                 .enumerate()
                 .map(|(i, o)| (o.client_order_id(), i as u32))
                 .collect();
+            // The live set is kept by id from now on too.
+            if let Live::BySlot(live) = &self.not_closed {
+                let by_id = live
+                    .iter()
+                    .filter_map(|&i| {
+                        let o = self.slots.get(i as usize)?;
+                        Some((o.client_order_id(), i))
+                    })
+                    .collect();
+                self.not_closed = Live::ById(by_id);
+            }
         }
         if self.unordered {
             self.ordered.insert(id, slot);
+        }
+        if !order.is_closed() {
+            self.not_closed.insert(id, slot);
         }
         self.slots.push(order);
         Ok(&*self.slots[slot as usize])
@@ -262,7 +326,7 @@ impl OrderStore {
             }
         }
         if closed {
-            self.not_closed.remove(&id);
+            self.not_closed.remove(&id, slot as u32);
         }
         Ok(Audit {
             client_order_id: id,
@@ -338,8 +402,8 @@ impl OrderStore {
     /// Orders that are not closed (local and open), optionally of one instrument.
     pub fn active_orders(&self, instrument: Option<InstrumentId>) -> impl Iterator<Item = &Order> {
         self.not_closed
-            .iter()
-            .filter_map(|id| self.get(id))
+            .slots()
+            .filter_map(|i| self.slots.get(i as usize).map(|o| &**o))
             .filter(move |o| instrument.is_none_or(|i| o.instrument() == i))
     }
 
@@ -525,6 +589,39 @@ mod tests {
             store.client_order_id_of(instrument("ETHUSDT"), VenueOrderId(9)),
             None
         );
+    }
+
+    /// The orders that are not closed stay in id order as orders close,
+    /// before and after the first order out of id order (when the live set
+    /// switches from slots to ids).
+    #[test]
+    fn active_orders_follow_closes_before_and_after_an_out_of_order_id() {
+        let deny = || OrderEventKind::Denied {
+            reason: "test".into(),
+        };
+        let mut store = OrderStore::new();
+        for id in ["b", "d", "f"] {
+            store.submit(request(id, "BTCUSDT")).unwrap();
+        }
+        store.apply(&event("d", "BTCUSDT", None, deny())).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["b", "f"]);
+        // Closing twice changes nothing.
+        let _ = store.apply(&event("d", "BTCUSDT", None, deny()));
+        assert_eq!(ids(store.active_orders(None)), ["b", "f"]);
+        store.submit(request("a", "ETHUSDT")).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["a", "b", "f"]);
+        store.apply(&event("b", "BTCUSDT", None, deny())).unwrap();
+        store.submit(request("e", "BTCUSDT")).unwrap();
+        store.submit(request("c", "ETHUSDT")).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["a", "c", "e", "f"]);
+        assert_eq!(
+            ids(store.active_orders(Some(instrument("ETHUSDT")))),
+            ["a", "c"]
+        );
+        store.apply(&event("a", "ETHUSDT", None, deny())).unwrap();
+        store.apply(&event("f", "BTCUSDT", None, deny())).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["c", "e"]);
+        assert_eq!(ids(store.iter()), ["a", "b", "c", "d", "e", "f"]);
     }
 
     #[test]
