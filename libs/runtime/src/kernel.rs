@@ -36,7 +36,7 @@ use veloz_sim::idmap::IdMap;
 use crate::input::{Control, Input, Stamped};
 use crate::journal::{Journal, JournalError};
 use crate::portfolio::{Portfolio, Position};
-use crate::strategy::{Action, Context, FillEvent, Strategy, View};
+use crate::strategy::{Action, Context, FillEvent, Strategy, Subscriptions, View};
 
 /// Where commands go: the simulated venue in backtests and paper trading, the
 /// Binance execution client live. Reports come back as kernel [`Input`]s.
@@ -366,6 +366,14 @@ pub struct Kernel {
     orders: OrderStore,
     strategies: Vec<Box<dyn Strategy>>,
     strategy_ids: Vec<StrategyId>,
+    /// Each strategy's market data subscriptions, read when it was added.
+    subscriptions: Vec<Subscriptions>,
+    /// The union of `subscriptions`: a kind of market data no strategy
+    /// wants costs no callback loop.
+    subscribed: Subscriptions,
+    /// The intersection of `subscriptions` (none when there is no
+    /// strategy): a kind every strategy wants needs no check per strategy.
+    unanimous: Subscriptions,
     ids: ClientOrderIdGenerator,
     actions: Vec<(usize, Action)>,
     /// The buffer `drain` takes a batch of actions into: swapped with
@@ -433,6 +441,9 @@ impl Kernel {
             orders: OrderStore::new(),
             strategies: Vec::new(),
             strategy_ids: Vec::new(),
+            subscriptions: Vec::new(),
+            subscribed: Subscriptions::NONE,
+            unanimous: Subscriptions::NONE,
             ids,
             actions: Vec::new(),
             spare_actions: Vec::new(),
@@ -487,7 +498,15 @@ impl Kernel {
         if self.strategy_ids.contains(&sid) {
             return Err(SetupError::DuplicateStrategy(sid));
         }
+        let subs = strategy.subscriptions();
         self.strategy_ids.push(sid);
+        self.subscriptions.push(subs);
+        self.subscribed = self.subscribed.union(subs);
+        self.unanimous = if self.strategies.is_empty() {
+            subs
+        } else {
+            self.unanimous.intersection(subs)
+        };
         self.strategies.push(strategy);
         Ok(())
     }
@@ -935,24 +954,24 @@ impl Kernel {
             }
             MarketEvent::Quote(q) => {
                 *self.market.quotes.get_or_insert_with(q.instrument, || *q) = *q;
-                self.call(None, |s, c| s.on_quote(c, q));
+                self.call_subscribed(Subscriptions::QUOTES, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
                 *self
                     .market
                     .last
                     .get_or_insert_with(t.instrument, || t.price) = t.price;
-                self.call(None, |s, c| s.on_trade(c, t));
+                self.call_subscribed(Subscriptions::TRADES, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
                 self.market.last.insert(b.instrument, b.close);
-                self.call(None, |s, c| s.on_bar(c, b));
+                self.call_subscribed(Subscriptions::BARS, |s, c| s.on_bar(c, b));
             }
             MarketEvent::MarkPrice(m) => {
                 if m.mark.is_positive() {
                     self.market.marks.insert(m.instrument, *m);
                 }
-                self.call(None, |s, c| s.on_mark_price(c, m));
+                self.call_subscribed(Subscriptions::MARK_PRICES, |s, c| s.on_mark_price(c, m));
             }
             MarketEvent::Liquidation(_) => {}
         }
@@ -991,7 +1010,7 @@ impl Kernel {
         notes: &mut Vec<String>,
     ) {
         match r {
-            Ok(()) => self.call(None, |s, c| s.on_book(c, *id)),
+            Ok(()) => self.call_subscribed(Subscriptions::BOOKS, |s, c| s.on_book(c, *id)),
             Err(e) => {
                 self.stats.book_errors += 1;
                 notes.push(format!("book update of {id} refused: {e}"));
@@ -1093,7 +1112,63 @@ impl Kernel {
         }
     }
 
+    /// Calls the strategies subscribed to `kind` (market data callbacks);
+    /// nothing at all when none is.
+    #[inline(always)]
+    fn call_subscribed(
+        &mut self,
+        kind: Subscriptions,
+        mut f: impl FnMut(&mut dyn Strategy, &mut Context<'_>),
+    ) {
+        if self.unanimous.contains(kind) {
+            self.call(None, f);
+            return;
+        }
+        if !self.subscribed.contains(kind) {
+            return;
+        }
+        let Self {
+            now,
+            instruments,
+            market,
+            portfolio,
+            orders,
+            strategies,
+            strategy_ids,
+            subscriptions,
+            ids,
+            actions,
+            risk,
+            ..
+        } = self;
+        let trading_state = risk.as_deref().map(RiskEngine::trading_state);
+        let all = strategies
+            .iter_mut()
+            .zip(strategy_ids.iter().zip(subscriptions.iter()));
+        for (i, (s, (sid, subs))) in all.enumerate() {
+            if !subs.contains(kind) {
+                continue;
+            }
+            let mut ctx = Context {
+                strategy: *sid,
+                view: View {
+                    now: *now,
+                    instruments,
+                    market,
+                    portfolio,
+                    orders,
+                    trading_state,
+                },
+                ids,
+                actions,
+                index: i,
+            };
+            f(s.as_mut(), &mut ctx);
+        }
+    }
+
     /// Calls one strategy (`Some(i)`) or all of them.
+    #[inline(always)]
     fn call(
         &mut self,
         only: Option<usize>,

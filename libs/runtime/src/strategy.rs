@@ -37,11 +37,68 @@ pub struct FillEvent<'a> {
     pub fill: &'a veloz_core::events::Fill,
 }
 
+/// Which market data callbacks a strategy wants ([`Strategy::subscriptions`]).
+/// The market state ([`Context::book`], [`Context::quote`], ...) is kept up to
+/// date whatever a strategy subscribes to: a subscription only decides which
+/// callbacks are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subscriptions(u8);
+
+impl Subscriptions {
+    /// No market data callback.
+    pub const NONE: Self = Self(0);
+    /// [`Strategy::on_book`].
+    pub const BOOKS: Self = Self(1);
+    /// [`Strategy::on_quote`].
+    pub const QUOTES: Self = Self(1 << 1);
+    /// [`Strategy::on_trade`].
+    pub const TRADES: Self = Self(1 << 2);
+    /// [`Strategy::on_bar`].
+    pub const BARS: Self = Self(1 << 3);
+    /// [`Strategy::on_mark_price`].
+    pub const MARK_PRICES: Self = Self(1 << 4);
+    /// Every market data callback (the default).
+    pub const ALL: Self = Self(0b1_1111);
+
+    /// Both sets.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The callbacks in both sets.
+    #[must_use]
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// Does this set have every callback of `other`?
+    #[inline]
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Subscriptions {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        self.union(other)
+    }
+}
+
 /// A trading strategy. Every callback has a default that does nothing, so a
 /// strategy implements only what it uses.
 pub trait Strategy: std::fmt::Debug + Send {
     /// A short name (for logs and run summaries).
     fn name(&self) -> &str;
+    /// The market data callbacks this strategy wants; the kernel reads it
+    /// once, when the strategy is added. The default is all of them. A
+    /// strategy that reacts to timers or order events only can return
+    /// [`Subscriptions::NONE`] and skip a call per market event; its
+    /// [`Context`] still shows the current books, quotes and prices.
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions::ALL
+    }
     /// Called once before any other callback.
     fn on_start(&mut self, _ctx: &mut Context<'_>) {}
     /// Called once at the end of the run (or when the strategy is stopped).
