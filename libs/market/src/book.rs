@@ -227,8 +227,10 @@ impl L2Book {
     /// [`apply_deltas`](Self::apply_deltas) for a message the caller already
     /// routed to this book by its instrument (it found the book by
     /// `deltas.instrument`): the instrument is not compared again. Use
-    /// [`apply_deltas`](Self::apply_deltas) anywhere else.
-    #[inline]
+    /// [`apply_deltas`](Self::apply_deltas) anywhere else. Always inlined:
+    /// it is the whole per-event book work of a backtest's kernel and venue,
+    /// and a call would add its frame and a result written to memory.
+    #[inline(always)]
     pub fn apply_routed_deltas(&mut self, deltas: &BookDeltas) -> Result<(), BookError> {
         match deltas.deltas.as_slice() {
             // One change (most depth messages): once it is checked, nothing
