@@ -16,6 +16,7 @@
 //! Venue order ids are indexed per instrument: Binance's `orderId` is unique
 //! per symbol, not across symbols.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -214,9 +215,13 @@ impl OrderStore {
 
     fn insert_boxed(&mut self, order: Box<Order>) -> Result<&Order, StoreError> {
         let id = order.client_order_id();
-        if self.index.contains_key(&id) {
-            return Err(StoreError::DuplicateOrder(id));
-        }
+        let slot = self.slots.len() as u32;
+        // One hash of the id finds the duplicate or the place of the new
+        // entry, which is filled only once every check has passed.
+        let vacant = match self.index.entry(id) {
+            Entry::Occupied(_) => return Err(StoreError::DuplicateOrder(id)),
+            Entry::Vacant(v) => v,
+        };
         if let Some(venue_order_id) = order.venue_order_id() {
             let key = VenueKey(venue_order_id, order.instrument());
             if let Some(owner) = self.by_venue.get(&key) {
@@ -228,8 +233,7 @@ impl OrderStore {
             }
             self.by_venue.insert(key, id);
         }
-        let slot = self.slots.len() as u32;
-        self.index.insert(id, slot);
+        vacant.insert(slot);
         if !self.unordered
             && self
                 .slots
@@ -676,6 +680,25 @@ mod tests {
             err,
             StoreError::Order(OrderError::InvalidTransition { .. })
         ));
+        // An order whose venue id is taken is not stored at all: its id is
+        // still free afterwards.
+        let mut taken = Order::new(request("c", "BTCUSDT")).unwrap();
+        taken
+            .apply(&event("c", "BTCUSDT", None, OrderEventKind::Submitted))
+            .unwrap();
+        taken
+            .apply(&event("c", "BTCUSDT", Some(5), OrderEventKind::Accepted))
+            .unwrap();
+        let n = store.len();
+        let err = store.insert(taken).unwrap_err();
+        assert!(matches!(err, StoreError::VenueOrderIdTaken { .. }), "{err}");
+        assert_eq!(store.len(), n);
+        assert!(store.get(&ClientOrderId::new("c").unwrap()).is_none());
+        store.submit(request("c", "BTCUSDT")).unwrap();
+        assert_eq!(
+            store.submit(request("c", "BTCUSDT")).unwrap_err(),
+            StoreError::DuplicateOrder(ClientOrderId::new("c").unwrap())
+        );
     }
 
     #[test]
