@@ -289,6 +289,23 @@ impl OrderStore {
 
     /// Applies an event to the order it names and updates the indexes.
     pub fn apply(&mut self, event: &OrderEvent) -> Result<Audit, StoreError> {
+        self.apply_at(event).map(|(audit, _)| audit)
+    }
+
+    /// [`apply`](Self::apply), also giving the order after the event, for a
+    /// caller that reads it next (no second search by id).
+    pub fn apply_and_get(&mut self, event: &OrderEvent) -> Result<(Audit, &Order), StoreError> {
+        let (audit, slot) = self.apply_at(event)?;
+        let order = self
+            .slots
+            .get(slot)
+            .ok_or(StoreError::UnknownOrder(event.client_order_id))?;
+        Ok((audit, order))
+    }
+
+    /// [`apply`](Self::apply), returning the order's slot too.
+    #[inline]
+    fn apply_at(&mut self, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
         let id = event.client_order_id;
         // One search for the order; its slot serves the read and the write.
         let slot = self.slot(&id).ok_or(StoreError::UnknownOrder(id))?;
@@ -332,10 +349,13 @@ impl OrderStore {
         if closed {
             self.not_closed.remove(&id, slot as u32);
         }
-        Ok(Audit {
-            client_order_id: id,
-            applied,
-        })
+        Ok((
+            Audit {
+                client_order_id: id,
+                applied,
+            },
+            slot,
+        ))
     }
 
     /// The emulator takes an order (see [`Order::emulate`]).
@@ -699,6 +719,39 @@ mod tests {
             store.submit(request("c", "BTCUSDT")).unwrap_err(),
             StoreError::DuplicateOrder(ClientOrderId::new("c").unwrap())
         );
+    }
+
+    /// `apply_and_get` applies as `apply` does and gives the order as it is
+    /// after the event; errors are `apply`'s.
+    #[test]
+    fn apply_and_get_gives_the_order_after_the_event() {
+        let (mut a, mut b) = (OrderStore::new(), OrderStore::new());
+        for store in [&mut a, &mut b] {
+            store.submit(request("x", "BTCUSDT")).unwrap();
+        }
+        let evs = [
+            event("x", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Accepted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Accepted),
+            event("y", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Canceled),
+        ];
+        for ev in &evs {
+            let plain = a.apply(ev);
+            let got = b.apply_and_get(ev);
+            match (plain, got) {
+                (Ok(audit), Ok((audit2, order))) => {
+                    assert_eq!(audit, audit2);
+                    assert_eq!(Some(order), a.get(&ev.client_order_id));
+                    assert_eq!(order.client_order_id(), ev.client_order_id);
+                }
+                (Err(e), Err(e2)) => assert_eq!(e, e2),
+                (x, y) => panic!("{x:?} vs {:?}", y.map(|(a, _)| a)),
+            }
+        }
+        let x = ClientOrderId::new("x").unwrap();
+        assert_eq!(b.get(&x).unwrap().status(), S::Canceled);
+        assert_eq!(ids(b.active_orders(None)), Vec::<String>::new());
     }
 
     #[test]

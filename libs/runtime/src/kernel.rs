@@ -1019,8 +1019,12 @@ impl Kernel {
     }
 
     fn on_order_event(&mut self, ev: OrderEvent, audit: &mut StepAudit) {
-        let applied = match self.orders.apply(&ev) {
-            Ok(a) => a.applied,
+        // The order's strategy is read with the event applied (one search):
+        // it serves the callbacks, the fill record and the kernel's-own-order
+        // check (the order store does not change during this step's
+        // bookkeeping).
+        let (applied, sid) = match self.orders.apply_and_get(&ev) {
+            Ok((a, o)) => (a.applied, o.strategy()),
             Err(veloz_oms::StoreError::UnknownOrder(_)) => {
                 self.stats.external_order_events += 1;
                 audit.notes.push(format!(
@@ -1058,11 +1062,7 @@ impl Kernel {
                 r.on_reject(self.now, &why);
             }
         }
-        // One lookup of the order's strategy serves the callbacks, the fill
-        // record and the kernel's-own-order check (the order store does not
-        // change during this step's bookkeeping).
-        let sid = self.orders.get(&ev.client_order_id).map(|o| o.strategy());
-        let idx = sid.and_then(|sid| self.strategy_ids.iter().position(|s| *s == sid));
+        let idx = self.strategy_ids.iter().position(|s| *s == sid);
         // A fill updates the position before any callback, so every callback
         // of this event sees the position after it.
         if let OrderEventKind::Filled(fill) = &ev.kind {
@@ -1074,7 +1074,6 @@ impl Kernel {
                 ));
             }
             if self.record_fills {
-                let sid = sid.unwrap_or_else(|| StrategyId::from_const("unknown"));
                 let position_after = self
                     .portfolio
                     .position(ev.instrument)
@@ -1091,10 +1090,11 @@ impl Kernel {
                 });
             }
         }
-        if idx.is_none() && sid.is_some() {
+        let Some(idx) = idx else {
             // The kernel's own order (kill switch): no strategy owns it.
             return;
-        }
+        };
+        let idx = Some(idx);
         self.call(idx, |s, c| s.on_order_event(c, &ev));
         if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
