@@ -1155,7 +1155,7 @@ impl Kernel {
                 continue;
             }
             let mut ctx = Context {
-                strategy: *sid,
+                strategy: sid,
                 view: View {
                     now: *now,
                     instruments,
@@ -1198,7 +1198,7 @@ impl Kernel {
                 continue;
             }
             let mut ctx = Context {
-                strategy: strategy_ids[i],
+                strategy: &strategy_ids[i],
                 view: View {
                     now: *now,
                     instruments,

@@ -243,7 +243,8 @@ pub(crate) struct View<'a> {
 /// The strategy's window on the kernel during one callback.
 #[derive(Debug)]
 pub struct Context<'a> {
-    pub(crate) strategy: StrategyId,
+    /// Borrowed from the kernel: a callback builds its context per call.
+    pub(crate) strategy: &'a StrategyId,
     pub(crate) view: View<'a>,
     pub(crate) ids: &'a mut ClientOrderIdGenerator,
     pub(crate) actions: &'a mut Vec<(usize, Action)>,
@@ -260,7 +261,7 @@ impl Context<'_> {
     /// This strategy's id.
     #[inline]
     pub fn strategy_id(&self) -> StrategyId {
-        self.strategy
+        *self.strategy
     }
 
     /// An instrument's trading rules.
@@ -344,7 +345,7 @@ impl Context<'_> {
 
     /// This strategy's open (not closed) orders on `instrument`.
     pub fn open_orders(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> + '_ {
-        let me = self.strategy;
+        let me = *self.strategy;
         self.view
             .orders
             .active_orders(Some(instrument))
@@ -366,7 +367,7 @@ impl Context<'_> {
         }
         let id = self.ids.next_id();
         let cmd = SubmitOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: req.instrument,
             client_order_id: id,
             side: req.side,
@@ -395,7 +396,7 @@ impl Context<'_> {
     pub fn cancel(&mut self, id: ClientOrderId) -> Result<(), SdkError> {
         let o = self.own_open(&id)?;
         let cmd = CancelOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: o.instrument(),
             client_order_id: id,
             venue_order_id: o.venue_order_id(),
@@ -409,7 +410,7 @@ impl Context<'_> {
     /// Queues a cancel of every open order on `instrument` (optionally one side).
     pub fn cancel_all(&mut self, instrument: InstrumentId, side: Option<Side>) {
         let cmd = CancelAllOrders {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument,
             side,
             ts_init: self.view.now,
@@ -427,7 +428,7 @@ impl Context<'_> {
     ) -> Result<(), SdkError> {
         let o = self.own_open(&id)?;
         let cmd = ModifyOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: o.instrument(),
             client_order_id: id,
             venue_order_id: o.venue_order_id(),
@@ -457,7 +458,7 @@ impl Context<'_> {
 
     fn own_open(&self, id: &ClientOrderId) -> Result<&Order, SdkError> {
         match self.view.orders.get(id) {
-            Some(o) if o.strategy() == self.strategy && !o.is_closed() => Ok(o),
+            Some(o) if o.strategy() == *self.strategy && !o.is_closed() => Ok(o),
             _ => Err(SdkError::NotOpen(*id)),
         }
     }
