@@ -227,8 +227,10 @@ impl L2Book {
     /// [`apply_deltas`](Self::apply_deltas) for a message the caller already
     /// routed to this book by its instrument (it found the book by
     /// `deltas.instrument`): the instrument is not compared again. Use
-    /// [`apply_deltas`](Self::apply_deltas) anywhere else.
-    #[inline]
+    /// [`apply_deltas`](Self::apply_deltas) anywhere else. Always inlined:
+    /// it is the whole per-event book work of a backtest's kernel and venue,
+    /// and a call would add its frame and a result written to memory.
+    #[inline(always)]
     pub fn apply_routed_deltas(&mut self, deltas: &BookDeltas) -> Result<(), BookError> {
         match deltas.deltas.as_slice() {
             // One change (most depth messages): once it is checked, nothing
@@ -425,6 +427,18 @@ impl L2Book {
     #[inline]
     pub fn best_ask(&self) -> Option<Level> {
         self.best_ask_raw().map(|l| self.level(l))
+    }
+
+    /// Best bid and best ask prices, when both sides have a level: the
+    /// prices of [`best_bid`](Self::best_bid) and [`best_ask`](Self::best_ask)
+    /// without building their levels (a strategy reading the top of the book
+    /// on every update asks this).
+    #[inline]
+    pub fn best_prices(&self) -> Option<(Price, Price)> {
+        let (bid, _) = self.bids.best_price()?;
+        let (ask, _) = self.asks.best_price()?;
+        let pp = self.price_precision;
+        Some((Price::from_raw(bid, pp), Price::from_raw(ask, pp)))
     }
 
     /// Best level of `side` (`Buy` = bids).
@@ -675,6 +689,35 @@ mod tests {
             "61800.35000000"
         );
         assert_eq!(c.worst_price.unwrap().to_string(), "61800.50");
+    }
+
+    /// `best_prices` is the best bid's and best ask's prices (with their
+    /// precision), and `None` while either side is empty.
+    #[test]
+    fn best_prices_match_best_levels() {
+        let mut b = L2Book::new(id());
+        assert_eq!(b.best_prices(), None);
+        b.update(
+            Side::Buy,
+            Price::parse("61800.20").unwrap(),
+            Quantity::parse("1").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(b.best_prices(), None);
+        b.apply_snapshot(&snapshot()).unwrap();
+        let (bid, ask) = b.best_prices().unwrap();
+        assert_eq!(bid, b.best_bid().unwrap().price);
+        assert_eq!(ask, b.best_ask().unwrap().price);
+        assert_eq!(
+            (bid.to_string(), ask.to_string()),
+            ("61800.20".to_string(), "61800.30".to_string())
+        );
+        for p in ["61800.30", "61800.50", "61801.00"] {
+            b.update(Side::Sell, Price::parse(p).unwrap(), Quantity::ZERO)
+                .unwrap();
+        }
+        assert_eq!(b.best_ask(), None);
+        assert_eq!(b.best_prices(), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! Venue order ids are indexed per instrument: Binance's `orderId` is unique
 //! per symbol, not across symbols.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -114,8 +115,11 @@ impl Hasher for IdHasher {
 /// Orders by client order id, with indexes.
 #[derive(Debug, Clone, Default)]
 pub struct OrderStore {
-    /// Orders in the order they were added.
-    slots: Vec<Order>,
+    /// Orders in the order they were added, boxed: an order is a few hundred
+    /// bytes, and a growing vector of them copied every order on each growth.
+    // Boxed on purpose (see above): the vector grows, the orders do not move.
+    #[allow(clippy::vec_box)]
+    slots: Vec<Box<Order>>,
     /// Slot of each order, for lookups.
     index: HashMap<ClientOrderId, u32, BuildHasherDefault<IdHasher>>,
     /// Slot of each order in id order, for iteration; kept only once an
@@ -125,7 +129,60 @@ pub struct OrderStore {
     /// and `ordered` is empty.)
     unordered: bool,
     by_venue: HashMap<VenueKey, ClientOrderId, BuildHasherDefault<IdHasher>>,
-    not_closed: BTreeSet<ClientOrderId>,
+    /// Orders that are not closed.
+    not_closed: Live,
+}
+
+/// The slots of the orders that are not closed, iterated in client order id
+/// order: as a set of slot numbers while the slots are in id order (integer
+/// comparisons instead of id comparisons, on every order and every close),
+/// by id once an order arrived out of order.
+#[derive(Debug, Clone)]
+enum Live {
+    BySlot(BTreeSet<u32>),
+    ById(BTreeMap<ClientOrderId, u32>),
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::BySlot(BTreeSet::new())
+    }
+}
+
+impl Live {
+    fn insert(&mut self, id: ClientOrderId, slot: u32) {
+        match self {
+            Self::BySlot(s) => {
+                s.insert(slot);
+            }
+            Self::ById(m) => {
+                m.insert(id, slot);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &ClientOrderId, slot: u32) {
+        match self {
+            Self::BySlot(s) => {
+                s.remove(&slot);
+            }
+            Self::ById(m) => {
+                m.remove(id);
+            }
+        }
+    }
+
+    /// Slots in client order id order.
+    fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        let (by_slot, by_id) = match self {
+            Self::BySlot(s) => (Some(s.iter().copied()), None),
+            Self::ById(m) => (None, Some(m.values().copied())),
+        };
+        by_slot
+            .into_iter()
+            .flatten()
+            .chain(by_id.into_iter().flatten())
+    }
 }
 
 /// A venue order id on an instrument, hashed by the venue order id alone
@@ -147,16 +204,24 @@ impl OrderStore {
 
     /// Creates an `INITIALIZED` order from a request and stores it.
     pub fn submit(&mut self, request: SubmitOrder) -> Result<&Order, StoreError> {
-        let order = Order::new(request)?;
-        self.insert(order)
+        let order = Box::new(Order::new(request)?);
+        self.insert_boxed(order)
     }
 
     /// Stores an order (in whatever state it is).
     pub fn insert(&mut self, order: Order) -> Result<&Order, StoreError> {
+        self.insert_boxed(Box::new(order))
+    }
+
+    fn insert_boxed(&mut self, order: Box<Order>) -> Result<&Order, StoreError> {
         let id = order.client_order_id();
-        if self.index.contains_key(&id) {
-            return Err(StoreError::DuplicateOrder(id));
-        }
+        let slot = self.slots.len() as u32;
+        // One hash of the id finds the duplicate or the place of the new
+        // entry, which is filled only once every check has passed.
+        let vacant = match self.index.entry(id) {
+            Entry::Occupied(_) => return Err(StoreError::DuplicateOrder(id)),
+            Entry::Vacant(v) => v,
+        };
         if let Some(venue_order_id) = order.venue_order_id() {
             let key = VenueKey(venue_order_id, order.instrument());
             if let Some(owner) = self.by_venue.get(&key) {
@@ -168,11 +233,7 @@ impl OrderStore {
             }
             self.by_venue.insert(key, id);
         }
-        if !order.is_closed() {
-            self.not_closed.insert(id);
-        }
-        let slot = self.slots.len() as u32;
-        self.index.insert(id, slot);
+        vacant.insert(slot);
         if !self.unordered
             && self
                 .slots
@@ -187,12 +248,26 @@ impl OrderStore {
                 .enumerate()
                 .map(|(i, o)| (o.client_order_id(), i as u32))
                 .collect();
+            // The live set is kept by id from now on too.
+            if let Live::BySlot(live) = &self.not_closed {
+                let by_id = live
+                    .iter()
+                    .filter_map(|&i| {
+                        let o = self.slots.get(i as usize)?;
+                        Some((o.client_order_id(), i))
+                    })
+                    .collect();
+                self.not_closed = Live::ById(by_id);
+            }
         }
         if self.unordered {
             self.ordered.insert(id, slot);
         }
+        if !order.is_closed() {
+            self.not_closed.insert(id, slot);
+        }
         self.slots.push(order);
-        Ok(&self.slots[slot as usize])
+        Ok(&*self.slots[slot as usize])
     }
 
     #[inline]
@@ -203,13 +278,34 @@ impl OrderStore {
     #[inline]
     fn get_mut(&mut self, id: ClientOrderId) -> Result<&mut Order, StoreError> {
         match self.slot(&id) {
-            Some(i) => self.slots.get_mut(i).ok_or(StoreError::UnknownOrder(id)),
+            Some(i) => self
+                .slots
+                .get_mut(i)
+                .map(|o| &mut **o)
+                .ok_or(StoreError::UnknownOrder(id)),
             None => Err(StoreError::UnknownOrder(id)),
         }
     }
 
     /// Applies an event to the order it names and updates the indexes.
     pub fn apply(&mut self, event: &OrderEvent) -> Result<Audit, StoreError> {
+        self.apply_at(event).map(|(audit, _)| audit)
+    }
+
+    /// [`apply`](Self::apply), also giving the order after the event, for a
+    /// caller that reads it next (no second search by id).
+    pub fn apply_and_get(&mut self, event: &OrderEvent) -> Result<(Audit, &Order), StoreError> {
+        let (audit, slot) = self.apply_at(event)?;
+        let order = self
+            .slots
+            .get(slot)
+            .ok_or(StoreError::UnknownOrder(event.client_order_id))?;
+        Ok((audit, order))
+    }
+
+    /// [`apply`](Self::apply), returning the order's slot too.
+    #[inline]
+    fn apply_at(&mut self, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
         let id = event.client_order_id;
         // One search for the order; its slot serves the read and the write.
         let slot = self.slot(&id).ok_or(StoreError::UnknownOrder(id))?;
@@ -251,12 +347,15 @@ impl OrderStore {
             }
         }
         if closed {
-            self.not_closed.remove(&id);
+            self.not_closed.remove(&id, slot as u32);
         }
-        Ok(Audit {
-            client_order_id: id,
-            applied,
-        })
+        Ok((
+            Audit {
+                client_order_id: id,
+                applied,
+            },
+            slot,
+        ))
     }
 
     /// The emulator takes an order (see [`Order::emulate`]).
@@ -280,7 +379,7 @@ impl OrderStore {
     /// The order with this client order id.
     #[inline]
     pub fn get(&self, id: &ClientOrderId) -> Option<&Order> {
-        self.slots.get(self.slot(id)?)
+        self.slots.get(self.slot(id)?).map(|o| &**o)
     }
 
     /// The client order id behind a venue order id on an instrument.
@@ -307,11 +406,11 @@ impl OrderStore {
     /// Every order, by client order id.
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
         // Exactly one of the two is there.
-        let in_slots = (!self.unordered).then(|| self.slots.iter());
+        let in_slots = (!self.unordered).then(|| self.slots.iter().map(|o| &**o));
         let by_index = self.unordered.then(|| {
             self.ordered
                 .values()
-                .filter_map(|&i| self.slots.get(i as usize))
+                .filter_map(|&i| self.slots.get(i as usize).map(|o| &**o))
         });
         in_slots
             .into_iter()
@@ -327,8 +426,8 @@ impl OrderStore {
     /// Orders that are not closed (local and open), optionally of one instrument.
     pub fn active_orders(&self, instrument: Option<InstrumentId>) -> impl Iterator<Item = &Order> {
         self.not_closed
-            .iter()
-            .filter_map(|id| self.get(id))
+            .slots()
+            .filter_map(|i| self.slots.get(i as usize).map(|o| &**o))
             .filter(move |o| instrument.is_none_or(|i| o.instrument() == i))
     }
 
@@ -516,6 +615,39 @@ mod tests {
         );
     }
 
+    /// The orders that are not closed stay in id order as orders close,
+    /// before and after the first order out of id order (when the live set
+    /// switches from slots to ids).
+    #[test]
+    fn active_orders_follow_closes_before_and_after_an_out_of_order_id() {
+        let deny = || OrderEventKind::Denied {
+            reason: "test".into(),
+        };
+        let mut store = OrderStore::new();
+        for id in ["b", "d", "f"] {
+            store.submit(request(id, "BTCUSDT")).unwrap();
+        }
+        store.apply(&event("d", "BTCUSDT", None, deny())).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["b", "f"]);
+        // Closing twice changes nothing.
+        let _ = store.apply(&event("d", "BTCUSDT", None, deny()));
+        assert_eq!(ids(store.active_orders(None)), ["b", "f"]);
+        store.submit(request("a", "ETHUSDT")).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["a", "b", "f"]);
+        store.apply(&event("b", "BTCUSDT", None, deny())).unwrap();
+        store.submit(request("e", "BTCUSDT")).unwrap();
+        store.submit(request("c", "ETHUSDT")).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["a", "c", "e", "f"]);
+        assert_eq!(
+            ids(store.active_orders(Some(instrument("ETHUSDT")))),
+            ["a", "c"]
+        );
+        store.apply(&event("a", "ETHUSDT", None, deny())).unwrap();
+        store.apply(&event("f", "BTCUSDT", None, deny())).unwrap();
+        assert_eq!(ids(store.active_orders(None)), ["c", "e"]);
+        assert_eq!(ids(store.iter()), ["a", "b", "c", "d", "e", "f"]);
+    }
+
     #[test]
     fn refuses_unknown_orders_and_stolen_venue_ids() {
         let mut store = OrderStore::new();
@@ -568,6 +700,58 @@ mod tests {
             err,
             StoreError::Order(OrderError::InvalidTransition { .. })
         ));
+        // An order whose venue id is taken is not stored at all: its id is
+        // still free afterwards.
+        let mut taken = Order::new(request("c", "BTCUSDT")).unwrap();
+        taken
+            .apply(&event("c", "BTCUSDT", None, OrderEventKind::Submitted))
+            .unwrap();
+        taken
+            .apply(&event("c", "BTCUSDT", Some(5), OrderEventKind::Accepted))
+            .unwrap();
+        let n = store.len();
+        let err = store.insert(taken).unwrap_err();
+        assert!(matches!(err, StoreError::VenueOrderIdTaken { .. }), "{err}");
+        assert_eq!(store.len(), n);
+        assert!(store.get(&ClientOrderId::new("c").unwrap()).is_none());
+        store.submit(request("c", "BTCUSDT")).unwrap();
+        assert_eq!(
+            store.submit(request("c", "BTCUSDT")).unwrap_err(),
+            StoreError::DuplicateOrder(ClientOrderId::new("c").unwrap())
+        );
+    }
+
+    /// `apply_and_get` applies as `apply` does and gives the order as it is
+    /// after the event; errors are `apply`'s.
+    #[test]
+    fn apply_and_get_gives_the_order_after_the_event() {
+        let (mut a, mut b) = (OrderStore::new(), OrderStore::new());
+        for store in [&mut a, &mut b] {
+            store.submit(request("x", "BTCUSDT")).unwrap();
+        }
+        let evs = [
+            event("x", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Accepted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Accepted),
+            event("y", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", Some(7), OrderEventKind::Canceled),
+        ];
+        for ev in &evs {
+            let plain = a.apply(ev);
+            let got = b.apply_and_get(ev);
+            match (plain, got) {
+                (Ok(audit), Ok((audit2, order))) => {
+                    assert_eq!(audit, audit2);
+                    assert_eq!(Some(order), a.get(&ev.client_order_id));
+                    assert_eq!(order.client_order_id(), ev.client_order_id);
+                }
+                (Err(e), Err(e2)) => assert_eq!(e, e2),
+                (x, y) => panic!("{x:?} vs {:?}", y.map(|(a, _)| a)),
+            }
+        }
+        let x = ClientOrderId::new("x").unwrap();
+        assert_eq!(b.get(&x).unwrap().status(), S::Canceled);
+        assert_eq!(ids(b.active_orders(None)), Vec::<String>::new());
     }
 
     #[test]

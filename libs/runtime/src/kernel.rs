@@ -26,7 +26,7 @@ use veloz_core::events::{
 };
 use veloz_core::{
     ClientOrderId, ClientOrderIdGenerator, Instrument, InstrumentId, Money, OrderCheck, OrderType,
-    PositionSide, Price, Quantity, StrategyId, TimeInForce, TriggerPriceType, UnixNanos,
+    PositionSide, Price, Quantity, Side, StrategyId, TimeInForce, TriggerPriceType, UnixNanos,
 };
 use veloz_market::{BookConfig, L2Book};
 use veloz_oms::{Applied, OrderStatus, OrderStore};
@@ -36,7 +36,7 @@ use veloz_sim::idmap::IdMap;
 use crate::input::{Control, Input, Stamped};
 use crate::journal::{Journal, JournalError};
 use crate::portfolio::{Portfolio, Position};
-use crate::strategy::{Action, Context, FillEvent, Strategy, View};
+use crate::strategy::{Action, Context, FillEvent, Strategy, Subscriptions, View};
 
 /// Where commands go: the simulated venue in backtests and paper trading, the
 /// Binance execution client live. Reports come back as kernel [`Input`]s.
@@ -89,6 +89,9 @@ pub struct InstrumentRules;
 
 impl PreTradeCheck for InstrumentRules {
     fn check(&mut self, o: &SubmitOrder, view: &CheckView<'_>) -> Result<(), String> {
+        if limit_order_passes(view.instrument, o, view.reference_price) {
+            return Ok(());
+        }
         let violations = view.instrument.validate(&OrderCheck {
             side: o.side,
             order_type: o.order_type,
@@ -104,6 +107,116 @@ impl PreTradeCheck for InstrumentRules {
         let text: Vec<String> = violations.iter().map(ToString::to_string).collect();
         Err(text.join("; "))
     }
+}
+
+/// Does a plain limit order certainly pass [`Instrument::validate`]? The
+/// same rules in integer arithmetic without divisions of 128-bit numbers (a
+/// market maker submits thousands of orders, and `validate` costs several
+/// hundred instructions each). `false` means "not sure": the caller then runs
+/// `validate`, which also names the rules broken, so a refused order gets the
+/// same reasons as before.
+///
+/// Covered: a `Limit` order with a price, no trigger price and no
+/// close-position flag (and, on spot, no reduce-only flag, which spot
+/// refuses). For it `validate` checks the price (positive, within the
+/// limits, on the tick grid), the quantity against the lot (positive, within
+/// the limits, on the step grid), the notional against the minimum and
+/// maximum, and the price band around the reference price. The notional and
+/// band bounds are `floor(x / 1e8)` or `ceil(x / 1e8)` of an exact product
+/// `x`; for an integer `n`, `floor(x / s) < n` iff `x < n·s`, `floor(x / s) >
+/// n` iff `x >= (n + 1)·s`, `n > floor(x / s)` iff `n·s > x` and `n < ceil(x
+/// / s)` iff `n·s < x`, so the comparisons are made on the products. Wherever
+/// `validate` would overflow (and then report or skip a rule), this returns
+/// `false`.
+fn limit_order_passes(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> bool {
+    use veloz_core::{ContractKind, OrderFlags, FIXED_SCALE};
+    let futures = inst.id.kind.is_futures();
+    let Some(price) = o.price else {
+        return false;
+    };
+    if o.order_type != OrderType::Limit
+        || o.trigger_price.is_some()
+        || o.flags.contains(OrderFlags::CLOSE_POSITION)
+        || (!futures && o.flags.contains(OrderFlags::REDUCE_ONLY))
+    {
+        return false;
+    }
+    // The price: positive, within the limits, on the grid from the offset.
+    let p = price.raw();
+    if p <= 0
+        || (inst.min_price.raw() > 0 && p < inst.min_price.raw())
+        || (inst.max_price.raw() > 0 && p > inst.max_price.raw())
+    {
+        return false;
+    }
+    let tick = inst.tick_size.raw();
+    if tick > 0 {
+        let offset = if futures { inst.min_price.raw() } else { 0 };
+        match p.checked_sub(offset) {
+            Some(d) if d % tick == 0 => {}
+            _ => return false,
+        }
+    }
+    // The quantity against the (limit order) lot.
+    let q = o.quantity.raw();
+    let lot = &inst.lot;
+    if q <= 0
+        || (lot.min_qty.raw() > 0 && q < lot.min_qty.raw())
+        || (lot.max_qty.raw() > 0 && q > lot.max_qty.raw())
+    {
+        return false;
+    }
+    let step = lot.step.raw();
+    if step > 0 {
+        let offset = if futures { lot.min_qty.raw() } else { 0 };
+        match q.checked_sub(offset) {
+            Some(d) if d % step == 0 => {}
+            _ => return false,
+        }
+    }
+    let scale = i128::from(FIXED_SCALE);
+    // Quotients of products within this bound fit an i64 (validate's
+    // conversion cannot fail).
+    let bound = i128::from(i64::MAX - 1) * scale;
+    // The notional, floor(x / 1e8).
+    let x = match inst.contract {
+        ContractKind::InversePerpetual { contract_size } => {
+            i128::from(q) * i128::from(contract_size.raw())
+        }
+        _ => i128::from(p) * i128::from(q),
+    };
+    if x.abs() >= bound {
+        return false;
+    }
+    if let Some(min) = inst.min_notional {
+        let exempt = futures && o.flags.contains(OrderFlags::REDUCE_ONLY);
+        if !exempt && x < i128::from(min.raw()) * scale {
+            return false;
+        }
+    }
+    if let Some(max) = inst.max_notional {
+        if max.raw() > 0 && x >= (i128::from(max.raw()) + 1) * scale {
+            return false;
+        }
+    }
+    // The band: low = ceil(r·down / 1e8), high = floor(r·up / 1e8).
+    if let (Some(band), Some(r)) = (inst.percent_band, reference) {
+        let up = i128::from(r.raw()) * i128::from(band.up.raw());
+        let down = i128::from(r.raw()) * i128::from(band.down.raw());
+        if up.abs() >= bound || down.abs() >= bound {
+            return false;
+        }
+        let ps = i128::from(p) * scale;
+        let breaks = match (futures, o.side) {
+            (true, Side::Buy) => ps > up,
+            (true, Side::Sell) => ps < down,
+            (false, _) => ps > up || ps < down,
+        };
+        if breaks {
+            return false;
+        }
+    }
+    true
 }
 
 /// Market state the strategies read (small id-ordered maps: a run trades a
@@ -125,10 +238,8 @@ impl MarketState {
     /// from the last quote.
     #[inline]
     pub fn best_bid_ask(&self, id: InstrumentId) -> Option<(Price, Price)> {
-        if let Some(b) = self.books.get(&id) {
-            if let (Some(bid), Some(ask)) = (b.best_bid(), b.best_ask()) {
-                return Some((bid.price, ask.price));
-            }
+        if let Some(prices) = self.books.get(&id).and_then(L2Book::best_prices) {
+            return Some(prices);
         }
         self.quotes.get(&id).map(|q| (q.bid.price, q.ask.price))
     }
@@ -255,8 +366,19 @@ pub struct Kernel {
     orders: OrderStore,
     strategies: Vec<Box<dyn Strategy>>,
     strategy_ids: Vec<StrategyId>,
+    /// Each strategy's market data subscriptions, read when it was added.
+    subscriptions: Vec<Subscriptions>,
+    /// The union of `subscriptions`: a kind of market data no strategy
+    /// wants costs no callback loop.
+    subscribed: Subscriptions,
+    /// The intersection of `subscriptions` (none when there is no
+    /// strategy): a kind every strategy wants needs no check per strategy.
+    unanimous: Subscriptions,
     ids: ClientOrderIdGenerator,
     actions: Vec<(usize, Action)>,
+    /// The buffer `drain` takes a batch of actions into: swapped with
+    /// `actions` so that neither loses its capacity (no allocation per step).
+    spare_actions: Vec<(usize, Action)>,
     timers: BTreeMap<(UnixNanos, u64), (usize, u64)>,
     /// Time of the first of `timers` (kept by the two places that change them).
     next_timer_at: Option<UnixNanos>,
@@ -267,7 +389,9 @@ pub struct Kernel {
     fills: Vec<FillRecord>,
     record_fills: bool,
     log: Vec<(UnixNanos, StrategyId, String)>,
-    risk: Option<RiskEngine>,
+    /// Boxed: the hot path asks "is there one?" on every input, and a box
+    /// makes that a null test instead of a comparison of the engine's bytes.
+    risk: Option<Box<RiskEngine>>,
     /// Set while the kill switch sends its own commands: they skip the
     /// cancel rate limit, and its orders take the flatten check.
     kill_switch_active: bool,
@@ -317,8 +441,12 @@ impl Kernel {
             orders: OrderStore::new(),
             strategies: Vec::new(),
             strategy_ids: Vec::new(),
+            subscriptions: Vec::new(),
+            subscribed: Subscriptions::NONE,
+            unanimous: Subscriptions::NONE,
             ids,
             actions: Vec::new(),
+            spare_actions: Vec::new(),
             timers: BTreeMap::new(),
             next_timer_at: None,
             timer_seq: 0,
@@ -338,17 +466,17 @@ impl Kernel {
     /// market data, rejects and equity. Without one the kernel behaves as
     /// before (no limits, no trading state).
     pub fn set_risk(&mut self, risk: RiskEngine) {
-        self.risk = Some(risk);
+        self.risk = Some(Box::new(risk));
     }
 
     /// The risk engine, if installed.
     pub fn risk(&self) -> Option<&RiskEngine> {
-        self.risk.as_ref()
+        self.risk.as_deref()
     }
 
     /// The trading state (`None` without a risk engine).
     pub fn trading_state(&self) -> Option<TradingState> {
-        self.risk.as_ref().map(RiskEngine::trading_state)
+        self.risk.as_deref().map(RiskEngine::trading_state)
     }
 
     /// Adds an instrument.
@@ -370,7 +498,15 @@ impl Kernel {
         if self.strategy_ids.contains(&sid) {
             return Err(SetupError::DuplicateStrategy(sid));
         }
+        let subs = strategy.subscriptions();
         self.strategy_ids.push(sid);
+        self.subscriptions.push(subs);
+        self.subscribed = self.subscribed.union(subs);
+        self.unanimous = if self.strategies.is_empty() {
+            subs
+        } else {
+            self.unanimous.intersection(subs)
+        };
         self.strategies.push(strategy);
         Ok(())
     }
@@ -476,25 +612,17 @@ impl Kernel {
 
     /// [`Kernel::handle`] for market data, without moving the event (the
     /// hot path of a backtest). The journal, if any, records a copy.
+    /// Inlined (as [`Kernel::handle_market_quiet`]): a backtest driver calls
+    /// it once per event from one place, and the call's frame and argument
+    /// moves are a good part of the step's own cost.
+    #[inline]
     pub fn handle_market(
         &mut self,
         time: UnixNanos,
         ev: &MarketEvent,
         venue: &mut dyn Venue,
     ) -> Result<StepAudit, KernelError> {
-        let seq = self.seq + 1;
-        if let Some(j) = self.journal.as_mut() {
-            let stamped = Stamped {
-                seq,
-                time,
-                input: Input::Market(ev.clone()),
-            };
-            j.append(&stamped)
-                .map_err(|source| KernelError::Journal { seq, source })?;
-        }
-        self.seq = seq;
-        self.now = self.now.max(time);
-        self.stats.inputs += 1;
+        let seq = self.begin_market(time, ev)?;
         // The common step (no book error, no risk engine, no action queued)
         // builds its empty audit once, at the end, instead of carrying one
         // through the step.
@@ -507,6 +635,79 @@ impl Kernel {
                 ..StepAudit::default()
             });
         }
+        self.finish_market(seq, notes, venue)
+    }
+
+    /// [`Kernel::handle_market`] for a caller that does not read the step's
+    /// [`StepAudit`] (a backtest driver drops it): the same step, journal,
+    /// state changes, callbacks, commands and counters, without returning
+    /// the audit record, which the common step then never builds. Errors are
+    /// the same as `handle_market`'s. Inlined, as `handle_market`.
+    #[inline]
+    pub fn handle_market_quiet(
+        &mut self,
+        time: UnixNanos,
+        ev: &MarketEvent,
+        venue: &mut dyn Venue,
+    ) -> Result<(), KernelError> {
+        let seq = self.begin_market(time, ev)?;
+        // An empty `Vec` does not allocate: the notes only cost something
+        // when a book update is refused.
+        let mut notes = Vec::new();
+        self.on_market(ev, &mut notes);
+        if self.risk.is_none() && self.actions.is_empty() {
+            return Ok(());
+        }
+        self.finish_market(seq, notes, venue).map(drop)
+    }
+
+    /// A market step's start: the journal records the input, then the
+    /// sequence number, the clock and the input counter move. Returns the
+    /// input's sequence number.
+    #[inline(always)]
+    fn begin_market(&mut self, time: UnixNanos, ev: &MarketEvent) -> Result<u64, KernelError> {
+        let seq = self.seq + 1;
+        if self.journal.is_some() {
+            self.journal_market(seq, time, ev)?;
+        }
+        self.seq = seq;
+        self.now = self.now.max(time);
+        self.stats.inputs += 1;
+        Ok(seq)
+    }
+
+    /// Journals a copy of a market input (kept out of the hot path: most
+    /// backtests run without a journal).
+    #[cold]
+    #[inline(never)]
+    fn journal_market(
+        &mut self,
+        seq: u64,
+        time: UnixNanos,
+        ev: &MarketEvent,
+    ) -> Result<(), KernelError> {
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        let stamped = Stamped {
+            seq,
+            time,
+            input: Input::Market(ev.clone()),
+        };
+        j.append(&stamped)
+            .map_err(|source| KernelError::Journal { seq, source })
+    }
+
+    /// The rest of a market step that has a risk engine or queued actions:
+    /// the risk engine observes, the actions are taken, the risk records go
+    /// into the audit.
+    #[inline(never)]
+    fn finish_market(
+        &mut self,
+        seq: u64,
+        notes: Vec<String>,
+        venue: &mut dyn Venue,
+    ) -> Result<StepAudit, KernelError> {
         let mut audit = StepAudit {
             seq,
             notes,
@@ -743,37 +944,39 @@ impl Kernel {
             MarketEvent::BookDeltas(d) => {
                 let id = &d.instrument;
                 if let Some(book) = self.book_of(id) {
-                    let r = book.apply_deltas(d);
-                    self.after_book_update(*id, r, notes);
+                    // `book_of` found the book by `d.instrument` (and a book
+                    // is made for its own id): no need to compare it again.
+                    let r = book.apply_routed_deltas(d);
+                    self.after_book_update(id, r, notes);
                 }
             }
             MarketEvent::BookSnapshot(s) => {
                 let id = &s.instrument;
                 if let Some(book) = self.book_of(id) {
                     let r = book.apply_snapshot(s);
-                    self.after_book_update(*id, r, notes);
+                    self.after_book_update(id, r, notes);
                 }
             }
             MarketEvent::Quote(q) => {
                 *self.market.quotes.get_or_insert_with(q.instrument, || *q) = *q;
-                self.call(None, |s, c| s.on_quote(c, q));
+                self.call_subscribed(Subscriptions::QUOTES, |s, c| s.on_quote(c, q));
             }
             MarketEvent::Trade(t) => {
                 *self
                     .market
                     .last
                     .get_or_insert_with(t.instrument, || t.price) = t.price;
-                self.call(None, |s, c| s.on_trade(c, t));
+                self.call_subscribed(Subscriptions::TRADES, |s, c| s.on_trade(c, t));
             }
             MarketEvent::Bar(b) => {
                 self.market.last.insert(b.instrument, b.close);
-                self.call(None, |s, c| s.on_bar(c, b));
+                self.call_subscribed(Subscriptions::BARS, |s, c| s.on_bar(c, b));
             }
             MarketEvent::MarkPrice(m) => {
                 if m.mark.is_positive() {
                     self.market.marks.insert(m.instrument, *m);
                 }
-                self.call(None, |s, c| s.on_mark_price(c, m));
+                self.call_subscribed(Subscriptions::MARK_PRICES, |s, c| s.on_mark_price(c, m));
             }
             MarketEvent::Liquidation(_) => {}
         }
@@ -782,7 +985,7 @@ impl Kernel {
     /// The kernel's L2 book of `id`, made on its first update (with the
     /// instrument's book settings when it is loaded). One search by
     /// reference on the hot path; `None` cannot happen (the index is fresh).
-    #[inline]
+    #[inline(always)]
     fn book_of(&mut self, id: &InstrumentId) -> Option<&mut L2Book> {
         let at = match self.market.books.index_of(id) {
             Some(at) => at,
@@ -807,12 +1010,12 @@ impl Kernel {
     #[inline(always)]
     fn after_book_update(
         &mut self,
-        id: InstrumentId,
+        id: &InstrumentId,
         r: Result<(), veloz_market::BookError>,
         notes: &mut Vec<String>,
     ) {
         match r {
-            Ok(()) => self.call(None, |s, c| s.on_book(c, id)),
+            Ok(()) => self.call_subscribed(Subscriptions::BOOKS, |s, c| s.on_book(c, *id)),
             Err(e) => {
                 self.stats.book_errors += 1;
                 notes.push(format!("book update of {id} refused: {e}"));
@@ -821,8 +1024,12 @@ impl Kernel {
     }
 
     fn on_order_event(&mut self, ev: OrderEvent, audit: &mut StepAudit) {
-        let applied = match self.orders.apply(&ev) {
-            Ok(a) => a.applied,
+        // The order's strategy is read with the event applied (one search):
+        // it serves the callbacks, the fill record and the kernel's-own-order
+        // check (the order store does not change during this step's
+        // bookkeeping).
+        let (applied, sid) = match self.orders.apply_and_get(&ev) {
+            Ok((a, o)) => (a.applied, o.strategy()),
             Err(veloz_oms::StoreError::UnknownOrder(_)) => {
                 self.stats.external_order_events += 1;
                 audit.notes.push(format!(
@@ -860,11 +1067,7 @@ impl Kernel {
                 r.on_reject(self.now, &why);
             }
         }
-        // One lookup of the order's strategy serves the callbacks, the fill
-        // record and the kernel's-own-order check (the order store does not
-        // change during this step's bookkeeping).
-        let sid = self.orders.get(&ev.client_order_id).map(|o| o.strategy());
-        let idx = sid.and_then(|sid| self.strategy_ids.iter().position(|s| *s == sid));
+        let idx = self.strategy_ids.iter().position(|s| *s == sid);
         // A fill updates the position before any callback, so every callback
         // of this event sees the position after it.
         if let OrderEventKind::Filled(fill) = &ev.kind {
@@ -876,7 +1079,6 @@ impl Kernel {
                 ));
             }
             if self.record_fills {
-                let sid = sid.unwrap_or_else(|| StrategyId::from_const("unknown"));
                 let position_after = self
                     .portfolio
                     .position(ev.instrument)
@@ -893,10 +1095,11 @@ impl Kernel {
                 });
             }
         }
-        if idx.is_none() && sid.is_some() {
+        let Some(idx) = idx else {
             // The kernel's own order (kill switch): no strategy owns it.
             return;
-        }
+        };
+        let idx = Some(idx);
         self.call(idx, |s, c| s.on_order_event(c, &ev));
         if let OrderEventKind::Filled(fill) = &ev.kind {
             self.call(idx, |s, c| s.on_fill(c, FillEvent { event: &ev, fill }));
@@ -914,7 +1117,63 @@ impl Kernel {
         }
     }
 
+    /// Calls the strategies subscribed to `kind` (market data callbacks);
+    /// nothing at all when none is.
+    #[inline(always)]
+    fn call_subscribed(
+        &mut self,
+        kind: Subscriptions,
+        mut f: impl FnMut(&mut dyn Strategy, &mut Context<'_>),
+    ) {
+        if self.unanimous.contains(kind) {
+            self.call(None, f);
+            return;
+        }
+        if !self.subscribed.contains(kind) {
+            return;
+        }
+        let Self {
+            now,
+            instruments,
+            market,
+            portfolio,
+            orders,
+            strategies,
+            strategy_ids,
+            subscriptions,
+            ids,
+            actions,
+            risk,
+            ..
+        } = self;
+        let trading_state = risk.as_deref().map(RiskEngine::trading_state);
+        let all = strategies
+            .iter_mut()
+            .zip(strategy_ids.iter().zip(subscriptions.iter()));
+        for (i, (s, (sid, subs))) in all.enumerate() {
+            if !subs.contains(kind) {
+                continue;
+            }
+            let mut ctx = Context {
+                strategy: sid,
+                view: View {
+                    now: *now,
+                    instruments,
+                    market,
+                    portfolio,
+                    orders,
+                    trading_state,
+                },
+                ids,
+                actions,
+                index: i,
+            };
+            f(s.as_mut(), &mut ctx);
+        }
+    }
+
     /// Calls one strategy (`Some(i)`) or all of them.
+    #[inline(always)]
     fn call(
         &mut self,
         only: Option<usize>,
@@ -933,13 +1192,13 @@ impl Kernel {
             risk,
             ..
         } = self;
-        let trading_state = risk.as_ref().map(RiskEngine::trading_state);
+        let trading_state = risk.as_deref().map(RiskEngine::trading_state);
         for (i, s) in strategies.iter_mut().enumerate() {
             if only.is_some_and(|o| o != i) {
                 continue;
             }
             let mut ctx = Context {
-                strategy: strategy_ids[i],
+                strategy: &strategy_ids[i],
                 view: View {
                     now: *now,
                     instruments,
@@ -972,13 +1231,16 @@ impl Kernel {
     /// Takes queued actions until none are left (callbacks may queue more).
     fn drain(&mut self, venue: &mut dyn Venue, audit: &mut StepAudit) -> Result<(), KernelError> {
         let mut taken = 0usize;
+        let mut batch = std::mem::take(&mut self.spare_actions);
         while !self.actions.is_empty() {
-            let batch = std::mem::take(&mut self.actions);
+            // `batch` is empty here: the swap leaves `actions` empty for the
+            // callbacks to queue into.
+            std::mem::swap(&mut batch, &mut self.actions);
             taken += batch.len();
             if taken > MAX_ACTIONS_PER_INPUT {
                 return Err(KernelError::RunawayActions(MAX_ACTIONS_PER_INPUT));
             }
-            for (idx, action) in batch {
+            for (idx, action) in batch.drain(..) {
                 match action {
                     Action::SetTimer { at, tag } => {
                         self.timer_seq += 1;
@@ -999,6 +1261,7 @@ impl Kernel {
                 }
             }
         }
+        self.spare_actions = batch;
         Ok(())
     }
 
@@ -1298,4 +1561,313 @@ pub struct StateSnapshot {
     pub balances: Vec<(String, i128, i128)>,
     /// The risk engine's trading state (`None` without one).
     pub trading_state: Option<TradingState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veloz_core::{LotLimits, OrderFlags, PercentBand};
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+            xs[self.below(xs.len() as u64) as usize]
+        }
+    }
+
+    /// The presets, and variants of them without band, without limits,
+    /// with a maximum notional, with a negative or huge band, and with
+    /// extreme prices (overflow paths of `validate`).
+    fn instruments() -> Vec<Instrument> {
+        let mut out = vec![
+            veloz_sim::presets::spot_btcusdt(),
+            veloz_sim::presets::usdm_btcusdt(),
+            veloz_sim::presets::coinm_btcusd_perp(),
+        ];
+        for base in out.clone() {
+            let mut a = base.clone();
+            a.percent_band = None;
+            a.min_notional = None;
+            out.push(a);
+            let mut b = base.clone();
+            b.max_notional = Some(Price::from_raw(5_000_000_000_000, 8));
+            b.min_price = Price::ZERO;
+            b.max_price = Price::ZERO;
+            b.lot = LotLimits {
+                min_qty: Quantity::ZERO,
+                max_qty: Quantity::ZERO,
+                step: b.lot.step,
+            };
+            out.push(b);
+            let mut c = base.clone();
+            c.percent_band = Some(PercentBand {
+                up: Price::from_raw(i64::MAX / 3, 8),
+                down: Price::from_raw(-7, 8),
+            });
+            c.tick_size = Price::ZERO;
+            c.lot.step = Quantity::ZERO;
+            out.push(c);
+        }
+        out
+    }
+
+    fn order(rng: &mut Rng, inst: &Instrument) -> (SubmitOrder, Option<Price>) {
+        let tick = inst.tick_size.raw().max(1);
+        let step = inst.lot.step.raw().max(1);
+        let mid = 6_000_000_000_000i64; // 60 000
+        let price = match rng.below(10) {
+            0 => rng.pick(&[0, -tick, i64::MAX, i64::MIN, inst.min_price.raw()]),
+            1 => mid + rng.below(1_000) as i64, // mostly off the grid
+            _ => {
+                let t = (mid / tick) as i128 + rng.below(4_000) as i128 - 2_000;
+                let p = t * tick as i128 + (inst.min_price.raw() % tick) as i128;
+                p.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            }
+        };
+        let qty = match rng.below(10) {
+            0 => rng.pick(&[0, -step, i64::MAX, step / 2 + 1]),
+            _ => {
+                let lots = rng.pick(&[1u64, 2, 3, 10, 100, 1_000_000, 1 << 40]);
+                (step as i128 * lots as i128 + inst.lot.min_qty.raw() as i128 - step as i128)
+                    .clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            }
+        };
+        let qty = match (rng.below(3), inst.min_notional, inst.max_notional) {
+            // Around the minimum or maximum notional at this price, on the step.
+            (0, Some(n), _) | (1, _, Some(n)) if price > 0 => {
+                let target = n.raw() as i128 * 100_000_000 / price as i128;
+                let q = (target / step as i128 + rng.below(3) as i128 - 1) * step as i128;
+                q.clamp(1, i64::MAX as i128) as i64
+            }
+            _ => qty,
+        };
+        let scale = 100_000_000i128;
+        let reference = match (rng.below(8), inst.percent_band) {
+            (0, _) => None,
+            (1, _) => Some(Price::from_raw(i64::MAX - rng.below(10) as i64, 8)),
+            // A reference putting the price at (or one unit off) a band edge.
+            (2..=4, Some(band)) if band.up.raw() > 0 && band.down.raw() > 0 => {
+                let m = if rng.below(2) == 0 {
+                    band.up
+                } else {
+                    band.down
+                };
+                let r = price as i128 * scale / m.raw() as i128 + rng.below(3) as i128 - 1;
+                Some(Price::from_raw(r.clamp(1, i64::MAX as i128) as i64, 8))
+            }
+            _ => Some(Price::from_raw(
+                mid + (rng.below(2_000_000_000_000) as i64 - 1_000_000_000_000),
+                8,
+            )),
+        };
+        let flags = rng.pick(&[
+            OrderFlags::NONE,
+            OrderFlags::NONE,
+            OrderFlags::POST_ONLY,
+            OrderFlags::REDUCE_ONLY,
+            OrderFlags::CLOSE_POSITION,
+            OrderFlags::POST_ONLY | OrderFlags::REDUCE_ONLY,
+        ]);
+        let order_type = rng.pick(&[
+            OrderType::Limit,
+            OrderType::Limit,
+            OrderType::Limit,
+            OrderType::Market,
+            OrderType::StopLimit,
+        ]);
+        let o = SubmitOrder {
+            strategy: StrategyId::from_const("t"),
+            instrument: inst.id,
+            client_order_id: ClientOrderId::from_const("c1"),
+            side: rng.pick(&[Side::Buy, Side::Sell]),
+            order_type,
+            quantity: Quantity::from_raw(qty, inst.qty_precision),
+            price: (rng.below(20) != 0).then(|| Price::from_raw(price, inst.price_precision)),
+            trigger_price: (rng.below(10) == 0).then(|| Price::from_raw(mid, 8)),
+            trigger_type: TriggerPriceType::Last,
+            time_in_force: TimeInForce::Gtc,
+            expire_time: None,
+            flags,
+            position_side: PositionSide::Both,
+            trailing: None,
+            ts_init: UnixNanos::ZERO,
+        };
+        (o, reference)
+    }
+
+    fn check(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> Vec<String> {
+        inst.validate(&OrderCheck {
+            side: o.side,
+            order_type: o.order_type,
+            quantity: o.quantity,
+            price: o.price,
+            trigger_price: o.trigger_price,
+            flags: o.flags,
+            reference_price: reference,
+        })
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    }
+
+    /// Orders exactly at and one unit beyond every bound (minimum and
+    /// maximum notional, both band edges on both sides, spot and futures):
+    /// the fast path says what `validate` says.
+    #[test]
+    fn limit_order_fast_path_bounds_are_exact() {
+        let mut cases = 0;
+        for base in [
+            veloz_sim::presets::spot_btcusdt(),
+            veloz_sim::presets::usdm_btcusdt(),
+        ] {
+            // A grid of one raw unit, no price or lot limits: every
+            // notional and every band edge is reachable exactly.
+            let mut inst = base;
+            inst.tick_size = Price::from_raw(1, 8);
+            inst.min_price = Price::ZERO;
+            inst.max_price = Price::ZERO;
+            inst.lot = LotLimits {
+                min_qty: Quantity::ZERO,
+                max_qty: Quantity::ZERO,
+                step: Quantity::from_raw(1, 8),
+            };
+            inst.min_notional = Some(Price::from_raw(500_000_000, 8));
+            inst.max_notional = Some(Price::from_raw(900_000_000, 8));
+            inst.percent_band = Some(PercentBand {
+                up: Price::from_raw(105_000_000, 8),
+                down: Price::from_raw(95_000_000, 8),
+            });
+            let one = 100_000_000i64;
+            let mut orders = Vec::new();
+            // Price 1: the notional is the quantity.
+            for q in [499_999_999, 500_000_000, 900_000_000, 900_000_001] {
+                orders.push((q, one, None));
+            }
+            // Reference 100: high 105, low 95; prices at and beyond them.
+            let r = Some(Price::from_raw(100 * one, 8));
+            for px in [95 * one - 1, 95 * one, 105 * one, 105 * one + 1] {
+                orders.push((600_000_000 / 100, px, r));
+            }
+            // A reference whose band edges are not whole: 100.00000001.
+            let r = Some(Price::from_raw(100 * one + 1, 8));
+            for px in [95 * one, 95 * one + 1, 105 * one + 1, 105 * one + 2] {
+                orders.push((600_000_000 / 100, px, r));
+            }
+            // Price 0.5: notionals of half units, just above the maximum
+            // and just below the minimum.
+            for q in [999_999_999, 1_800_000_001] {
+                orders.push((q, one / 2, None));
+            }
+            let mut list: Vec<_> = orders
+                .into_iter()
+                .map(|(q, px, r)| (inst.clone(), q, px, r))
+                .collect();
+            // A band of 0.99999999 / 1.00000001 around a reference of one
+            // raw unit: the products land one unit off the price × 1e8.
+            let mut tiny = inst.clone();
+            tiny.min_notional = None;
+            tiny.percent_band = Some(PercentBand {
+                up: Price::from_raw(99_999_999, 8),
+                down: Price::from_raw(100_000_001, 8),
+            });
+            for px in [1, 2] {
+                list.push((tiny.clone(), 1, px, Some(Price::from_raw(1, 8))));
+            }
+            for (inst, q, px, reference) in list {
+                for side in [Side::Buy, Side::Sell] {
+                    let o = SubmitOrder {
+                        strategy: StrategyId::from_const("t"),
+                        instrument: inst.id,
+                        client_order_id: ClientOrderId::from_const("c1"),
+                        side,
+                        order_type: OrderType::Limit,
+                        quantity: Quantity::from_raw(q, 8),
+                        price: Some(Price::from_raw(px, 8)),
+                        trigger_price: None,
+                        trigger_type: TriggerPriceType::Last,
+                        time_in_force: TimeInForce::Gtc,
+                        expire_time: None,
+                        flags: OrderFlags::NONE,
+                        position_side: PositionSide::Both,
+                        trailing: None,
+                        ts_init: UnixNanos::ZERO,
+                    };
+                    let reasons = check(&inst, &o, reference);
+                    assert_eq!(
+                        limit_order_passes(&inst, &o, reference),
+                        reasons.is_empty(),
+                        "{} {side:?} q={q} px={px} ref={reference:?}: {reasons:?}",
+                        inst.id
+                    );
+                    cases += usize::from(!reasons.is_empty());
+                }
+            }
+        }
+        assert!(cases >= 12, "{cases}");
+    }
+
+    /// The fast path agrees with `Instrument::validate` on every order it
+    /// covers (a plain limit order), in both directions, and
+    /// `InstrumentRules::check` gives validate's answer and reasons for
+    /// every order; both answers occur often, so both paths are exercised.
+    #[test]
+    fn limit_order_fast_path_agrees_with_validate() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut passed, mut refused, mut fallback_ok) = (0, 0, 0);
+        let orders = OrderStore::new();
+        for inst in instruments() {
+            for _ in 0..20_000 {
+                let (o, reference) = order(&mut rng, &inst);
+                let reasons = check(&inst, &o, reference);
+                let fast = limit_order_passes(&inst, &o, reference);
+                let covered = o.order_type == OrderType::Limit
+                    && o.price.is_some()
+                    && o.trigger_price.is_none()
+                    && !o.flags.contains(OrderFlags::CLOSE_POSITION)
+                    && (inst.id.kind.is_futures() || !o.flags.contains(OrderFlags::REDUCE_ONLY));
+                if fast {
+                    assert!(reasons.is_empty(), "{o:?} {reference:?}: {reasons:?}");
+                    passed += 1;
+                } else if reasons.is_empty() {
+                    fallback_ok += 1;
+                } else {
+                    refused += 1;
+                }
+                let overflow = reasons.iter().any(|r| r.contains("overflow"));
+                if covered && !overflow && reasons.is_empty() {
+                    // Not sure only where validate's band arithmetic
+                    // overflows (it then skips the band).
+                    let huge = inst.percent_band.is_some_and(|b| b.up.raw() > 1 << 40)
+                        || reference.is_some_and(|r| r.raw() > 1 << 60);
+                    assert!(fast || huge, "{o:?} {reference:?} {}", inst.id);
+                }
+                let view = CheckView {
+                    instrument: &inst,
+                    reference_price: reference,
+                    position: None,
+                    orders: &orders,
+                    now: UnixNanos::ZERO,
+                };
+                let got = InstrumentRules.check(&o, &view);
+                match got {
+                    Ok(()) => assert!(reasons.is_empty()),
+                    Err(text) => assert_eq!(text, reasons.join("; ")),
+                }
+            }
+        }
+        assert!(passed > 10_000, "{passed}");
+        assert!(refused > 10_000, "{refused}");
+        assert!(fallback_ok > 1_000, "{fallback_ok}");
+    }
 }

@@ -144,10 +144,15 @@ impl Position {
     }
 }
 
+/// Up to this many positions [`Portfolio`] finds one by an equality scan.
+const LINEAR_SEARCH_MAX: usize = 8;
+
 /// Every position and the venue's balances.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
-    positions: BTreeMap<InstrumentId, Position>,
+    /// Positions sorted by instrument id (the order a map by id iterates
+    /// in), found by [`Portfolio::find`]: each fill and order reads one.
+    positions: Vec<Position>,
     balances: BTreeMap<Currency, (Money, Money)>,
     wallets: BTreeMap<(MarketKind, Currency), (Money, Money)>,
     margins: BTreeMap<Currency, MarginReport>,
@@ -157,32 +162,53 @@ pub struct Portfolio {
 impl Portfolio {
     /// Registers an instrument (a flat position).
     pub fn add_instrument(&mut self, instrument: &Instrument) {
-        self.positions
-            .entry(instrument.id)
-            .or_insert_with(|| Position::flat(instrument));
+        if self.find(&instrument.id).is_none() {
+            let at = self
+                .positions
+                .partition_point(|p| p.instrument < instrument.id);
+            self.positions.insert(at, Position::flat(instrument));
+        }
+    }
+
+    /// Where the position of `id` is. A run trades a handful of instruments:
+    /// up to [`LINEAR_SEARCH_MAX`] of them a scan comparing ids for equality
+    /// is cheaper than ordered comparisons; beyond, a binary search.
+    #[inline]
+    fn find(&self, id: &InstrumentId) -> Option<usize> {
+        if self.positions.len() <= LINEAR_SEARCH_MAX {
+            self.positions.iter().position(|p| p.instrument == *id)
+        } else {
+            self.positions
+                .binary_search_by(|p| p.instrument.cmp(id))
+                .ok()
+        }
     }
 
     /// The position of `instrument`, if it is registered.
+    #[inline]
     pub fn position(&self, instrument: InstrumentId) -> Option<&Position> {
-        self.positions.get(&instrument)
+        self.find(&instrument).map(|i| &self.positions[i])
     }
 
-    /// Every position.
+    fn position_mut(&mut self, instrument: &InstrumentId) -> Option<&mut Position> {
+        self.find(instrument).map(|i| &mut self.positions[i])
+    }
+
+    /// Every position, by instrument id.
     pub fn positions(&self) -> impl Iterator<Item = &Position> {
-        self.positions.values()
+        self.positions.iter()
     }
 
     /// Applies a fill to its instrument's position (`false` if unknown or
     /// overflowing).
     pub fn apply_fill(&mut self, instrument: InstrumentId, fill: &Fill) -> bool {
-        self.positions
-            .get_mut(&instrument)
+        self.position_mut(&instrument)
             .is_some_and(|p| p.apply_fill(fill))
     }
 
     /// Adds a funding payment.
     pub fn apply_funding(&mut self, instrument: InstrumentId, amount: Money) -> bool {
-        match self.positions.get_mut(&instrument) {
+        match self.position_mut(&instrument) {
             Some(p) => {
                 p.funding_raw += amount.raw();
                 true
@@ -278,6 +304,51 @@ mod tests {
         assert_eq!(p.fees[&usdt], 9_000_000);
         assert_eq!(p.fills, 3);
         assert_eq!(p.turnover_raw, (100 + 110 + 360) * 100_000_000);
+    }
+
+    /// Positions are found and iterated in id order with a few instruments
+    /// (equality scan) and with many (binary search), whatever the order
+    /// they were added in; an unknown instrument has none.
+    #[test]
+    fn positions_are_found_with_few_and_many_instruments() {
+        for n in [1usize, 3, LINEAR_SEARCH_MAX, LINEAR_SEARCH_MAX + 1, 40] {
+            let base = veloz_sim::presets::usdm_btcusdt();
+            let usdt = base.quote;
+            let insts: Vec<Instrument> = (0..n)
+                .map(|i| {
+                    let mut inst = base.clone();
+                    // Added in a scrambled order.
+                    let k = (i * 17 + 5) % n;
+                    inst.id =
+                        InstrumentId::binance(MarketKind::UsdM, &format!("S{k}USDT")).unwrap();
+                    inst
+                })
+                .collect();
+            let mut pf = Portfolio::default();
+            for inst in &insts {
+                pf.add_instrument(inst);
+                pf.add_instrument(inst); // twice: still one position
+            }
+            let ids: Vec<InstrumentId> = pf.positions().map(|p| p.instrument).collect();
+            let mut sorted: Vec<InstrumentId> = insts.iter().map(|i| i.id).collect();
+            sorted.sort();
+            assert_eq!(ids, sorted);
+            for (k, inst) in insts.iter().enumerate() {
+                assert_eq!(pf.position(inst.id).map(|p| p.instrument), Some(inst.id));
+                let qty = format!("{}", k + 1);
+                assert!(pf.apply_fill(inst.id, &fill(Side::Buy, "100", &qty, "0", usdt)));
+                assert!(pf.apply_funding(inst.id, Money::parse("1", usdt).unwrap()));
+            }
+            for (k, inst) in insts.iter().enumerate() {
+                let p = pf.position(inst.id).unwrap();
+                assert_eq!(p.qty_raw, (k as i64 + 1) * 100_000_000);
+                assert_eq!(p.funding_raw, 100_000_000);
+            }
+            let other = InstrumentId::binance(MarketKind::UsdM, "NOPEUSDT").unwrap();
+            assert!(pf.position(other).is_none());
+            assert!(!pf.apply_fill(other, &fill(Side::Buy, "100", "1", "0", usdt)));
+            assert!(!pf.apply_funding(other, Money::parse("1", usdt).unwrap()));
+        }
     }
 
     #[test]

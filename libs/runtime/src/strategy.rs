@@ -37,11 +37,68 @@ pub struct FillEvent<'a> {
     pub fill: &'a veloz_core::events::Fill,
 }
 
+/// Which market data callbacks a strategy wants ([`Strategy::subscriptions`]).
+/// The market state ([`Context::book`], [`Context::quote`], ...) is kept up to
+/// date whatever a strategy subscribes to: a subscription only decides which
+/// callbacks are called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subscriptions(u8);
+
+impl Subscriptions {
+    /// No market data callback.
+    pub const NONE: Self = Self(0);
+    /// [`Strategy::on_book`].
+    pub const BOOKS: Self = Self(1);
+    /// [`Strategy::on_quote`].
+    pub const QUOTES: Self = Self(1 << 1);
+    /// [`Strategy::on_trade`].
+    pub const TRADES: Self = Self(1 << 2);
+    /// [`Strategy::on_bar`].
+    pub const BARS: Self = Self(1 << 3);
+    /// [`Strategy::on_mark_price`].
+    pub const MARK_PRICES: Self = Self(1 << 4);
+    /// Every market data callback (the default).
+    pub const ALL: Self = Self(0b1_1111);
+
+    /// Both sets.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The callbacks in both sets.
+    #[must_use]
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// Does this set have every callback of `other`?
+    #[inline]
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Subscriptions {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        self.union(other)
+    }
+}
+
 /// A trading strategy. Every callback has a default that does nothing, so a
 /// strategy implements only what it uses.
 pub trait Strategy: std::fmt::Debug + Send {
     /// A short name (for logs and run summaries).
     fn name(&self) -> &str;
+    /// The market data callbacks this strategy wants; the kernel reads it
+    /// once, when the strategy is added. The default is all of them. A
+    /// strategy that reacts to timers or order events only can return
+    /// [`Subscriptions::NONE`] and skip a call per market event; its
+    /// [`Context`] still shows the current books, quotes and prices.
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions::ALL
+    }
     /// Called once before any other callback.
     fn on_start(&mut self, _ctx: &mut Context<'_>) {}
     /// Called once at the end of the run (or when the strategy is stopped).
@@ -186,7 +243,8 @@ pub(crate) struct View<'a> {
 /// The strategy's window on the kernel during one callback.
 #[derive(Debug)]
 pub struct Context<'a> {
-    pub(crate) strategy: StrategyId,
+    /// Borrowed from the kernel: a callback builds its context per call.
+    pub(crate) strategy: &'a StrategyId,
     pub(crate) view: View<'a>,
     pub(crate) ids: &'a mut ClientOrderIdGenerator,
     pub(crate) actions: &'a mut Vec<(usize, Action)>,
@@ -203,7 +261,7 @@ impl Context<'_> {
     /// This strategy's id.
     #[inline]
     pub fn strategy_id(&self) -> StrategyId {
-        self.strategy
+        *self.strategy
     }
 
     /// An instrument's trading rules.
@@ -287,7 +345,7 @@ impl Context<'_> {
 
     /// This strategy's open (not closed) orders on `instrument`.
     pub fn open_orders(&self, instrument: InstrumentId) -> impl Iterator<Item = &Order> + '_ {
-        let me = self.strategy;
+        let me = *self.strategy;
         self.view
             .orders
             .active_orders(Some(instrument))
@@ -309,7 +367,7 @@ impl Context<'_> {
         }
         let id = self.ids.next_id();
         let cmd = SubmitOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: req.instrument,
             client_order_id: id,
             side: req.side,
@@ -338,7 +396,7 @@ impl Context<'_> {
     pub fn cancel(&mut self, id: ClientOrderId) -> Result<(), SdkError> {
         let o = self.own_open(&id)?;
         let cmd = CancelOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: o.instrument(),
             client_order_id: id,
             venue_order_id: o.venue_order_id(),
@@ -352,7 +410,7 @@ impl Context<'_> {
     /// Queues a cancel of every open order on `instrument` (optionally one side).
     pub fn cancel_all(&mut self, instrument: InstrumentId, side: Option<Side>) {
         let cmd = CancelAllOrders {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument,
             side,
             ts_init: self.view.now,
@@ -370,7 +428,7 @@ impl Context<'_> {
     ) -> Result<(), SdkError> {
         let o = self.own_open(&id)?;
         let cmd = ModifyOrder {
-            strategy: self.strategy,
+            strategy: *self.strategy,
             instrument: o.instrument(),
             client_order_id: id,
             venue_order_id: o.venue_order_id(),
@@ -400,7 +458,7 @@ impl Context<'_> {
 
     fn own_open(&self, id: &ClientOrderId) -> Result<&Order, SdkError> {
         match self.view.orders.get(id) {
-            Some(o) if o.strategy() == self.strategy && !o.is_closed() => Ok(o),
+            Some(o) if o.strategy() == *self.strategy && !o.is_closed() => Ok(o),
             _ => Err(SdkError::NotOpen(*id)),
         }
     }
