@@ -62,8 +62,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 
 use veloz_core::events::{
-    AccountEvent, Balance, EventTimes, Fill, MarginReport, OrderEvent, OrderEventKind,
-    PositionReport,
+    AccountEvent, Balance, BookDeltas, EventTimes, Fill, MarginReport, OrderEvent, OrderEventKind,
+    PositionReport, Quote, Trade,
 };
 use veloz_core::{
     AggressorSide, ClientOrderId, ContractKind, Currency, Instrument, InstrumentId, Liquidity,
@@ -231,6 +231,75 @@ impl Book {
     /// Finds an order (open or closed) by venue id.
     pub fn find(&self, id: VenueOrderId) -> Option<&SimOrder> {
         self.orders.get(&id).or_else(|| self.closed.get(&id))
+    }
+
+    /// Does no delta of the message name a level where our orders rest?
+    /// (Then the message changes no effective quantity at our levels: a
+    /// delta changes the venue's quantity, and what our takers consumed,
+    /// at its own level only.)
+    #[inline]
+    pub fn deltas_miss_ours(&self, d: &BookDeltas) -> bool {
+        d.deltas
+            .iter()
+            .all(|x| !self.levels(x.side).contains_key(&x.level.price.raw()))
+    }
+
+    /// Does the quote leave every level where our orders rest alone? A quote
+    /// whose two prices are positive sets its level and removes the levels
+    /// better than it, on each side, and nothing else: it misses ours when
+    /// our best bid is below its bid and our best ask above its ask.
+    #[inline]
+    pub fn quote_misses_ours(&self, q: &Quote) -> bool {
+        let (bid, ask) = (q.bid.price.raw(), q.ask.price.raw());
+        bid > 0
+            && ask > 0
+            && self.bids.last_key_value().is_none_or(|(p, _)| *p < bid)
+            && self.asks.first_key_value().is_none_or(|(p, _)| *p > ask)
+    }
+
+    /// Does a public trade reach none of our orders? It fills or moves only
+    /// orders resting on the side it trades against (bids for a seller's
+    /// trade) at its price or better (a higher bid, a lower ask), so it
+    /// misses ours when our best level on that side is worse than its price.
+    #[inline]
+    pub fn trade_misses_ours(&self, t: &Trade) -> bool {
+        let price = t.price.raw();
+        match t.aggressor {
+            AggressorSide::Seller => self.bids.last_key_value().is_none_or(|(p, _)| *p < price),
+            AggressorSide::Buyer => self.asks.first_key_value().is_none_or(|(p, _)| *p > price),
+        }
+    }
+
+    /// Does the venue's best effective level on the other side reach our
+    /// best resting level of `side`? (The first check of
+    /// `Ctx::fill_crossed`'s loop: when it is `false` for both sides, no
+    /// resting order can fill against the venue's book.)
+    #[inline(always)]
+    pub fn reached(&self, side: Side) -> bool {
+        let ours = match side {
+            Side::Buy => self.bids.last_key_value(),
+            Side::Sell => self.asks.first_key_value(),
+        };
+        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
+            return false;
+        };
+        // The effective book only lacks liquidity the venue's book has (its
+        // best ask is at or above the venue's, its best bid at or below):
+        // when the venue's best level does not reach us, neither does the
+        // effective one, and the walk over consumed levels is not needed.
+        let l2 = self.market.l2();
+        let venue_reaches = match side {
+            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
+            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
+        };
+        if !venue_reaches {
+            return false;
+        }
+        match (side, self.market.best_effective(side.opposite())) {
+            (Side::Buy, Some((mp, _))) => mp <= p,
+            (Side::Sell, Some((mp, _))) => mp >= p,
+            (_, None) => false,
+        }
     }
 }
 
@@ -1671,33 +1740,10 @@ impl Ctx<'_> {
 
     /// Does the venue's best effective level on the other side reach our
     /// best resting level of `side`? (The first check of
-    /// [`Ctx::fill_crossed`]'s loop.)
+    /// [`Ctx::fill_crossed`]'s loop; see [`Book::reached`].)
     #[inline(always)]
     fn reached(&self, side: Side) -> bool {
-        let ours = match side {
-            Side::Buy => self.book.bids.last_key_value(),
-            Side::Sell => self.book.asks.first_key_value(),
-        };
-        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
-            return false;
-        };
-        // The effective book only lacks liquidity the venue's book has (its
-        // best ask is at or above the venue's, its best bid at or below):
-        // when the venue's best level does not reach us, neither does the
-        // effective one, and the walk over consumed levels is not needed.
-        let l2 = self.book.market.l2();
-        let venue_reaches = match side {
-            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
-            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
-        };
-        if !venue_reaches {
-            return false;
-        }
-        match (side, self.book.market.best_effective(side.opposite())) {
-            (Side::Buy, Some((mp, _))) => mp <= p,
-            (Side::Sell, Some((mp, _))) => mp >= p,
-            (_, None) => false,
-        }
+        self.book.reached(side)
     }
 
     // ------------------------------------------------------------ cancel / expire helpers

@@ -100,6 +100,10 @@ pub struct SimExchange {
     /// is skipped. Cleared by every change of those inputs (see
     /// [`SimExchange::inputs_changed`]).
     liquidation_clear: bool,
+    /// Take the market-data fast paths for instruments where our orders
+    /// rest (see [`SimExchange::on_market_event`]); off only to test them
+    /// against the general path.
+    quiet_paths: bool,
 }
 
 impl Default for SimExchange {
@@ -218,7 +222,18 @@ impl SimExchange {
             due_from: UnixNanos::ZERO,
             out: Vec::new(),
             liquidation_clear: false,
+            quiet_paths: true,
         }
+    }
+
+    /// Switches off (or back on) the market-data fast paths taken while our
+    /// orders rest on an instrument (depth messages and quotes that touch
+    /// none of our levels, trades that reach none of our prices), so that
+    /// every such event takes the general path. The results are the same
+    /// either way; this exists to test exactly that.
+    #[doc(hidden)]
+    pub fn set_quiet_paths(&mut self, on: bool) {
+        self.quiet_paths = on;
     }
 
     /// Something the liquidation check reads changed (a wallet, a position,
@@ -1116,6 +1131,14 @@ impl SimExchange {
                 if let Some(book) = self.idle_book(at) {
                     return book.market.apply_routed_deltas(d).map_err(market_error);
                 }
+                if self.quiet_paths
+                    && self
+                        .books
+                        .value_at(at)
+                        .is_some_and(|b| b.waiting.is_empty() && b.deltas_miss_ours(d))
+                {
+                    return self.quiet_book_update(at, ev);
+                }
                 at
             }
             MarketEvent::Quote(q) => {
@@ -1126,6 +1149,14 @@ impl SimExchange {
                         .apply_routed_quote(q)
                         .map(|_| ())
                         .map_err(market_error);
+                }
+                if self.quiet_paths
+                    && self
+                        .books
+                        .value_at(at)
+                        .is_some_and(|b| b.waiting.is_empty() && b.quote_misses_ours(q))
+                {
+                    return self.quiet_book_update(at, ev);
                 }
                 at
             }
@@ -1138,7 +1169,13 @@ impl SimExchange {
             }
             MarketEvent::Trade(t) => {
                 let at = self.locate(&t.instrument, t.times.exchange)?;
-                if self.idle_book(at).is_some() {
+                if self.idle_book(at).is_some()
+                    || (self.quiet_paths
+                        && self
+                            .books
+                            .value_at(at)
+                            .is_some_and(|b| b.waiting.is_empty() && b.trade_misses_ours(t)))
+                {
                     self.idle_trade(at, t);
                     return Ok(());
                 }
@@ -1168,9 +1205,11 @@ impl SimExchange {
             .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty())
     }
 
-    /// A public trade on an instrument where nothing of ours rests or waits:
-    /// it fills nothing, so it only sets the last price;
-    /// then the liquidation check that follows every trade.
+    /// A public trade on an instrument where nothing of ours rests or waits,
+    /// or where nothing waits and none of our orders rests at or better than
+    /// its price on the side it trades against (see [`Book::trade_misses_ours`]):
+    /// it fills nothing and moves no queue position, so it only sets the
+    /// last price; then the liquidation check that follows every trade.
     #[inline(never)]
     fn idle_trade(&mut self, at: usize, t: &Trade) {
         if t.qty.is_positive() && t.price.is_positive() {
@@ -1179,6 +1218,49 @@ impl SimExchange {
         }
         // The general path's `after_call_checked`: no triggers wait here.
         self.check_liquidations();
+    }
+
+    /// A depth message or quote on an instrument where our orders rest but
+    /// nothing waits, which touches none of the levels our orders rest at
+    /// (see [`Book::deltas_miss_ours`] and [`Book::quote_misses_ours`]).
+    ///
+    /// Why this equals the general path: the effective quantity at each of
+    /// our levels (the venue's quantity there less what our takers consumed
+    /// there) is unchanged, so no queue position moves and the queue model
+    /// is not consulted (the general path consults it only where that
+    /// quantity changed), and the public-trade memory of those levels stays.
+    /// What is left of the general path is the crossing check, whose first
+    /// test ([`Book::reached`]) is made here; only if the venue's book now
+    /// reaches one of our best prices does the crossing run in full, with
+    /// the general path's after-event checks. No order waits, so no trigger
+    /// can fire; no price or margin moved, so without a fill the
+    /// liquidation check is not due.
+    #[inline(never)]
+    fn quiet_book_update(&mut self, at: usize, ev: &MarketEvent) -> Result<(), SimError> {
+        let Some(book) = self.books.value_at_mut(at) else {
+            return Ok(());
+        };
+        let applied = match ev {
+            MarketEvent::BookDeltas(d) => book.market.apply_routed_deltas(d),
+            MarketEvent::Quote(q) => book.market.apply_routed_quote(q).map(|_| ()),
+            _ => Ok(()),
+        };
+        applied.map_err(market_error)?;
+        if book.reached(Side::Buy) || book.reached(Side::Sell) {
+            self.cross_after_quiet_update(at, *ev.instrument_ref());
+        }
+        Ok(())
+    }
+
+    /// [`SimExchange::quiet_book_update`] when the venue's book reached one
+    /// of our best prices: the general path's crossing and its after-event
+    /// checks (no level of ours changed, so no queue update).
+    #[cold]
+    #[inline(never)]
+    fn cross_after_quiet_update(&mut self, at: usize, iid: InstrumentId) {
+        let reports_before = self.out.len();
+        self.with_ctx_at(at, iid, |c| c.on_book_change(&[]));
+        self.after_market_event(at, iid, true, reports_before);
     }
 
     /// Every market event the fast path of
@@ -1272,13 +1354,26 @@ impl SimExchange {
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
         }
-        // `after_command` for book updates (the liquidation check only if
-        // something traded), `after_call_checked` for the rest, without
-        // searching for the instrument again to find no trigger waiting.
         let book_only = matches!(
             ev,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
         );
+        self.after_market_event(at, iid, book_only, reports_before);
+        Ok(())
+    }
+
+    /// After a market event on the instrument `iid` at index `at`:
+    /// `after_command` for book updates (`book_only`: the liquidation check
+    /// only if something traded since `reports_before`),
+    /// `after_call_checked` for the rest, without searching for the
+    /// instrument again to find no trigger waiting.
+    fn after_market_event(
+        &mut self,
+        at: usize,
+        iid: InstrumentId,
+        book_only: bool,
+        reports_before: usize,
+    ) {
         let liquidations = !book_only
             || self.out[reports_before.min(self.out.len())..]
                 .iter()
@@ -1293,7 +1388,6 @@ impl SimExchange {
         if liquidations {
             self.check_liquidations();
         }
-        Ok(())
     }
 
     // ------------------------------------------------------------ commands
