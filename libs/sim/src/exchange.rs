@@ -30,6 +30,7 @@ use veloz_core::{
 };
 
 use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
+use crate::arith::mul_div;
 use crate::engine::{
     add, cross_below_maintenance, isolated_below_maintenance, margin_summary, position_view,
     symbol_config, Book, Ctx, InstrumentSettings, Ledgers, Meta, Origin,
@@ -68,6 +69,29 @@ impl Default for SimConfig {
     }
 }
 
+/// How far prices may move after a liquidation check that found nothing
+/// before the check could find something (computed by that check; see
+/// `SimExchange::price_room`). Any other input change (a wallet, a
+/// position) runs the check again whatever the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PriceRoom {
+    /// No room: every price change runs the check again.
+    None,
+    /// No open position: no price change can make the check find one.
+    Anywhere,
+    /// Every open position is on the instrument at index `at`: the check
+    /// finds nothing while its mark (else last) price stays in `lo..=hi`;
+    /// prices of other instruments do not matter.
+    Band {
+        /// Index of the instrument in the venue's tables.
+        at: usize,
+        /// Lowest price (raw) with nothing to liquidate.
+        lo: i64,
+        /// Highest price (raw) with nothing to liquidate.
+        hi: i64,
+    },
+}
+
 /// Which order a cancel or modify means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderRef {
@@ -100,6 +124,12 @@ pub struct SimExchange {
     /// is skipped. Cleared by every change of those inputs (see
     /// [`SimExchange::inputs_changed`]).
     liquidation_clear: bool,
+    /// How far prices may move, after a liquidation check that found
+    /// nothing, before the check could find something (see [`PriceRoom`]):
+    /// a price change within it keeps `liquidation_clear`.
+    price_room: PriceRoom,
+    /// Use `price_room` (off only to test it against the full check).
+    use_price_room: bool,
     /// Take the market-data fast paths for instruments where our orders
     /// rest (see [`SimExchange::on_market_event`]); off only to test them
     /// against the general path.
@@ -222,8 +252,19 @@ impl SimExchange {
             due_from: UnixNanos::ZERO,
             out: Vec::new(),
             liquidation_clear: false,
+            price_room: PriceRoom::None,
+            use_price_room: true,
             quiet_paths: true,
         }
+    }
+
+    /// Switches off (or back on) the price room of the liquidation check
+    /// (see [`PriceRoom`]), so that every price change runs the full check
+    /// again. The results are the same either way; this exists to test
+    /// exactly that.
+    #[doc(hidden)]
+    pub fn set_price_room(&mut self, on: bool) {
+        self.use_price_room = on;
     }
 
     /// Switches off (or back on) the market-data fast paths taken while our
@@ -245,14 +286,42 @@ impl SimExchange {
 
     /// A public trade at `price` on the instrument at index `at` of `metas`:
     /// its last price, which values its positions where no mark is known
-    /// (so a change is an input change of the liquidation check).
+    /// (so a change is an input change of the liquidation check, unless it
+    /// stays within the check's price room).
     #[inline]
     fn set_last_price(&mut self, at: usize, price: i64) {
         if let Some(m) = self.metas.value_at_mut(at) {
             if m.last != Some(price) {
                 m.last = Some(price);
-                self.inputs_changed();
+                self.price_moved(at);
             }
+        }
+    }
+
+    /// The last or mark price of the instrument at index `at` changed (and
+    /// nothing else the liquidation check reads): a clear check stays clear
+    /// while the price that values its positions stays within the room
+    /// computed by that check.
+    #[inline]
+    fn price_moved(&mut self, at: usize) {
+        if !self.liquidation_clear {
+            return;
+        }
+        let keep = self.use_price_room
+            && match self.price_room {
+                PriceRoom::Anywhere => true,
+                PriceRoom::Band { at: a, lo, hi } => {
+                    a != at
+                        || self
+                            .metas
+                            .value_at(at)
+                            .and_then(Meta::mark_or_last)
+                            .is_some_and(|m| lo <= m && m <= hi)
+                }
+                PriceRoom::None => false,
+            };
+        if !keep {
+            self.inputs_changed();
         }
     }
 
@@ -930,6 +999,7 @@ impl SimExchange {
         // usual answer); only then collect and liquidate below.
         if !self.liquidation_due() {
             self.liquidation_clear = true;
+            self.price_room = self.price_room();
             return;
         }
         let accounts: Vec<AccountId> = self
@@ -981,6 +1051,132 @@ impl SimExchange {
                     self.liquidate(aid, asset, Some((iid, leg)));
                 }
             }
+        }
+    }
+
+    /// How far the price of the one instrument with open positions can move
+    /// before the liquidation check could find something, just after a
+    /// check that found nothing (see [`PriceRoom`]).
+    ///
+    /// Each unit the check tests (an account's cross positions in the
+    /// instrument's margin asset; an isolated position) has a margin
+    /// (wallet or isolated margin, plus unrealised PnL) at least its
+    /// maintenance margin; their difference `h` is the headroom. For a
+    /// linear contract with a one-tier margin table, moving the price by
+    /// `d` (raw) changes a leg's PnL by `q × d / 10^8` and its maintenance
+    /// margin by `rate × q × d / 10^16`, each exactly but for the rounding
+    /// of the PnL (down, < 1 unit), the notional (half-even, < 1 unit, so
+    /// < `rate / 10^8` unit of margin) and the margin (up, < 1 unit). So
+    /// with `Q` the sum of the unit's absolute quantities and `n` its legs,
+    /// the headroom falls by less than
+    /// `Q × |d| × (10^8 + rate) / 10^16 + n × (3 + rate / 10^8)`,
+    /// and while that is at most `h` the unit stays at or above its
+    /// maintenance margin. The room is the smallest such `|d|` bound over
+    /// the units, around the price the check valued the positions at.
+    /// Anything else (several instruments with positions, an inverse
+    /// contract, a table of several tiers, a position valued at its entry
+    /// for want of a price) gets no room: every price change runs the check.
+    fn price_room(&self) -> PriceRoom {
+        let mut inst: Option<usize> = None;
+        for acct in self.accounts.values() {
+            for ((iid, _), pos) in acct.positions.iter() {
+                if pos.qty == 0 {
+                    continue;
+                }
+                let Some(at) = self.metas.index_of(&iid) else {
+                    // The check skips it, and no price of ours moves it.
+                    continue;
+                };
+                if inst.is_some_and(|i| i != at) {
+                    return PriceRoom::None;
+                }
+                inst = Some(at);
+            }
+        }
+        let Some(at) = inst else {
+            // No open position: no price can make the check find one.
+            return PriceRoom::Anywhere;
+        };
+        let Some(meta) = self.metas.value_at(at) else {
+            return PriceRoom::None;
+        };
+        let (Some(m0), [tier], crate::futures::Contract::Linear) = (
+            meta.mark_or_last(),
+            meta.settings.margin_tiers.as_slice(),
+            meta.contract,
+        ) else {
+            return PriceRoom::None;
+        };
+        let rate = i128::from(tier.maint_margin_rate.raw());
+        if rate < 0 {
+            return PriceRoom::None;
+        }
+        let iid = meta.spec.id;
+        let asset = meta.spec.margin_asset;
+        // (margin - maintenance, Σ|q|, legs) of one unit -> its room.
+        let room = |h: i128, q: i128, legs: i128| -> Option<i128> {
+            let slack = legs.checked_mul(3 + rate / crate::arith::SCALE + 1)?;
+            let h = h - slack;
+            if h <= 0 || q == 0 {
+                return Some(0);
+            }
+            mul_div(
+                h,
+                crate::arith::SCALE * crate::arith::SCALE,
+                q.checked_mul(crate::arith::SCALE + rate)?,
+                Rounding::Down,
+            )
+        };
+        // (PnL, maintenance margin) of one leg at `m0`, as the check
+        // computes them.
+        let leg = |pos: &crate::account::Pos| -> Option<(i128, i128)> {
+            let notional = meta.contract.notional(m0, pos.qty, Rounding::HalfEven)?;
+            let pnl = meta.contract.pnl(pos.qty, pos.entry, m0)?;
+            let mm = crate::futures::maintenance_margin(&meta.settings.margin_tiers, notional)?;
+            Some((pnl, mm))
+        };
+        let mut best = i128::MAX;
+        for acct in self.accounts.values() {
+            let (mut upnl, mut mm, mut q, mut legs) = (0i128, 0i128, 0i128, 0i128);
+            for ((i, _), pos) in acct.positions.iter() {
+                if pos.qty == 0 || i != iid {
+                    continue;
+                }
+                let Some((pnl, m)) = leg(pos) else {
+                    return PriceRoom::None;
+                };
+                match pos.mode {
+                    MarginMode::Cross => {
+                        upnl += pnl;
+                        mm += m;
+                        q += i128::from(pos.qty).abs();
+                        legs += 1;
+                    }
+                    MarginMode::Isolated => {
+                        let Some(r) = room(pos.isolated + pnl - m, i128::from(pos.qty).abs(), 1)
+                        else {
+                            return PriceRoom::None;
+                        };
+                        best = best.min(r);
+                    }
+                }
+            }
+            if legs > 0 {
+                let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
+                let Some(r) = room(wallet + upnl - mm, q, legs) else {
+                    return PriceRoom::None;
+                };
+                best = best.min(r);
+            }
+        }
+        let m0 = i128::from(m0);
+        let clamp = |v: i128| i64::try_from(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)));
+        match (
+            clamp(m0.saturating_sub(best)),
+            clamp(m0.saturating_add(best)),
+        ) {
+            (Ok(lo), Ok(hi)) => PriceRoom::Band { at, lo, hi },
+            _ => PriceRoom::None,
         }
     }
 
@@ -1336,10 +1532,11 @@ impl SimExchange {
                 }
             }
             MarketEvent::MarkPrice(mp) => {
+                let mut moved = false;
                 if let Some(m) = self.metas.value_at_mut(at) {
                     if mp.mark.is_positive() && m.mark != Some(mp.mark.raw()) {
                         m.mark = Some(mp.mark.raw());
-                        self.liquidation_clear = false;
+                        moved = true;
                     }
                     if let Some(r) = mp.funding_rate {
                         m.funding_rate = Some(r.raw());
@@ -1350,6 +1547,9 @@ impl SimExchange {
                             self.due_from = self.due_from.min(t);
                         }
                     }
+                }
+                if moved {
+                    self.price_moved(at);
                 }
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}

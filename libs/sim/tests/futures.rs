@@ -462,3 +462,92 @@ fn coinm_cross_liquidation_in_coin() {
     assert_eq!(liq.clearance_fee, money("0.00025639", "BTC"));
     assert_eq!(wallet(&v, "BTC"), 0);
 }
+
+/// The liquidation check's price room (a clear check stays clear while the
+/// price that values the positions stays within a bound it computed) against
+/// the full check on every price change: on random walks of trade and mark
+/// prices, with a cross account and an isolated one reopening positions on
+/// random sides after each liquidation, every report must be the same, and
+/// liquidations must happen (at the same step) many times.
+#[test]
+fn liquidation_price_room_matches_the_full_check() {
+    for marks in [false, true] {
+        let make = || {
+            let (mut v, id) = venue_with(usdm());
+            v.set_margin_mode(B, id, MarginMode::Isolated).unwrap();
+            v.set_leverage(A, id, 125).unwrap();
+            v.set_leverage(B, id, 100).unwrap();
+            v.deposit_futures(B, money("10000", "USDT")).unwrap();
+            v.take_reports();
+            (v, id)
+        };
+        let (mut room, id) = make();
+        let (mut full, _) = make();
+        full.set_price_room(false);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(marks);
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // Price in tenths of a USDT.
+        let mut price = 600_000i64;
+        let text = |p: i64| format!("{}.{}", p / 10, p % 10);
+        let mut liquidations = 0;
+        for step in 0..20_000u64 {
+            let ms = 10 + step * 10;
+            // Reopen flat positions (and top up the cross wallet).
+            for (acct, qty) in [(A, "0.3"), (B, "0.3")] {
+                let flat = room
+                    .position(acct, id, PositionSide::Both)
+                    .is_none_or(|p| p.qty.is_zero());
+                if !flat {
+                    continue;
+                }
+                let ev = snapshot(
+                    id,
+                    &[(&text(price - 1), "100")],
+                    &[(&text(price + 1), "100")],
+                    ms,
+                );
+                assert_eq!(room.on_market_event(&ev), full.on_market_event(&ev));
+                if acct == A {
+                    let d = money("300", "USDT");
+                    assert_eq!(room.deposit_futures(A, d), full.deposit_futures(A, d));
+                }
+                let side = if below(2) == 0 { Side::Buy } else { Side::Sell };
+                let o = market(id, &format!("{step}-{}", acct.0), side, qty);
+                assert_eq!(
+                    room.submit(acct, &o, None, t(ms)),
+                    full.submit(acct, &o, None, t(ms)),
+                    "step {step}"
+                );
+            }
+            // A triangle wave of 2 500 USDT either side of 60 000 (so that
+            // positions on either side meet their liquidation price) plus
+            // noise of up to 30 USDT.
+            let phase = (step % 400) as i64;
+            let wave = if phase < 200 { phase } else { 400 - phase } * 250 - 25_000;
+            price = 600_000 + wave + below(601) as i64 - 300;
+            let ev = if marks && below(3) != 0 {
+                mark(id, &text(price), None, None, ms + 1)
+            } else {
+                let aggressor = if below(2) == 0 {
+                    AggressorSide::Buyer
+                } else {
+                    AggressorSide::Seller
+                };
+                trade(id, &text(price), "0.001", aggressor, ms + 1)
+            };
+            assert_eq!(room.on_market_event(&ev), full.on_market_event(&ev));
+            let (a, b) = (room.take_reports(), full.take_reports());
+            liquidations += a
+                .iter()
+                .filter(|x| matches!(x, SimReport::Liquidation(_)))
+                .count();
+            assert_eq!(a, b, "step {step} (marks: {marks})");
+        }
+        assert!(liquidations > 10, "liquidations: {liquidations}");
+    }
+}
