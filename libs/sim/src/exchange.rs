@@ -79,6 +79,15 @@ enum PriceRoom {
     None,
     /// No open position: no price change can make the check find one.
     Anywhere,
+    /// Every open position is on the instrument at index `at`, valued at
+    /// `m0` by the check: the band is computed at the first change of that
+    /// price; prices of other instruments do not matter.
+    Pending {
+        /// Index of the instrument in the venue's tables.
+        at: usize,
+        /// The price (raw) the check valued the positions at.
+        m0: i64,
+    },
     /// Every open position is on the instrument at index `at`: the check
     /// finds nothing while its mark (else last) price stays in `lo..=hi`;
     /// prices of other instruments do not matter.
@@ -307,9 +316,18 @@ impl SimExchange {
         if !self.liquidation_clear {
             return;
         }
+        if let PriceRoom::Pending { at: a, m0 } = self.price_room {
+            if a == at {
+                // The first move of the positions' price since the check:
+                // the room around the price the check used (nothing else
+                // changed since, or the check would not be clear).
+                self.price_room = self.price_band(a, m0);
+            }
+        }
         let keep = self.use_price_room
             && match self.price_room {
                 PriceRoom::Anywhere => true,
+                PriceRoom::Pending { at: a, .. } => a != at,
                 PriceRoom::Band { at: a, lo, hi } => {
                     a != at
                         || self
@@ -999,7 +1017,7 @@ impl SimExchange {
         // usual answer); only then collect and liquidate below.
         if !self.liquidation_due() {
             self.liquidation_clear = true;
-            self.price_room = self.price_room();
+            self.price_room = self.price_room_scan();
             return;
         }
         let accounts: Vec<AccountId> = self
@@ -1076,7 +1094,11 @@ impl SimExchange {
     /// Anything else (several instruments with positions, an inverse
     /// contract, a table of several tiers, a position valued at its entry
     /// for want of a price) gets no room: every price change runs the check.
-    fn price_room(&self) -> PriceRoom {
+    ///
+    /// This scan finds the instrument and the price; the bound itself
+    /// ([`SimExchange::price_band`]) is computed at the first move of that
+    /// price, as most checks are followed by another input change first.
+    fn price_room_scan(&self) -> PriceRoom {
         let mut inst: Option<usize> = None;
         for acct in self.accounts.values() {
             for ((iid, _), pos) in acct.positions.iter() {
@@ -1097,14 +1119,23 @@ impl SimExchange {
             // No open position: no price can make the check find one.
             return PriceRoom::Anywhere;
         };
+        match self.metas.value_at(at).and_then(Meta::mark_or_last) {
+            Some(m0) => PriceRoom::Pending { at, m0 },
+            None => PriceRoom::None,
+        }
+    }
+
+    /// The room of [`SimExchange::price_room_scan`] around `m0`, the price
+    /// that valued the positions (all on the instrument at index `at`) at
+    /// the last check, which found nothing; nothing but that price has
+    /// changed since.
+    fn price_band(&self, at: usize, m0: i64) -> PriceRoom {
         let Some(meta) = self.metas.value_at(at) else {
             return PriceRoom::None;
         };
-        let (Some(m0), [tier], crate::futures::Contract::Linear) = (
-            meta.mark_or_last(),
-            meta.settings.margin_tiers.as_slice(),
-            meta.contract,
-        ) else {
+        let ([tier], crate::futures::Contract::Linear) =
+            (meta.settings.margin_tiers.as_slice(), meta.contract)
+        else {
             return PriceRoom::None;
         };
         let rate = i128::from(tier.maint_margin_rate.raw());
