@@ -158,8 +158,11 @@ pub(crate) struct Book {
     pub market: MarketBook,
     pub bids: BTreeMap<i64, Vec<VenueOrderId>>,
     pub asks: BTreeMap<i64, Vec<VenueOrderId>>,
-    pub orders: BTreeMap<VenueOrderId, SimOrder>,
-    pub closed: BTreeMap<VenueOrderId, SimOrder>,
+    /// Open orders. Boxed, as are `closed` ones: an order moves from one
+    /// map to the other, and the maps shift their values on every insert
+    /// and removal, so a pointer moves instead of the whole order.
+    pub orders: BTreeMap<VenueOrderId, Box<SimOrder>>,
+    pub closed: BTreeMap<VenueOrderId, Box<SimOrder>>,
     pub closed_fifo: VecDeque<VenueOrderId>,
     pub client_ids: BTreeMap<(AccountId, ClientOrderId), VenueOrderId>,
     pub waiting: BTreeSet<VenueOrderId>,
@@ -230,7 +233,10 @@ impl Book {
 
     /// Finds an order (open or closed) by venue id.
     pub fn find(&self, id: VenueOrderId) -> Option<&SimOrder> {
-        self.orders.get(&id).or_else(|| self.closed.get(&id))
+        self.orders
+            .get(&id)
+            .or_else(|| self.closed.get(&id))
+            .map(|o| &**o)
     }
 
     /// Does no delta of the message name a level where our orders rest?
@@ -379,6 +385,30 @@ pub(crate) struct Ctx<'a> {
 
 fn times(now: UnixNanos) -> EventTimes {
     EventTimes::new(now, now)
+}
+
+/// Queues an order report with a snapshot of `order` (a free function, so
+/// that an order still in the book can be reported without copying it
+/// first: the book and the report queue are separate fields of `Ctx`).
+fn push_order_report(
+    out: &mut Vec<SimReport>,
+    now: UnixNanos,
+    order: &SimOrder,
+    kind: OrderEventKind,
+    reason: Option<ExpireReason>,
+) {
+    out.push(SimReport::Order(Box::new(OrderReport {
+        account: order.account,
+        event: OrderEvent {
+            instrument: order.instrument,
+            client_order_id: order.client_order_id,
+            venue_order_id: Some(order.venue_order_id),
+            kind,
+            times: times(now),
+        },
+        expire_reason: reason,
+        order: order.clone(),
+    })));
 }
 
 /// Default per-symbol settings of an account.
@@ -533,18 +563,7 @@ impl Ctx<'_> {
     // ------------------------------------------------------------ reports
 
     fn emit_order(&mut self, order: &SimOrder, kind: OrderEventKind, reason: Option<ExpireReason>) {
-        self.out.push(SimReport::Order(Box::new(OrderReport {
-            account: order.account,
-            event: OrderEvent {
-                instrument: order.instrument,
-                client_order_id: order.client_order_id,
-                venue_order_id: Some(order.venue_order_id),
-                kind,
-                times: times(self.now),
-            },
-            expire_reason: reason,
-            order: order.clone(),
-        })));
+        push_order_report(self.out, self.now, order, kind, reason);
     }
 
     pub fn emit_spot_balance(&mut self, account: AccountId, asset: Currency) {
@@ -976,14 +995,15 @@ impl Ctx<'_> {
             }
         }
         // Accepted.
+        let (side, account) = (order.side, order.account);
         if origin == Origin::New {
-            self.insert_open(order.clone());
             self.emit_order(&order, OrderEventKind::Accepted, None);
+            self.insert_open(order);
         }
         if !futures {
             let current = self.book.orders.get(&id).map_or(0, |o| o.locked);
             // Affordability was checked above, so this cannot fail.
-            let _ = self.set_spot_lock(id, order.side, order.account, current, spot_needed);
+            let _ = self.set_spot_lock(id, side, account, current, spot_needed);
         }
         if fok_fails {
             self.close_order(
@@ -1033,7 +1053,7 @@ impl Ctx<'_> {
         if let (Some(t), TimeInForce::Gtd) = (order.expire_time, order.time_in_force) {
             self.book.gtd.insert((t, id));
         }
-        self.book.orders.insert(id, order);
+        self.book.orders.insert(id, Box::new(order));
     }
 
     /// Puts a working limit order on the user book with its queue position.
@@ -1396,8 +1416,7 @@ impl Ctx<'_> {
             liquidity,
         };
         if let Some(o) = self.book.orders.get(&id) {
-            let snapshot = o.clone();
-            self.emit_order(&snapshot, OrderEventKind::Filled(fill), None);
+            push_order_report(self.out, self.now, o, OrderEventKind::Filled(fill), None);
         }
         if futures {
             self.emit_futures(account, position_side);
@@ -1795,8 +1814,8 @@ impl Ctx<'_> {
 
     /// Emits an event for an open order (Updated, Triggered).
     pub fn emit_open(&mut self, id: VenueOrderId, kind: OrderEventKind) {
-        if let Some(o) = self.book.orders.get(&id).cloned() {
-            self.emit_order(&o, kind, None);
+        if let Some(o) = self.book.orders.get(&id) {
+            push_order_report(self.out, self.now, o, kind, None);
         }
     }
 }

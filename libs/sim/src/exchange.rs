@@ -615,13 +615,17 @@ impl SimExchange {
     ) -> Option<&SimOrder> {
         let b = self.books.get(&instrument)?;
         let id = b.client_ids.get(&(account, client_order_id))?;
-        b.orders.get(id)
+        b.orders.get(id).map(|o| &**o)
     }
 
     /// Open orders of an account on an instrument, by venue order id.
     pub fn open_orders(&self, account: AccountId, instrument: InstrumentId) -> Vec<&SimOrder> {
         self.books.get(&instrument).map_or_else(Vec::new, |b| {
-            b.orders.values().filter(|o| o.account == account).collect()
+            b.orders
+                .values()
+                .filter(|o| o.account == account)
+                .map(|o| &**o)
+                .collect()
         })
     }
 
@@ -995,7 +999,7 @@ impl SimExchange {
                     };
                     o.triggered = true;
                     o.updated = c.now;
-                    let order = o.clone();
+                    let order = SimOrder::clone(o);
                     c.emit_open(id, OrderEventKind::Triggered);
                     let _ = c.place(order, Origin::Triggered);
                 });
@@ -1887,14 +1891,15 @@ impl SimExchange {
                         if needed > free {
                             return Err(VenueError::insufficient_balance());
                         }
-                        c.accept_waiting(order.clone());
-                        c.set_spot_lock(id, order.side, account, 0, needed)?;
+                        let side = order.side;
+                        c.accept_waiting(order);
+                        c.set_spot_lock(id, side, account, 0, needed)?;
                     } else {
-                        c.accept_waiting(order.clone());
+                        c.accept_waiting(order);
                     }
                     Ok(())
                 } else {
-                    c.place(order.clone(), Origin::New)
+                    c.place(order, Origin::New)
                 }
             })
             .ok_or_else(VenueError::invalid_symbol)?;
@@ -2110,7 +2115,7 @@ impl SimExchange {
             x.quantity = new_qty;
             x.price = new_price;
             x.updated = c.now;
-            let placed = x.clone();
+            let placed = SimOrder::clone(x);
             c.emit_open(
                 id,
                 OrderEventKind::Updated {
