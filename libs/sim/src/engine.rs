@@ -430,15 +430,69 @@ pub(crate) fn margin_summary(
     asset: Currency,
     default_leverage: u32,
 ) -> Option<MarginSummary> {
+    margin_summary_known(metas, acct, asset, default_leverage, None)
+}
+
+/// The figures of one position leg valued at its instrument's mark (else
+/// last, else its entry price), as [`position_view`] and [`margin_summary`]
+/// compute them; `None` where one of them overflows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LegFigures {
+    mark: i64,
+    upnl: i128,
+    notional: i128,
+    im: i128,
+    mm: i128,
+}
+
+/// [`LegFigures`] of `pos` (an instrument of `meta`) at leverage `lev`.
+fn leg_figures(meta: &Meta, pos: &Pos, lev: u32) -> Option<LegFigures> {
+    let mark = meta.mark_or_last().unwrap_or(pos.entry);
+    let (upnl, notional) = if pos.qty == 0 {
+        (0, 0)
+    } else {
+        (
+            meta.contract.pnl(pos.qty, pos.entry, mark)?,
+            meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?,
+        )
+    };
+    Some(LegFigures {
+        mark,
+        upnl,
+        notional,
+        im: initial_margin(notional, lev)?,
+        mm: maintenance_margin(&meta.settings.margin_tiers, notional)?,
+    })
+}
+
+/// [`margin_summary`] with the figures of one leg already computed (`known`:
+/// its key and figures, which must be those of an open cross leg of the
+/// account at the current prices): they are used instead of being computed
+/// again. The same result as without them.
+pub(crate) fn margin_summary_known(
+    metas: &crate::idmap::IdMap<Meta>,
+    acct: &Account,
+    asset: Currency,
+    default_leverage: u32,
+    known: Option<(&(InstrumentId, PositionSide), &LegFigures)>,
+) -> Option<MarginSummary> {
     let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
     let reserved = acct.reserved.get(&asset).copied().unwrap_or(0);
     let (mut upnl, mut im, mut mm) = (0i128, 0i128, 0i128);
-    for ((iid, _), pos) in acct.positions.iter() {
+    for ((iid, leg), pos) in acct.positions.iter() {
         let Some(meta) = metas.get(&iid) else {
             continue;
         };
         if meta.spec.margin_asset != asset || pos.qty == 0 || pos.mode != MarginMode::Cross {
             continue;
+        }
+        if let Some((k, f)) = known {
+            if k.0 == iid && k.1 == leg {
+                upnl += f.upnl;
+                im += f.im;
+                mm += f.mm;
+                continue;
+            }
         }
         let mark = meta.mark_or_last().unwrap_or(pos.entry);
         let notional = meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?;
@@ -518,32 +572,24 @@ pub(crate) fn position_view(
     default_leverage: u32,
 ) -> Option<PositionView> {
     let pos = acct.positions.get(&key).copied().unwrap_or_default();
-    let asset = meta.spec.margin_asset;
-    let mark = meta.mark_or_last().unwrap_or(pos.entry);
     let lev = symbol_config(acct, key.0, default_leverage).leverage;
-    let (upnl, notional) = if pos.qty == 0 {
-        (0, 0)
-    } else {
-        (
-            meta.contract.pnl(pos.qty, pos.entry, mark)?,
-            meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?,
-        )
-    };
+    let f = leg_figures(meta, &pos, lev)?;
+    let asset = meta.spec.margin_asset;
     let m = |v| Money::from_raw(v, asset);
     Some(PositionView {
         instrument: key.0,
         position_side: key.1,
         qty: meta.qty(pos.qty),
         entry_price: meta.price(pos.entry),
-        mark_price: meta.price(mark),
-        unrealized_pnl: m(upnl),
+        mark_price: meta.price(f.mark),
+        unrealized_pnl: m(f.upnl),
         realized_pnl: m(pos.realized),
         margin_mode: pos.mode,
         leverage: lev,
         isolated_margin: m(pos.isolated),
-        initial_margin: m(initial_margin(notional, lev)?),
-        maint_margin: m(maintenance_margin(&meta.settings.margin_tiers, notional)?),
-        notional: m(notional),
+        initial_margin: m(f.im),
+        maint_margin: m(f.mm),
+        notional: m(f.notional),
     })
 }
 
@@ -588,26 +634,34 @@ impl Ctx<'_> {
             return;
         };
         let asset = self.meta.spec.margin_asset;
-        if let Some(v) = position_view(
-            self.meta,
-            acct,
-            (self.iid, position_side),
-            self.default_leverage(),
-        ) {
+        // The leg's figures once, for its report and the margin summary
+        // (what `position_view` and `margin_summary` would each compute).
+        let key = (self.iid, position_side);
+        let pos = acct.positions.get(&key).copied().unwrap_or_default();
+        let lev = symbol_config(acct, self.iid, self.default_leverage()).leverage;
+        let figures = leg_figures(self.meta, &pos, lev);
+        if let Some(f) = &figures {
             self.out.push(SimReport::Account {
                 account,
                 event: AccountEvent::Position(PositionReport {
                     instrument: self.iid,
                     position_side,
-                    qty: v.qty,
-                    entry_price: v.entry_price,
-                    unrealized_pnl: v.unrealized_pnl,
-                    margin_mode: v.margin_mode,
+                    qty: self.meta.qty(pos.qty),
+                    entry_price: self.meta.price(pos.entry),
+                    unrealized_pnl: Money::from_raw(f.upnl, asset),
+                    margin_mode: pos.mode,
                     times: times(self.now),
                 }),
             });
         }
-        if let Some(s) = margin_summary(self.metas, acct, asset, self.default_leverage()) {
+        // Only an open cross leg counts in the summary.
+        let known = figures
+            .as_ref()
+            .filter(|_| pos.qty != 0 && pos.mode == MarginMode::Cross)
+            .map(|f| (&key, f));
+        if let Some(s) =
+            margin_summary_known(self.metas, acct, asset, self.default_leverage(), known)
+        {
             self.out.push(SimReport::Account {
                 account,
                 event: AccountEvent::Margin(MarginReport {

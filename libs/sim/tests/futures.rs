@@ -551,3 +551,85 @@ fn liquidation_price_room_matches_the_full_check() {
         assert!(liquidations > 10, "liquidations: {liquidations}");
     }
 }
+
+/// The position and margin reports a fill sends (computed from the leg's
+/// figures once) carry the figures the queries compute on their own
+/// (`position`, `margin`): one-way and hedge mode, cross and isolated legs,
+/// a resting order's reservation, positions valued at a mark that is not
+/// the fill price.
+#[test]
+fn fill_reports_carry_the_figures_of_the_position_and_margin_queries() {
+    for (hedge, isolated) in [(false, false), (false, true), (true, false)] {
+        let (mut v, id) = venue_with(usdm());
+        if hedge {
+            v.set_hedge_mode(A, true).unwrap();
+        }
+        if isolated {
+            v.set_margin_mode(A, id, MarginMode::Isolated).unwrap();
+        }
+        v.deposit_futures(A, money("100000", "USDT")).unwrap();
+        book(&mut v, id, "59990", "60000", 0);
+        v.on_market_event(&mark(id, "59950.5", None, None, 1))
+            .unwrap();
+        let leg = |side: Side| match (hedge, side) {
+            (false, _) => PositionSide::Both,
+            (true, Side::Buy) => PositionSide::Long,
+            (true, Side::Sell) => PositionSide::Short,
+        };
+        let mut rest = limit(id, "rest", Side::Buy, "0.05", "50000");
+        rest.position_side = leg(Side::Buy);
+        v.submit(A, &rest, None, t(2)).unwrap();
+        v.take_reports();
+        // (side, qty, leg side): open, add, reduce, (one-way: flip).
+        let steps = [
+            (Side::Buy, "0.3", Side::Buy),
+            (Side::Buy, "0.2", Side::Buy),
+            (
+                Side::Sell,
+                "0.1",
+                if hedge { Side::Buy } else { Side::Sell },
+            ),
+            (Side::Sell, "0.7", Side::Sell),
+        ];
+        for (n, (side, qty, leg_side)) in steps.into_iter().enumerate() {
+            let mut o = market(id, &format!("m{n}"), side, qty);
+            o.position_side = leg(leg_side);
+            v.submit(A, &o, None, t(3 + n as u64)).unwrap();
+            let reports = v.take_reports();
+            let (mut positions, mut margins) = (0, 0);
+            for r in &reports {
+                let SimReport::Account { event, .. } = r else {
+                    continue;
+                };
+                match event {
+                    veloz_core::events::AccountEvent::Position(p) => {
+                        let view = v.position(A, id, p.position_side).unwrap();
+                        assert_eq!(p.qty, view.qty, "step {n}");
+                        assert_eq!(p.entry_price, view.entry_price, "step {n}");
+                        assert_eq!(p.unrealized_pnl, view.unrealized_pnl, "step {n}");
+                        assert_eq!(p.margin_mode, view.margin_mode, "step {n}");
+                        positions += 1;
+                    }
+                    veloz_core::events::AccountEvent::Margin(m) => {
+                        let s = v.margin(A, cur("USDT")).unwrap();
+                        assert_eq!(m.wallet_balance, s.wallet_balance, "step {n}");
+                        assert_eq!(
+                            m.initial_margin.raw(),
+                            s.position_initial_margin.raw() + s.order_initial_margin.raw(),
+                            "step {n}"
+                        );
+                        assert_eq!(m.maintenance_margin, s.maint_margin, "step {n}");
+                        margins += 1;
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!((positions, margins), (1, 1), "step {n}: {reports:?}");
+        }
+        let s = v.margin(A, cur("USDT")).unwrap();
+        assert!(s.order_initial_margin.raw() > 0);
+        if !isolated {
+            assert!(s.maint_margin.raw() > 0);
+        }
+    }
+}
