@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder, Trade};
+use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, Quote, SubmitOrder, Trade};
 use veloz_core::{
     ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
     OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
@@ -1381,15 +1381,7 @@ impl SimExchange {
                         .map(|_| ())
                         .map_err(market_error);
                 }
-                if self.quiet_paths
-                    && self
-                        .books
-                        .value_at(at)
-                        .is_some_and(|b| b.waiting.is_empty() && b.quote_misses_ours(q))
-                {
-                    return self.quiet_book_update(at, ev);
-                }
-                at
+                return self.busy_quote(at, q, ev);
             }
             MarketEvent::BookSnapshot(s) => {
                 let at = self.locate(&s.instrument, s.times.exchange)?;
@@ -1414,6 +1406,22 @@ impl SimExchange {
             }
             _ => self.locate(ev.instrument_ref(), ev.times().exchange)?,
         };
+        self.on_market_general(at, ev)
+    }
+
+    /// A quote on an instrument where our orders rest or wait: the quiet
+    /// path if it misses them all and nothing waits, else the general path
+    /// (out of line: quote feeds mostly take the idle path).
+    #[inline(never)]
+    fn busy_quote(&mut self, at: usize, q: &Quote, ev: &MarketEvent) -> Result<(), SimError> {
+        if self.quiet_paths
+            && self
+                .books
+                .value_at(at)
+                .is_some_and(|b| b.waiting.is_empty() && b.quote_misses_ours(q))
+        {
+            return self.quiet_book_update(at, ev);
+        }
         self.on_market_general(at, ev)
     }
 
