@@ -465,7 +465,21 @@ impl BacktestVenue {
         // engine's clock before it)`; it is only needed for a settlement or
         // for reports, so it is computed there.
         let before = self.exchange.now();
-        let r = self.exchange.on_market_event(ev);
+        match self.exchange.on_market_event(ev) {
+            Ok(()) => {
+                self.after_market(ev, before)?;
+                Ok(())
+            }
+            // Out of line: the usual `Ok` is then returned without moving
+            // the (large) error type through this frame.
+            Err(e) => self.after_market_error(ev, before, e),
+        }
+    }
+
+    /// What follows a market event the engine took: a historical funding
+    /// settlement, then the reports.
+    #[inline(always)]
+    fn after_market(&mut self, ev: &MarketEvent, before: UnixNanos) -> Result<(), SimError> {
         if let MarketEvent::MarkPrice(mp) = ev {
             if let (Some(rate), None) = (mp.funding_rate, mp.next_funding_time) {
                 if mp.instrument.kind.is_futures() && mp.mark.is_positive() {
@@ -477,7 +491,21 @@ impl BacktestVenue {
         if self.exchange.has_reports() {
             self.collect_reports(ev.times().exchange.max(before));
         }
-        r
+        Ok(())
+    }
+
+    /// [`BacktestVenue::on_market`] when the engine refused the event: the
+    /// same steps after it, then its error.
+    #[cold]
+    #[inline(never)]
+    fn after_market_error(
+        &mut self,
+        ev: &MarketEvent,
+        before: UnixNanos,
+        e: SimError,
+    ) -> Result<(), SimError> {
+        self.after_market(ev, before)?;
+        Err(e)
     }
 
     /// Moves the engine's clock (GTD expiry, triggers).

@@ -62,8 +62,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 
 use veloz_core::events::{
-    AccountEvent, Balance, EventTimes, Fill, MarginReport, OrderEvent, OrderEventKind,
-    PositionReport,
+    AccountEvent, Balance, BookDeltas, EventTimes, Fill, MarginReport, OrderEvent, OrderEventKind,
+    PositionReport, Quote, Trade,
 };
 use veloz_core::{
     AggressorSide, ClientOrderId, ContractKind, Currency, Instrument, InstrumentId, Liquidity,
@@ -158,8 +158,11 @@ pub(crate) struct Book {
     pub market: MarketBook,
     pub bids: BTreeMap<i64, Vec<VenueOrderId>>,
     pub asks: BTreeMap<i64, Vec<VenueOrderId>>,
-    pub orders: BTreeMap<VenueOrderId, SimOrder>,
-    pub closed: BTreeMap<VenueOrderId, SimOrder>,
+    /// Open orders. Boxed, as are `closed` ones: an order moves from one
+    /// map to the other, and the maps shift their values on every insert
+    /// and removal, so a pointer moves instead of the whole order.
+    pub orders: BTreeMap<VenueOrderId, Box<SimOrder>>,
+    pub closed: BTreeMap<VenueOrderId, Box<SimOrder>>,
     pub closed_fifo: VecDeque<VenueOrderId>,
     pub client_ids: BTreeMap<(AccountId, ClientOrderId), VenueOrderId>,
     pub waiting: BTreeSet<VenueOrderId>,
@@ -230,7 +233,79 @@ impl Book {
 
     /// Finds an order (open or closed) by venue id.
     pub fn find(&self, id: VenueOrderId) -> Option<&SimOrder> {
-        self.orders.get(&id).or_else(|| self.closed.get(&id))
+        self.orders
+            .get(&id)
+            .or_else(|| self.closed.get(&id))
+            .map(|o| &**o)
+    }
+
+    /// Does no delta of the message name a level where our orders rest?
+    /// (Then the message changes no effective quantity at our levels: a
+    /// delta changes the venue's quantity, and what our takers consumed,
+    /// at its own level only.)
+    #[inline]
+    pub fn deltas_miss_ours(&self, d: &BookDeltas) -> bool {
+        d.deltas
+            .iter()
+            .all(|x| !self.levels(x.side).contains_key(&x.level.price.raw()))
+    }
+
+    /// Does the quote leave every level where our orders rest alone? A quote
+    /// whose two prices are positive sets its level and removes the levels
+    /// better than it, on each side, and nothing else: it misses ours when
+    /// our best bid is below its bid and our best ask above its ask.
+    #[inline]
+    pub fn quote_misses_ours(&self, q: &Quote) -> bool {
+        let (bid, ask) = (q.bid.price.raw(), q.ask.price.raw());
+        bid > 0
+            && ask > 0
+            && self.bids.last_key_value().is_none_or(|(p, _)| *p < bid)
+            && self.asks.first_key_value().is_none_or(|(p, _)| *p > ask)
+    }
+
+    /// Does a public trade reach none of our orders? It fills or moves only
+    /// orders resting on the side it trades against (bids for a seller's
+    /// trade) at its price or better (a higher bid, a lower ask), so it
+    /// misses ours when our best level on that side is worse than its price.
+    #[inline]
+    pub fn trade_misses_ours(&self, t: &Trade) -> bool {
+        let price = t.price.raw();
+        match t.aggressor {
+            AggressorSide::Seller => self.bids.last_key_value().is_none_or(|(p, _)| *p < price),
+            AggressorSide::Buyer => self.asks.first_key_value().is_none_or(|(p, _)| *p > price),
+        }
+    }
+
+    /// Does the venue's best effective level on the other side reach our
+    /// best resting level of `side`? (The first check of
+    /// `Ctx::fill_crossed`'s loop: when it is `false` for both sides, no
+    /// resting order can fill against the venue's book.)
+    #[inline(always)]
+    pub fn reached(&self, side: Side) -> bool {
+        let ours = match side {
+            Side::Buy => self.bids.last_key_value(),
+            Side::Sell => self.asks.first_key_value(),
+        };
+        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
+            return false;
+        };
+        // The effective book only lacks liquidity the venue's book has (its
+        // best ask is at or above the venue's, its best bid at or below):
+        // when the venue's best level does not reach us, neither does the
+        // effective one, and the walk over consumed levels is not needed.
+        let l2 = self.market.l2();
+        let venue_reaches = match side {
+            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
+            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
+        };
+        if !venue_reaches {
+            return false;
+        }
+        match (side, self.market.best_effective(side.opposite())) {
+            (Side::Buy, Some((mp, _))) => mp <= p,
+            (Side::Sell, Some((mp, _))) => mp >= p,
+            (_, None) => false,
+        }
     }
 }
 
@@ -312,6 +387,30 @@ fn times(now: UnixNanos) -> EventTimes {
     EventTimes::new(now, now)
 }
 
+/// Queues an order report with a snapshot of `order` (a free function, so
+/// that an order still in the book can be reported without copying it
+/// first: the book and the report queue are separate fields of `Ctx`).
+fn push_order_report(
+    out: &mut Vec<SimReport>,
+    now: UnixNanos,
+    order: &SimOrder,
+    kind: OrderEventKind,
+    reason: Option<ExpireReason>,
+) {
+    out.push(SimReport::Order(Box::new(OrderReport {
+        account: order.account,
+        event: OrderEvent {
+            instrument: order.instrument,
+            client_order_id: order.client_order_id,
+            venue_order_id: Some(order.venue_order_id),
+            kind,
+            times: times(now),
+        },
+        expire_reason: reason,
+        order: order.clone(),
+    })));
+}
+
 /// Default per-symbol settings of an account.
 pub(crate) fn symbol_config(
     acct: &Account,
@@ -331,15 +430,69 @@ pub(crate) fn margin_summary(
     asset: Currency,
     default_leverage: u32,
 ) -> Option<MarginSummary> {
+    margin_summary_known(metas, acct, asset, default_leverage, None)
+}
+
+/// The figures of one position leg valued at its instrument's mark (else
+/// last, else its entry price), as [`position_view`] and [`margin_summary`]
+/// compute them; `None` where one of them overflows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LegFigures {
+    mark: i64,
+    upnl: i128,
+    notional: i128,
+    im: i128,
+    mm: i128,
+}
+
+/// [`LegFigures`] of `pos` (an instrument of `meta`) at leverage `lev`.
+fn leg_figures(meta: &Meta, pos: &Pos, lev: u32) -> Option<LegFigures> {
+    let mark = meta.mark_or_last().unwrap_or(pos.entry);
+    let (upnl, notional) = if pos.qty == 0 {
+        (0, 0)
+    } else {
+        (
+            meta.contract.pnl(pos.qty, pos.entry, mark)?,
+            meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?,
+        )
+    };
+    Some(LegFigures {
+        mark,
+        upnl,
+        notional,
+        im: initial_margin(notional, lev)?,
+        mm: maintenance_margin(&meta.settings.margin_tiers, notional)?,
+    })
+}
+
+/// [`margin_summary`] with the figures of one leg already computed (`known`:
+/// its key and figures, which must be those of an open cross leg of the
+/// account at the current prices): they are used instead of being computed
+/// again. The same result as without them.
+pub(crate) fn margin_summary_known(
+    metas: &crate::idmap::IdMap<Meta>,
+    acct: &Account,
+    asset: Currency,
+    default_leverage: u32,
+    known: Option<(&(InstrumentId, PositionSide), &LegFigures)>,
+) -> Option<MarginSummary> {
     let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
     let reserved = acct.reserved.get(&asset).copied().unwrap_or(0);
     let (mut upnl, mut im, mut mm) = (0i128, 0i128, 0i128);
-    for ((iid, _), pos) in acct.positions.iter() {
+    for ((iid, leg), pos) in acct.positions.iter() {
         let Some(meta) = metas.get(&iid) else {
             continue;
         };
         if meta.spec.margin_asset != asset || pos.qty == 0 || pos.mode != MarginMode::Cross {
             continue;
+        }
+        if let Some((k, f)) = known {
+            if k.0 == iid && k.1 == leg {
+                upnl += f.upnl;
+                im += f.im;
+                mm += f.mm;
+                continue;
+            }
         }
         let mark = meta.mark_or_last().unwrap_or(pos.entry);
         let notional = meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?;
@@ -419,32 +572,24 @@ pub(crate) fn position_view(
     default_leverage: u32,
 ) -> Option<PositionView> {
     let pos = acct.positions.get(&key).copied().unwrap_or_default();
-    let asset = meta.spec.margin_asset;
-    let mark = meta.mark_or_last().unwrap_or(pos.entry);
     let lev = symbol_config(acct, key.0, default_leverage).leverage;
-    let (upnl, notional) = if pos.qty == 0 {
-        (0, 0)
-    } else {
-        (
-            meta.contract.pnl(pos.qty, pos.entry, mark)?,
-            meta.contract.notional(mark, pos.qty, Rounding::HalfEven)?,
-        )
-    };
+    let f = leg_figures(meta, &pos, lev)?;
+    let asset = meta.spec.margin_asset;
     let m = |v| Money::from_raw(v, asset);
     Some(PositionView {
         instrument: key.0,
         position_side: key.1,
         qty: meta.qty(pos.qty),
         entry_price: meta.price(pos.entry),
-        mark_price: meta.price(mark),
-        unrealized_pnl: m(upnl),
+        mark_price: meta.price(f.mark),
+        unrealized_pnl: m(f.upnl),
         realized_pnl: m(pos.realized),
         margin_mode: pos.mode,
         leverage: lev,
         isolated_margin: m(pos.isolated),
-        initial_margin: m(initial_margin(notional, lev)?),
-        maint_margin: m(maintenance_margin(&meta.settings.margin_tiers, notional)?),
-        notional: m(notional),
+        initial_margin: m(f.im),
+        maint_margin: m(f.mm),
+        notional: m(f.notional),
     })
 }
 
@@ -464,18 +609,7 @@ impl Ctx<'_> {
     // ------------------------------------------------------------ reports
 
     fn emit_order(&mut self, order: &SimOrder, kind: OrderEventKind, reason: Option<ExpireReason>) {
-        self.out.push(SimReport::Order(Box::new(OrderReport {
-            account: order.account,
-            event: OrderEvent {
-                instrument: order.instrument,
-                client_order_id: order.client_order_id,
-                venue_order_id: Some(order.venue_order_id),
-                kind,
-                times: times(self.now),
-            },
-            expire_reason: reason,
-            order: order.clone(),
-        })));
+        push_order_report(self.out, self.now, order, kind, reason);
     }
 
     pub fn emit_spot_balance(&mut self, account: AccountId, asset: Currency) {
@@ -500,26 +634,34 @@ impl Ctx<'_> {
             return;
         };
         let asset = self.meta.spec.margin_asset;
-        if let Some(v) = position_view(
-            self.meta,
-            acct,
-            (self.iid, position_side),
-            self.default_leverage(),
-        ) {
+        // The leg's figures once, for its report and the margin summary
+        // (what `position_view` and `margin_summary` would each compute).
+        let key = (self.iid, position_side);
+        let pos = acct.positions.get(&key).copied().unwrap_or_default();
+        let lev = symbol_config(acct, self.iid, self.default_leverage()).leverage;
+        let figures = leg_figures(self.meta, &pos, lev);
+        if let Some(f) = &figures {
             self.out.push(SimReport::Account {
                 account,
                 event: AccountEvent::Position(PositionReport {
                     instrument: self.iid,
                     position_side,
-                    qty: v.qty,
-                    entry_price: v.entry_price,
-                    unrealized_pnl: v.unrealized_pnl,
-                    margin_mode: v.margin_mode,
+                    qty: self.meta.qty(pos.qty),
+                    entry_price: self.meta.price(pos.entry),
+                    unrealized_pnl: Money::from_raw(f.upnl, asset),
+                    margin_mode: pos.mode,
                     times: times(self.now),
                 }),
             });
         }
-        if let Some(s) = margin_summary(self.metas, acct, asset, self.default_leverage()) {
+        // Only an open cross leg counts in the summary.
+        let known = figures
+            .as_ref()
+            .filter(|_| pos.qty != 0 && pos.mode == MarginMode::Cross)
+            .map(|f| (&key, f));
+        if let Some(s) =
+            margin_summary_known(self.metas, acct, asset, self.default_leverage(), known)
+        {
             self.out.push(SimReport::Account {
                 account,
                 event: AccountEvent::Margin(MarginReport {
@@ -907,14 +1049,15 @@ impl Ctx<'_> {
             }
         }
         // Accepted.
+        let (side, account) = (order.side, order.account);
         if origin == Origin::New {
-            self.insert_open(order.clone());
             self.emit_order(&order, OrderEventKind::Accepted, None);
+            self.insert_open(order);
         }
         if !futures {
             let current = self.book.orders.get(&id).map_or(0, |o| o.locked);
             // Affordability was checked above, so this cannot fail.
-            let _ = self.set_spot_lock(id, order.side, order.account, current, spot_needed);
+            let _ = self.set_spot_lock(id, side, account, current, spot_needed);
         }
         if fok_fails {
             self.close_order(
@@ -964,7 +1107,7 @@ impl Ctx<'_> {
         if let (Some(t), TimeInForce::Gtd) = (order.expire_time, order.time_in_force) {
             self.book.gtd.insert((t, id));
         }
-        self.book.orders.insert(id, order);
+        self.book.orders.insert(id, Box::new(order));
     }
 
     /// Puts a working limit order on the user book with its queue position.
@@ -1327,8 +1470,7 @@ impl Ctx<'_> {
             liquidity,
         };
         if let Some(o) = self.book.orders.get(&id) {
-            let snapshot = o.clone();
-            self.emit_order(&snapshot, OrderEventKind::Filled(fill), None);
+            push_order_report(self.out, self.now, o, OrderEventKind::Filled(fill), None);
         }
         if futures {
             self.emit_futures(account, position_side);
@@ -1671,33 +1813,10 @@ impl Ctx<'_> {
 
     /// Does the venue's best effective level on the other side reach our
     /// best resting level of `side`? (The first check of
-    /// [`Ctx::fill_crossed`]'s loop.)
+    /// [`Ctx::fill_crossed`]'s loop; see [`Book::reached`].)
     #[inline(always)]
     fn reached(&self, side: Side) -> bool {
-        let ours = match side {
-            Side::Buy => self.book.bids.last_key_value(),
-            Side::Sell => self.book.asks.first_key_value(),
-        };
-        let Some(p) = ours.and_then(|(p, ids)| (!ids.is_empty()).then_some(*p)) else {
-            return false;
-        };
-        // The effective book only lacks liquidity the venue's book has (its
-        // best ask is at or above the venue's, its best bid at or below):
-        // when the venue's best level does not reach us, neither does the
-        // effective one, and the walk over consumed levels is not needed.
-        let l2 = self.book.market.l2();
-        let venue_reaches = match side {
-            Side::Buy => l2.best_ask_raw().is_some_and(|(mp, _)| mp <= p),
-            Side::Sell => l2.best_bid_raw().is_some_and(|(mp, _)| mp >= p),
-        };
-        if !venue_reaches {
-            return false;
-        }
-        match (side, self.book.market.best_effective(side.opposite())) {
-            (Side::Buy, Some((mp, _))) => mp <= p,
-            (Side::Sell, Some((mp, _))) => mp >= p,
-            (_, None) => false,
-        }
+        self.book.reached(side)
     }
 
     // ------------------------------------------------------------ cancel / expire helpers
@@ -1749,8 +1868,8 @@ impl Ctx<'_> {
 
     /// Emits an event for an open order (Updated, Triggered).
     pub fn emit_open(&mut self, id: VenueOrderId, kind: OrderEventKind) {
-        if let Some(o) = self.book.orders.get(&id).cloned() {
-            self.emit_order(&o, kind, None);
+        if let Some(o) = self.book.orders.get(&id) {
+            push_order_report(self.out, self.now, o, kind, None);
         }
     }
 }

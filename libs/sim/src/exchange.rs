@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, SubmitOrder, Trade};
+use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, Quote, SubmitOrder, Trade};
 use veloz_core::{
     ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
     OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
@@ -30,6 +30,7 @@ use veloz_core::{
 };
 
 use crate::account::{Account, MarginSummary, PositionView, SymbolConfig};
+use crate::arith::mul_div;
 use crate::engine::{
     add, cross_below_maintenance, isolated_below_maintenance, margin_summary, position_view,
     symbol_config, Book, Ctx, InstrumentSettings, Ledgers, Meta, Origin,
@@ -68,6 +69,38 @@ impl Default for SimConfig {
     }
 }
 
+/// How far prices may move after a liquidation check that found nothing
+/// before the check could find something (computed by that check; see
+/// `SimExchange::price_room`). Any other input change (a wallet, a
+/// position) runs the check again whatever the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PriceRoom {
+    /// No room: every price change runs the check again.
+    None,
+    /// No open position: no price change can make the check find one.
+    Anywhere,
+    /// Every open position is on the instrument at index `at`, valued at
+    /// `m0` by the check: the band is computed at the first change of that
+    /// price; prices of other instruments do not matter.
+    Pending {
+        /// Index of the instrument in the venue's tables.
+        at: usize,
+        /// The price (raw) the check valued the positions at.
+        m0: i64,
+    },
+    /// Every open position is on the instrument at index `at`: the check
+    /// finds nothing while its mark (else last) price stays in `lo..=hi`;
+    /// prices of other instruments do not matter.
+    Band {
+        /// Index of the instrument in the venue's tables.
+        at: usize,
+        /// Lowest price (raw) with nothing to liquidate.
+        lo: i64,
+        /// Highest price (raw) with nothing to liquidate.
+        hi: i64,
+    },
+}
+
 /// Which order a cancel or modify means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderRef {
@@ -100,6 +133,16 @@ pub struct SimExchange {
     /// is skipped. Cleared by every change of those inputs (see
     /// [`SimExchange::inputs_changed`]).
     liquidation_clear: bool,
+    /// How far prices may move, after a liquidation check that found
+    /// nothing, before the check could find something (see [`PriceRoom`]):
+    /// a price change within it keeps `liquidation_clear`.
+    price_room: PriceRoom,
+    /// Use `price_room` (off only to test it against the full check).
+    use_price_room: bool,
+    /// Take the market-data fast paths for instruments where our orders
+    /// rest (see [`SimExchange::on_market_event`]); off only to test them
+    /// against the general path.
+    quiet_paths: bool,
 }
 
 impl Default for SimExchange {
@@ -218,7 +261,29 @@ impl SimExchange {
             due_from: UnixNanos::ZERO,
             out: Vec::new(),
             liquidation_clear: false,
+            price_room: PriceRoom::None,
+            use_price_room: true,
+            quiet_paths: true,
         }
+    }
+
+    /// Switches off (or back on) the price room of the liquidation check
+    /// (see [`PriceRoom`]), so that every price change runs the full check
+    /// again. The results are the same either way; this exists to test
+    /// exactly that.
+    #[doc(hidden)]
+    pub fn set_price_room(&mut self, on: bool) {
+        self.use_price_room = on;
+    }
+
+    /// Switches off (or back on) the market-data fast paths taken while our
+    /// orders rest on an instrument (depth messages and quotes that touch
+    /// none of our levels, trades that reach none of our prices), so that
+    /// every such event takes the general path. The results are the same
+    /// either way; this exists to test exactly that.
+    #[doc(hidden)]
+    pub fn set_quiet_paths(&mut self, on: bool) {
+        self.quiet_paths = on;
     }
 
     /// Something the liquidation check reads changed (a wallet, a position,
@@ -230,14 +295,51 @@ impl SimExchange {
 
     /// A public trade at `price` on the instrument at index `at` of `metas`:
     /// its last price, which values its positions where no mark is known
-    /// (so a change is an input change of the liquidation check).
+    /// (so a change is an input change of the liquidation check, unless it
+    /// stays within the check's price room).
     #[inline]
     fn set_last_price(&mut self, at: usize, price: i64) {
         if let Some(m) = self.metas.value_at_mut(at) {
             if m.last != Some(price) {
                 m.last = Some(price);
-                self.inputs_changed();
+                self.price_moved(at);
             }
+        }
+    }
+
+    /// The last or mark price of the instrument at index `at` changed (and
+    /// nothing else the liquidation check reads): a clear check stays clear
+    /// while the price that values its positions stays within the room
+    /// computed by that check.
+    #[inline]
+    fn price_moved(&mut self, at: usize) {
+        if !self.liquidation_clear {
+            return;
+        }
+        if let PriceRoom::Pending { at: a, m0 } = self.price_room {
+            if a == at {
+                // The first move of the positions' price since the check:
+                // the room around the price the check used (nothing else
+                // changed since, or the check would not be clear).
+                self.price_room = self.price_band(a, m0);
+            }
+        }
+        let keep = self.use_price_room
+            && match self.price_room {
+                PriceRoom::Anywhere => true,
+                PriceRoom::Pending { at: a, .. } => a != at,
+                PriceRoom::Band { at: a, lo, hi } => {
+                    a != at
+                        || self
+                            .metas
+                            .value_at(at)
+                            .and_then(Meta::mark_or_last)
+                            .is_some_and(|m| lo <= m && m <= hi)
+                }
+                PriceRoom::None => false,
+            };
+        if !keep {
+            self.inputs_changed();
         }
     }
 
@@ -513,13 +615,17 @@ impl SimExchange {
     ) -> Option<&SimOrder> {
         let b = self.books.get(&instrument)?;
         let id = b.client_ids.get(&(account, client_order_id))?;
-        b.orders.get(id)
+        b.orders.get(id).map(|o| &**o)
     }
 
     /// Open orders of an account on an instrument, by venue order id.
     pub fn open_orders(&self, account: AccountId, instrument: InstrumentId) -> Vec<&SimOrder> {
         self.books.get(&instrument).map_or_else(Vec::new, |b| {
-            b.orders.values().filter(|o| o.account == account).collect()
+            b.orders
+                .values()
+                .filter(|o| o.account == account)
+                .map(|o| &**o)
+                .collect()
         })
     }
 
@@ -893,7 +999,7 @@ impl SimExchange {
                     };
                     o.triggered = true;
                     o.updated = c.now;
-                    let order = o.clone();
+                    let order = SimOrder::clone(o);
                     c.emit_open(id, OrderEventKind::Triggered);
                     let _ = c.place(order, Origin::Triggered);
                 });
@@ -915,6 +1021,7 @@ impl SimExchange {
         // usual answer); only then collect and liquidate below.
         if !self.liquidation_due() {
             self.liquidation_clear = true;
+            self.price_room = self.price_room_scan();
             return;
         }
         let accounts: Vec<AccountId> = self
@@ -966,6 +1073,145 @@ impl SimExchange {
                     self.liquidate(aid, asset, Some((iid, leg)));
                 }
             }
+        }
+    }
+
+    /// How far the price of the one instrument with open positions can move
+    /// before the liquidation check could find something, just after a
+    /// check that found nothing (see [`PriceRoom`]).
+    ///
+    /// Each unit the check tests (an account's cross positions in the
+    /// instrument's margin asset; an isolated position) has a margin
+    /// (wallet or isolated margin, plus unrealised PnL) at least its
+    /// maintenance margin; their difference `h` is the headroom. For a
+    /// linear contract with a one-tier margin table, moving the price by
+    /// `d` (raw) changes a leg's PnL by `q × d / 10^8` and its maintenance
+    /// margin by `rate × q × d / 10^16`, each exactly but for the rounding
+    /// of the PnL (down, < 1 unit), the notional (half-even, < 1 unit, so
+    /// < `rate / 10^8` unit of margin) and the margin (up, < 1 unit). So
+    /// with `Q` the sum of the unit's absolute quantities and `n` its legs,
+    /// the headroom falls by less than
+    /// `Q × |d| × (10^8 + rate) / 10^16 + n × (3 + rate / 10^8)`,
+    /// and while that is at most `h` the unit stays at or above its
+    /// maintenance margin. The room is the smallest such `|d|` bound over
+    /// the units, around the price the check valued the positions at.
+    /// Anything else (several instruments with positions, an inverse
+    /// contract, a table of several tiers, a position valued at its entry
+    /// for want of a price) gets no room: every price change runs the check.
+    ///
+    /// This scan finds the instrument and the price; the bound itself
+    /// ([`SimExchange::price_band`]) is computed at the first move of that
+    /// price, as most checks are followed by another input change first.
+    fn price_room_scan(&self) -> PriceRoom {
+        let mut inst: Option<usize> = None;
+        for acct in self.accounts.values() {
+            for ((iid, _), pos) in acct.positions.iter() {
+                if pos.qty == 0 {
+                    continue;
+                }
+                let Some(at) = self.metas.index_of(&iid) else {
+                    // The check skips it, and no price of ours moves it.
+                    continue;
+                };
+                if inst.is_some_and(|i| i != at) {
+                    return PriceRoom::None;
+                }
+                inst = Some(at);
+            }
+        }
+        let Some(at) = inst else {
+            // No open position: no price can make the check find one.
+            return PriceRoom::Anywhere;
+        };
+        match self.metas.value_at(at).and_then(Meta::mark_or_last) {
+            Some(m0) => PriceRoom::Pending { at, m0 },
+            None => PriceRoom::None,
+        }
+    }
+
+    /// The room of [`SimExchange::price_room_scan`] around `m0`, the price
+    /// that valued the positions (all on the instrument at index `at`) at
+    /// the last check, which found nothing; nothing but that price has
+    /// changed since.
+    fn price_band(&self, at: usize, m0: i64) -> PriceRoom {
+        let Some(meta) = self.metas.value_at(at) else {
+            return PriceRoom::None;
+        };
+        let ([tier], crate::futures::Contract::Linear) =
+            (meta.settings.margin_tiers.as_slice(), meta.contract)
+        else {
+            return PriceRoom::None;
+        };
+        let rate = i128::from(tier.maint_margin_rate.raw());
+        if rate < 0 {
+            return PriceRoom::None;
+        }
+        let iid = meta.spec.id;
+        let asset = meta.spec.margin_asset;
+        // (margin - maintenance, Σ|q|, legs) of one unit -> its room.
+        let room = |h: i128, q: i128, legs: i128| -> Option<i128> {
+            let slack = legs.checked_mul(3 + rate / crate::arith::SCALE + 1)?;
+            let h = h - slack;
+            if h <= 0 || q == 0 {
+                return Some(0);
+            }
+            mul_div(
+                h,
+                crate::arith::SCALE * crate::arith::SCALE,
+                q.checked_mul(crate::arith::SCALE + rate)?,
+                Rounding::Down,
+            )
+        };
+        // (PnL, maintenance margin) of one leg at `m0`, as the check
+        // computes them.
+        let leg = |pos: &crate::account::Pos| -> Option<(i128, i128)> {
+            let notional = meta.contract.notional(m0, pos.qty, Rounding::HalfEven)?;
+            let pnl = meta.contract.pnl(pos.qty, pos.entry, m0)?;
+            let mm = crate::futures::maintenance_margin(&meta.settings.margin_tiers, notional)?;
+            Some((pnl, mm))
+        };
+        let mut best = i128::MAX;
+        for acct in self.accounts.values() {
+            let (mut upnl, mut mm, mut q, mut legs) = (0i128, 0i128, 0i128, 0i128);
+            for ((i, _), pos) in acct.positions.iter() {
+                if pos.qty == 0 || i != iid {
+                    continue;
+                }
+                let Some((pnl, m)) = leg(pos) else {
+                    return PriceRoom::None;
+                };
+                match pos.mode {
+                    MarginMode::Cross => {
+                        upnl += pnl;
+                        mm += m;
+                        q += i128::from(pos.qty).abs();
+                        legs += 1;
+                    }
+                    MarginMode::Isolated => {
+                        let Some(r) = room(pos.isolated + pnl - m, i128::from(pos.qty).abs(), 1)
+                        else {
+                            return PriceRoom::None;
+                        };
+                        best = best.min(r);
+                    }
+                }
+            }
+            if legs > 0 {
+                let wallet = acct.wallets.get(&asset).copied().unwrap_or(0);
+                let Some(r) = room(wallet + upnl - mm, q, legs) else {
+                    return PriceRoom::None;
+                };
+                best = best.min(r);
+            }
+        }
+        let m0 = i128::from(m0);
+        let clamp = |v: i128| i64::try_from(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)));
+        match (
+            clamp(m0.saturating_sub(best)),
+            clamp(m0.saturating_add(best)),
+        ) {
+            (Ok(lo), Ok(hi)) => PriceRoom::Band { at, lo, hi },
+            _ => PriceRoom::None,
         }
     }
 
@@ -1116,6 +1362,14 @@ impl SimExchange {
                 if let Some(book) = self.idle_book(at) {
                     return book.market.apply_routed_deltas(d).map_err(market_error);
                 }
+                if self.quiet_paths
+                    && self
+                        .books
+                        .value_at(at)
+                        .is_some_and(|b| b.waiting.is_empty() && b.deltas_miss_ours(d))
+                {
+                    return self.quiet_book_update(at, ev);
+                }
                 at
             }
             MarketEvent::Quote(q) => {
@@ -1127,7 +1381,7 @@ impl SimExchange {
                         .map(|_| ())
                         .map_err(market_error);
                 }
-                at
+                return self.busy_quote(at, q, ev);
             }
             MarketEvent::BookSnapshot(s) => {
                 let at = self.locate(&s.instrument, s.times.exchange)?;
@@ -1138,7 +1392,13 @@ impl SimExchange {
             }
             MarketEvent::Trade(t) => {
                 let at = self.locate(&t.instrument, t.times.exchange)?;
-                if self.idle_book(at).is_some() {
+                if self.idle_book(at).is_some()
+                    || (self.quiet_paths
+                        && self
+                            .books
+                            .value_at(at)
+                            .is_some_and(|b| b.waiting.is_empty() && b.trade_misses_ours(t)))
+                {
                     self.idle_trade(at, t);
                     return Ok(());
                 }
@@ -1146,6 +1406,22 @@ impl SimExchange {
             }
             _ => self.locate(ev.instrument_ref(), ev.times().exchange)?,
         };
+        self.on_market_general(at, ev)
+    }
+
+    /// A quote on an instrument where our orders rest or wait: the quiet
+    /// path if it misses them all and nothing waits, else the general path
+    /// (out of line: quote feeds mostly take the idle path).
+    #[inline(never)]
+    fn busy_quote(&mut self, at: usize, q: &Quote, ev: &MarketEvent) -> Result<(), SimError> {
+        if self.quiet_paths
+            && self
+                .books
+                .value_at(at)
+                .is_some_and(|b| b.waiting.is_empty() && b.quote_misses_ours(q))
+        {
+            return self.quiet_book_update(at, ev);
+        }
         self.on_market_general(at, ev)
     }
 
@@ -1168,9 +1444,11 @@ impl SimExchange {
             .filter(|b| b.bids.is_empty() && b.asks.is_empty() && b.waiting.is_empty())
     }
 
-    /// A public trade on an instrument where nothing of ours rests or waits:
-    /// it fills nothing, so it only sets the last price;
-    /// then the liquidation check that follows every trade.
+    /// A public trade on an instrument where nothing of ours rests or waits,
+    /// or where nothing waits and none of our orders rests at or better than
+    /// its price on the side it trades against (see [`Book::trade_misses_ours`]):
+    /// it fills nothing and moves no queue position, so it only sets the
+    /// last price; then the liquidation check that follows every trade.
     #[inline(never)]
     fn idle_trade(&mut self, at: usize, t: &Trade) {
         if t.qty.is_positive() && t.price.is_positive() {
@@ -1179,6 +1457,49 @@ impl SimExchange {
         }
         // The general path's `after_call_checked`: no triggers wait here.
         self.check_liquidations();
+    }
+
+    /// A depth message or quote on an instrument where our orders rest but
+    /// nothing waits, which touches none of the levels our orders rest at
+    /// (see [`Book::deltas_miss_ours`] and [`Book::quote_misses_ours`]).
+    ///
+    /// Why this equals the general path: the effective quantity at each of
+    /// our levels (the venue's quantity there less what our takers consumed
+    /// there) is unchanged, so no queue position moves and the queue model
+    /// is not consulted (the general path consults it only where that
+    /// quantity changed), and the public-trade memory of those levels stays.
+    /// What is left of the general path is the crossing check, whose first
+    /// test ([`Book::reached`]) is made here; only if the venue's book now
+    /// reaches one of our best prices does the crossing run in full, with
+    /// the general path's after-event checks. No order waits, so no trigger
+    /// can fire; no price or margin moved, so without a fill the
+    /// liquidation check is not due.
+    #[inline(never)]
+    fn quiet_book_update(&mut self, at: usize, ev: &MarketEvent) -> Result<(), SimError> {
+        let Some(book) = self.books.value_at_mut(at) else {
+            return Ok(());
+        };
+        let applied = match ev {
+            MarketEvent::BookDeltas(d) => book.market.apply_routed_deltas(d),
+            MarketEvent::Quote(q) => book.market.apply_routed_quote(q).map(|_| ()),
+            _ => Ok(()),
+        };
+        applied.map_err(market_error)?;
+        if book.reached(Side::Buy) || book.reached(Side::Sell) {
+            self.cross_after_quiet_update(at, *ev.instrument_ref());
+        }
+        Ok(())
+    }
+
+    /// [`SimExchange::quiet_book_update`] when the venue's book reached one
+    /// of our best prices: the general path's crossing and its after-event
+    /// checks (no level of ours changed, so no queue update).
+    #[cold]
+    #[inline(never)]
+    fn cross_after_quiet_update(&mut self, at: usize, iid: InstrumentId) {
+        let reports_before = self.out.len();
+        self.with_ctx_at(at, iid, |c| c.on_book_change(&[]));
+        self.after_market_event(at, iid, true, reports_before);
     }
 
     /// Every market event the fast path of
@@ -1254,10 +1575,11 @@ impl SimExchange {
                 }
             }
             MarketEvent::MarkPrice(mp) => {
+                let mut moved = false;
                 if let Some(m) = self.metas.value_at_mut(at) {
                     if mp.mark.is_positive() && m.mark != Some(mp.mark.raw()) {
                         m.mark = Some(mp.mark.raw());
-                        self.liquidation_clear = false;
+                        moved = true;
                     }
                     if let Some(r) = mp.funding_rate {
                         m.funding_rate = Some(r.raw());
@@ -1269,16 +1591,32 @@ impl SimExchange {
                         }
                     }
                 }
+                if moved {
+                    self.price_moved(at);
+                }
             }
             MarketEvent::Bar(_) | MarketEvent::Liquidation(_) => {}
         }
-        // `after_command` for book updates (the liquidation check only if
-        // something traded), `after_call_checked` for the rest, without
-        // searching for the instrument again to find no trigger waiting.
         let book_only = matches!(
             ev,
             MarketEvent::BookSnapshot(_) | MarketEvent::BookDeltas(_) | MarketEvent::Quote(_)
         );
+        self.after_market_event(at, iid, book_only, reports_before);
+        Ok(())
+    }
+
+    /// After a market event on the instrument `iid` at index `at`:
+    /// `after_command` for book updates (`book_only`: the liquidation check
+    /// only if something traded since `reports_before`),
+    /// `after_call_checked` for the rest, without searching for the
+    /// instrument again to find no trigger waiting.
+    fn after_market_event(
+        &mut self,
+        at: usize,
+        iid: InstrumentId,
+        book_only: bool,
+        reports_before: usize,
+    ) {
         let liquidations = !book_only
             || self.out[reports_before.min(self.out.len())..]
                 .iter()
@@ -1293,7 +1631,6 @@ impl SimExchange {
         if liquidations {
             self.check_liquidations();
         }
-        Ok(())
     }
 
     // ------------------------------------------------------------ commands
@@ -1562,14 +1899,15 @@ impl SimExchange {
                         if needed > free {
                             return Err(VenueError::insufficient_balance());
                         }
-                        c.accept_waiting(order.clone());
-                        c.set_spot_lock(id, order.side, account, 0, needed)?;
+                        let side = order.side;
+                        c.accept_waiting(order);
+                        c.set_spot_lock(id, side, account, 0, needed)?;
                     } else {
-                        c.accept_waiting(order.clone());
+                        c.accept_waiting(order);
                     }
                     Ok(())
                 } else {
-                    c.place(order.clone(), Origin::New)
+                    c.place(order, Origin::New)
                 }
             })
             .ok_or_else(VenueError::invalid_symbol)?;
@@ -1785,7 +2123,7 @@ impl SimExchange {
             x.quantity = new_qty;
             x.price = new_price;
             x.updated = c.now;
-            let placed = x.clone();
+            let placed = SimOrder::clone(x);
             c.emit_open(
                 id,
                 OrderEventKind::Updated {

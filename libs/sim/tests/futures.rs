@@ -462,3 +462,174 @@ fn coinm_cross_liquidation_in_coin() {
     assert_eq!(liq.clearance_fee, money("0.00025639", "BTC"));
     assert_eq!(wallet(&v, "BTC"), 0);
 }
+
+/// The liquidation check's price room (a clear check stays clear while the
+/// price that values the positions stays within a bound it computed) against
+/// the full check on every price change: on random walks of trade and mark
+/// prices, with a cross account and an isolated one reopening positions on
+/// random sides after each liquidation, every report must be the same, and
+/// liquidations must happen (at the same step) many times.
+#[test]
+fn liquidation_price_room_matches_the_full_check() {
+    for marks in [false, true] {
+        let make = || {
+            let (mut v, id) = venue_with(usdm());
+            v.set_margin_mode(B, id, MarginMode::Isolated).unwrap();
+            v.set_leverage(A, id, 125).unwrap();
+            v.set_leverage(B, id, 100).unwrap();
+            v.deposit_futures(B, money("10000", "USDT")).unwrap();
+            v.take_reports();
+            (v, id)
+        };
+        let (mut room, id) = make();
+        let (mut full, _) = make();
+        full.set_price_room(false);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(marks);
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // Price in tenths of a USDT.
+        let mut price = 600_000i64;
+        let text = |p: i64| format!("{}.{}", p / 10, p % 10);
+        let mut liquidations = 0;
+        for step in 0..20_000u64 {
+            let ms = 10 + step * 10;
+            // Reopen flat positions (and top up the cross wallet).
+            for (acct, qty) in [(A, "0.3"), (B, "0.3")] {
+                let flat = room
+                    .position(acct, id, PositionSide::Both)
+                    .is_none_or(|p| p.qty.is_zero());
+                if !flat {
+                    continue;
+                }
+                let ev = snapshot(
+                    id,
+                    &[(&text(price - 1), "100")],
+                    &[(&text(price + 1), "100")],
+                    ms,
+                );
+                assert_eq!(room.on_market_event(&ev), full.on_market_event(&ev));
+                if acct == A {
+                    let d = money("300", "USDT");
+                    assert_eq!(room.deposit_futures(A, d), full.deposit_futures(A, d));
+                }
+                let side = if below(2) == 0 { Side::Buy } else { Side::Sell };
+                let o = market(id, &format!("{step}-{}", acct.0), side, qty);
+                assert_eq!(
+                    room.submit(acct, &o, None, t(ms)),
+                    full.submit(acct, &o, None, t(ms)),
+                    "step {step}"
+                );
+            }
+            // A triangle wave of 2 500 USDT either side of 60 000 (so that
+            // positions on either side meet their liquidation price) plus
+            // noise of up to 30 USDT.
+            let phase = (step % 400) as i64;
+            let wave = if phase < 200 { phase } else { 400 - phase } * 250 - 25_000;
+            price = 600_000 + wave + below(601) as i64 - 300;
+            let ev = if marks && below(3) != 0 {
+                mark(id, &text(price), None, None, ms + 1)
+            } else {
+                let aggressor = if below(2) == 0 {
+                    AggressorSide::Buyer
+                } else {
+                    AggressorSide::Seller
+                };
+                trade(id, &text(price), "0.001", aggressor, ms + 1)
+            };
+            assert_eq!(room.on_market_event(&ev), full.on_market_event(&ev));
+            let (a, b) = (room.take_reports(), full.take_reports());
+            liquidations += a
+                .iter()
+                .filter(|x| matches!(x, SimReport::Liquidation(_)))
+                .count();
+            assert_eq!(a, b, "step {step} (marks: {marks})");
+        }
+        assert!(liquidations > 10, "liquidations: {liquidations}");
+    }
+}
+
+/// The position and margin reports a fill sends (computed from the leg's
+/// figures once) carry the figures the queries compute on their own
+/// (`position`, `margin`): one-way and hedge mode, cross and isolated legs,
+/// a resting order's reservation, positions valued at a mark that is not
+/// the fill price.
+#[test]
+fn fill_reports_carry_the_figures_of_the_position_and_margin_queries() {
+    for (hedge, isolated) in [(false, false), (false, true), (true, false)] {
+        let (mut v, id) = venue_with(usdm());
+        if hedge {
+            v.set_hedge_mode(A, true).unwrap();
+        }
+        if isolated {
+            v.set_margin_mode(A, id, MarginMode::Isolated).unwrap();
+        }
+        v.deposit_futures(A, money("100000", "USDT")).unwrap();
+        book(&mut v, id, "59990", "60000", 0);
+        v.on_market_event(&mark(id, "59950.5", None, None, 1))
+            .unwrap();
+        let leg = |side: Side| match (hedge, side) {
+            (false, _) => PositionSide::Both,
+            (true, Side::Buy) => PositionSide::Long,
+            (true, Side::Sell) => PositionSide::Short,
+        };
+        let mut rest = limit(id, "rest", Side::Buy, "0.05", "50000");
+        rest.position_side = leg(Side::Buy);
+        v.submit(A, &rest, None, t(2)).unwrap();
+        v.take_reports();
+        // (side, qty, leg side): open, add, reduce, (one-way: flip).
+        let steps = [
+            (Side::Buy, "0.3", Side::Buy),
+            (Side::Buy, "0.2", Side::Buy),
+            (
+                Side::Sell,
+                "0.1",
+                if hedge { Side::Buy } else { Side::Sell },
+            ),
+            (Side::Sell, "0.7", Side::Sell),
+        ];
+        for (n, (side, qty, leg_side)) in steps.into_iter().enumerate() {
+            let mut o = market(id, &format!("m{n}"), side, qty);
+            o.position_side = leg(leg_side);
+            v.submit(A, &o, None, t(3 + n as u64)).unwrap();
+            let reports = v.take_reports();
+            let (mut positions, mut margins) = (0, 0);
+            for r in &reports {
+                let SimReport::Account { event, .. } = r else {
+                    continue;
+                };
+                match event {
+                    veloz_core::events::AccountEvent::Position(p) => {
+                        let view = v.position(A, id, p.position_side).unwrap();
+                        assert_eq!(p.qty, view.qty, "step {n}");
+                        assert_eq!(p.entry_price, view.entry_price, "step {n}");
+                        assert_eq!(p.unrealized_pnl, view.unrealized_pnl, "step {n}");
+                        assert_eq!(p.margin_mode, view.margin_mode, "step {n}");
+                        positions += 1;
+                    }
+                    veloz_core::events::AccountEvent::Margin(m) => {
+                        let s = v.margin(A, cur("USDT")).unwrap();
+                        assert_eq!(m.wallet_balance, s.wallet_balance, "step {n}");
+                        assert_eq!(
+                            m.initial_margin.raw(),
+                            s.position_initial_margin.raw() + s.order_initial_margin.raw(),
+                            "step {n}"
+                        );
+                        assert_eq!(m.maintenance_margin, s.maint_margin, "step {n}");
+                        margins += 1;
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!((positions, margins), (1, 1), "step {n}: {reports:?}");
+        }
+        let s = v.margin(A, cur("USDT")).unwrap();
+        assert!(s.order_initial_margin.raw() > 0);
+        if !isolated {
+            assert!(s.maint_margin.raw() > 0);
+        }
+    }
+}
