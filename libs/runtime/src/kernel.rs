@@ -767,13 +767,14 @@ impl Kernel {
                 self.call(None, |s, c| s.on_funding(c, &f));
             }
             Input::Timer => {
-                while let Some((&(at, k), _)) = self.timers.iter().next() {
-                    if at > self.now {
+                // Due timers in order, each taken off the front (no second
+                // search by key); a callback may set new ones.
+                while let Some(first) = self.timers.first_entry() {
+                    if first.key().0 > self.now {
                         break;
                     }
-                    if let Some((idx, tag)) = self.timers.remove(&(at, k)) {
-                        self.call(Some(idx), |s, c| s.on_timer(c, tag));
-                    }
+                    let (idx, tag) = first.remove();
+                    self.call(Some(idx), |s, c| s.on_timer(c, tag));
                 }
                 self.next_timer_at = self.timers.first_key_value().map(|(k, _)| k.0);
             }

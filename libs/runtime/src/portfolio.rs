@@ -147,16 +147,60 @@ impl Position {
 /// Up to this many positions [`Portfolio`] finds one by an equality scan.
 const LINEAR_SEARCH_MAX: usize = 8;
 
+/// A map ordered by key for the venue's reports (a few assets and
+/// instruments, replaced on every report): a vector sorted by key, searched
+/// by equality up to [`LINEAR_SEARCH_MAX`] entries and by bisection beyond,
+/// instead of a tree whose ordered key comparisons cost more than the scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SmallMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: Ord, V> SmallMap<K, V> {
+    #[inline]
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        if self.0.len() <= LINEAR_SEARCH_MAX {
+            if let Some(i) = self.0.iter().position(|(k, _)| k == key) {
+                return Ok(i);
+            }
+            return Err(self.0.partition_point(|(k, _)| k < key));
+        }
+        self.0.binary_search_by(|(k, _)| k.cmp(key))
+    }
+
+    #[inline]
+    fn insert(&mut self, key: K, value: V) {
+        match self.find(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Entries in key order.
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
 /// Every position and the venue's balances.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
     /// Positions sorted by instrument id (the order a map by id iterates
     /// in), found by [`Portfolio::find`]: each fill and order reads one.
     positions: Vec<Position>,
-    balances: BTreeMap<Currency, (Money, Money)>,
-    wallets: BTreeMap<(MarketKind, Currency), (Money, Money)>,
-    margins: BTreeMap<Currency, MarginReport>,
-    venue_positions: BTreeMap<InstrumentId, PositionReport>,
+    balances: SmallMap<Currency, (Money, Money)>,
+    wallets: SmallMap<(MarketKind, Currency), (Money, Money)>,
+    margins: SmallMap<Currency, MarginReport>,
+    venue_positions: SmallMap<InstrumentId, PositionReport>,
 }
 
 impl Portfolio {
@@ -348,6 +392,30 @@ mod tests {
             assert!(pf.position(other).is_none());
             assert!(!pf.apply_fill(other, &fill(Side::Buy, "100", "1", "0", usdt)));
             assert!(!pf.apply_funding(other, Money::parse("1", usdt).unwrap()));
+        }
+    }
+
+    /// The venue-report map answers as a `BTreeMap` would (lookups,
+    /// replacements, key order), with few keys (scan) and many (bisection).
+    #[test]
+    fn small_map_agrees_with_a_btree_map() {
+        for n in [1u64, 5, 8, 9, 60] {
+            let mut small = SmallMap::default();
+            let mut tree = BTreeMap::new();
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            for step in 0..400u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = x % n;
+                small.insert(key, step);
+                tree.insert(key, step);
+                let probe = (x >> 20) % (n + 2);
+                assert_eq!(small.get(&probe), tree.get(&probe));
+            }
+            let a: Vec<_> = small.iter().map(|(k, v)| (*k, *v)).collect();
+            let b: Vec<_> = tree.iter().map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(a, b);
         }
     }
 
