@@ -1136,7 +1136,9 @@ impl Backtest {
                         if let Some(ch) = self.store.chunks.get_mut(slot.chunk as usize) {
                             if let Some(ev) = ch.events.get(slot.index as usize) {
                                 // The step's audit is dropped where it lies.
-                                if let Err(e) = self.kernel.handle_market(t, ev, &mut self.venue) {
+                                if let Err(e) =
+                                    self.kernel.handle_market_quiet(t, ev, &mut self.venue)
+                                {
                                     return Err(e.into());
                                 }
                                 if self.price_interval != 0 {
