@@ -122,6 +122,10 @@ impl Strategy for MarketMaker {
         "mm"
     }
 
+    fn subscriptions(&self) -> veloz_runtime::strategy::Subscriptions {
+        veloz_runtime::strategy::Subscriptions::NONE
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_>) {
         self.next = ctx.now();
         self.arm(ctx);
