@@ -633,3 +633,35 @@ fn fill_reports_carry_the_figures_of_the_position_and_margin_queries() {
         }
     }
 }
+
+/// A resting order reserves the initial margin of its opening part at its
+/// price, whether it rests untouched (the reservation is the figure of the
+/// placement's margin check) or after a partial fill moved the position
+/// (computed again): hand-computed at the default 20x.
+#[test]
+fn resting_orders_reserve_the_margin_of_their_opening_part() {
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("100000", "USDT")).unwrap();
+    v.on_market_event(&snapshot(id, &[("59990", "100")], &[("60000", "0.2")], 0))
+        .unwrap();
+    let reserved = |v: &SimExchange| v.margin(A, cur("USDT")).unwrap().order_initial_margin;
+    // Short 0.1.
+    v.submit(A, &market(id, "s", Side::Sell, "0.1"), None, t(1))
+        .unwrap();
+    assert_eq!(reserved(&v), money("0", "USDT"));
+    // Buy 0.3 at 50000 rests untouched: 0.1 closes the short, 0.2 opens:
+    // 0.2 × 50000 / 20 = 500.
+    v.submit(A, &limit(id, "b1", Side::Buy, "0.3", "50000"), None, t(2))
+        .unwrap();
+    assert_eq!(reserved(&v), money("500", "USDT"));
+    // Buy 0.5 at 60000 takes the 0.2 offered (short 0.1 -> long 0.1) and
+    // rests 0.3, all opening: 0.3 × 60000 / 20 = 900 more.
+    v.submit(A, &limit(id, "b2", Side::Buy, "0.5", "60000"), None, t(3))
+        .unwrap();
+    assert_eq!(v.position(A, id, PositionSide::Both).unwrap().qty, q("0.1"));
+    assert_eq!(reserved(&v), money("1400", "USDT"));
+    // A sell of 0.05 at 70000 only reduces the long: nothing to reserve.
+    v.submit(A, &limit(id, "s2", Side::Sell, "0.05", "70000"), None, t(4))
+        .unwrap();
+    assert_eq!(reserved(&v), money("1400", "USDT"));
+}
