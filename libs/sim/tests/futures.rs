@@ -665,3 +665,48 @@ fn resting_orders_reserve_the_margin_of_their_opening_part() {
         .unwrap();
     assert_eq!(reserved(&v), money("1400", "USDT"));
 }
+
+/// A submit names its instrument once: on a second instrument it lands on
+/// that instrument's book (its own order ids), an instrument never added is
+/// `-1121` and an account never opened `-2015`, with nothing placed.
+#[test]
+fn submits_find_their_instrument_and_account() {
+    let (mut v, id) = venue_with(usdm());
+    let coin = coinm();
+    let cid = coin.id;
+    v.add_instrument(coin, veloz_sim::InstrumentSettings::default())
+        .unwrap();
+    v.deposit_futures(A, money("100000", "USDT")).unwrap();
+    v.deposit_futures(A, money("10", "BTC")).unwrap();
+    book(&mut v, id, "59990", "60000", 0);
+    book(&mut v, cid, "59990", "60000", 0);
+    let a = v
+        .submit(A, &limit(id, "a", Side::Buy, "0.01", "50000"), None, t(1))
+        .unwrap();
+    let b = v
+        .submit(A, &limit(cid, "b", Side::Buy, "1", "50000"), None, t(1))
+        .unwrap();
+    assert_eq!(v.order(id, a).unwrap().instrument, id);
+    assert_eq!(v.order(cid, b).unwrap().instrument, cid);
+    let spot_id = spot().id;
+    let e = v
+        .submit(
+            A,
+            &limit(spot_id, "c", Side::Buy, "0.01", "50000"),
+            None,
+            t(2),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, -1121);
+    let e = v
+        .submit(
+            veloz_sim::AccountId(99),
+            &limit(id, "d", Side::Buy, "0.01", "50000"),
+            None,
+            t(2),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, -2015);
+    assert_eq!(v.open_orders(A, id).len(), 1);
+    assert_eq!(v.open_orders(A, cid).len(), 1);
+}
