@@ -1009,6 +1009,8 @@ impl Ctx<'_> {
             return self.fail(id, origin, VenueError::fok_rejected());
         }
         // Account checks.
+        // (quantity, price, margin needed) of the check below, for `rest`.
+        let mut checked: Option<(i64, i64, i128)> = None;
         if futures {
             let price = limit
                 .or(plan.worst)
@@ -1017,6 +1019,7 @@ impl Ctx<'_> {
             let need = self
                 .futures_margin_needed(&order, qty, price)
                 .ok_or_else(VenueError::overflow)?;
+            checked = Some((qty, price, need));
             let own = if origin == Origin::New {
                 0
             } else {
@@ -1089,7 +1092,11 @@ impl Ctx<'_> {
         if reason.is_some() {
             self.close_order(id, status, Some(OrderEventKind::Expired), reason);
         } else {
-            self.rest(id);
+            // Nothing filled: the position the margin depends on is the
+            // one the check above saw, so its figure is the reservation if
+            // the order rests its whole checked quantity at the checked
+            // price (`rest` compares).
+            self.rest(id, checked.filter(|_| plan.filled == 0));
         }
         self.after_fills();
         Ok(())
@@ -1111,7 +1118,10 @@ impl Ctx<'_> {
     }
 
     /// Puts a working limit order on the user book with its queue position.
-    fn rest(&mut self, id: VenueOrderId) {
+    /// `known`: a (quantity, price, margin needed) the caller computed with
+    /// [`Ctx::futures_margin_needed`] since the account last changed; used
+    /// as the reservation when the order rests that quantity at that price.
+    fn rest(&mut self, id: VenueOrderId, known: Option<(i64, i64, i128)>) {
         let seq = self.book.next_seq;
         self.book.next_seq += 1;
         let Some(o) = self.book.orders.get(&id) else {
@@ -1125,7 +1135,10 @@ impl Ctx<'_> {
         let ahead = self.queue.initial_ahead(level).clamp(0, level.max(0));
         let reserve = if self.is_futures() {
             let rem = o.remaining().raw();
-            self.futures_margin_needed(o, rem, price).unwrap_or(0)
+            match known {
+                Some((q, p, need)) if q == rem && p == price => need,
+                _ => self.futures_margin_needed(o, rem, price).unwrap_or(0),
+            }
         } else {
             0
         };

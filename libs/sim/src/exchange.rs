@@ -1652,10 +1652,17 @@ impl SimExchange {
         r
     }
 
-    fn validate_submit(&self, account: AccountId, o: &SubmitOrder) -> Result<(), VenueError> {
+    /// Checks a new order of `account` on the instrument at index `at` of
+    /// `books` and `metas` (the order's instrument).
+    fn validate_submit(
+        &self,
+        at: usize,
+        account: AccountId,
+        o: &SubmitOrder,
+    ) -> Result<(), VenueError> {
         let meta = self
             .metas
-            .get(&o.instrument)
+            .value_at(at)
             .ok_or_else(VenueError::invalid_symbol)?;
         let acct = self
             .accounts
@@ -1663,7 +1670,7 @@ impl SimExchange {
             .ok_or_else(VenueError::unknown_account)?;
         let book = self
             .books
-            .get(&o.instrument)
+            .value_at(at)
             .ok_or_else(VenueError::invalid_symbol)?;
         let kind = o.instrument.kind;
         let futures = meta.is_futures();
@@ -1791,15 +1798,21 @@ impl SimExchange {
         o: &SubmitOrder,
         stp: Option<StpMode>,
     ) -> Result<VenueOrderId, VenueError> {
-        self.validate_submit(account, o)?;
         let iid = o.instrument;
+        // The instrument's index, found once (`books` and `metas` have the
+        // same keys, so the same indexes).
+        let at = self
+            .books
+            .index_of(&iid)
+            .ok_or_else(VenueError::invalid_symbol)?;
+        self.validate_submit(at, account, o)?;
         let meta = self
             .metas
-            .get(&iid)
+            .value_at(at)
             .ok_or_else(VenueError::invalid_symbol)?;
         let book = self
             .books
-            .get_mut(&iid)
+            .value_at_mut(at)
             .ok_or_else(VenueError::invalid_symbol)?;
         let id = VenueOrderId(book.next_order_id);
         book.next_order_id += 1;
@@ -1876,7 +1889,7 @@ impl SimExchange {
             locked: 0,
         };
         let r = self
-            .with_ctx(iid, |c| {
+            .with_ctx_at(at, iid, |c| {
                 if conditional {
                     // Spot conditionals lock at placement (sells: base; limit
                     // buys: price × qty); market buys are checked at trigger.

@@ -633,3 +633,80 @@ fn fill_reports_carry_the_figures_of_the_position_and_margin_queries() {
         }
     }
 }
+
+/// A resting order reserves the initial margin of its opening part at its
+/// price, whether it rests untouched (the reservation is the figure of the
+/// placement's margin check) or after a partial fill moved the position
+/// (computed again): hand-computed at the default 20x.
+#[test]
+fn resting_orders_reserve_the_margin_of_their_opening_part() {
+    let (mut v, id) = venue_with(usdm());
+    v.deposit_futures(A, money("100000", "USDT")).unwrap();
+    v.on_market_event(&snapshot(id, &[("59990", "100")], &[("60000", "0.2")], 0))
+        .unwrap();
+    let reserved = |v: &SimExchange| v.margin(A, cur("USDT")).unwrap().order_initial_margin;
+    // Short 0.1.
+    v.submit(A, &market(id, "s", Side::Sell, "0.1"), None, t(1))
+        .unwrap();
+    assert_eq!(reserved(&v), money("0", "USDT"));
+    // Buy 0.3 at 50000 rests untouched: 0.1 closes the short, 0.2 opens:
+    // 0.2 × 50000 / 20 = 500.
+    v.submit(A, &limit(id, "b1", Side::Buy, "0.3", "50000"), None, t(2))
+        .unwrap();
+    assert_eq!(reserved(&v), money("500", "USDT"));
+    // Buy 0.5 at 60000 takes the 0.2 offered (short 0.1 -> long 0.1) and
+    // rests 0.3, all opening: 0.3 × 60000 / 20 = 900 more.
+    v.submit(A, &limit(id, "b2", Side::Buy, "0.5", "60000"), None, t(3))
+        .unwrap();
+    assert_eq!(v.position(A, id, PositionSide::Both).unwrap().qty, q("0.1"));
+    assert_eq!(reserved(&v), money("1400", "USDT"));
+    // A sell of 0.05 at 70000 only reduces the long: nothing to reserve.
+    v.submit(A, &limit(id, "s2", Side::Sell, "0.05", "70000"), None, t(4))
+        .unwrap();
+    assert_eq!(reserved(&v), money("1400", "USDT"));
+}
+
+/// A submit names its instrument once: on a second instrument it lands on
+/// that instrument's book (its own order ids), an instrument never added is
+/// `-1121` and an account never opened `-2015`, with nothing placed.
+#[test]
+fn submits_find_their_instrument_and_account() {
+    let (mut v, id) = venue_with(usdm());
+    let coin = coinm();
+    let cid = coin.id;
+    v.add_instrument(coin, veloz_sim::InstrumentSettings::default())
+        .unwrap();
+    v.deposit_futures(A, money("100000", "USDT")).unwrap();
+    v.deposit_futures(A, money("10", "BTC")).unwrap();
+    book(&mut v, id, "59990", "60000", 0);
+    book(&mut v, cid, "59990", "60000", 0);
+    let a = v
+        .submit(A, &limit(id, "a", Side::Buy, "0.01", "50000"), None, t(1))
+        .unwrap();
+    let b = v
+        .submit(A, &limit(cid, "b", Side::Buy, "1", "50000"), None, t(1))
+        .unwrap();
+    assert_eq!(v.order(id, a).unwrap().instrument, id);
+    assert_eq!(v.order(cid, b).unwrap().instrument, cid);
+    let spot_id = spot().id;
+    let e = v
+        .submit(
+            A,
+            &limit(spot_id, "c", Side::Buy, "0.01", "50000"),
+            None,
+            t(2),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, -1121);
+    let e = v
+        .submit(
+            veloz_sim::AccountId(99),
+            &limit(id, "d", Side::Buy, "0.01", "50000"),
+            None,
+            t(2),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, -2015);
+    assert_eq!(v.open_orders(A, id).len(), 1);
+    assert_eq!(v.open_orders(A, cid).len(), 1);
+}
