@@ -303,12 +303,51 @@ impl OrderStore {
         Ok((audit, order))
     }
 
+    /// [`apply`](Self::apply) for an event about the order stored last (the
+    /// caller just submitted it): that order is found without a search. Any
+    /// other event goes the general way, so the result is always the one of
+    /// [`apply`](Self::apply).
+    pub fn apply_to_newest(&mut self, event: &OrderEvent) -> Result<Audit, StoreError> {
+        match self.slots.len().checked_sub(1) {
+            Some(last)
+                if self
+                    .slots
+                    .get(last)
+                    .is_some_and(|o| o.client_order_id() == event.client_order_id) =>
+            {
+                self.apply_in(last, event).map(|(audit, _)| audit)
+            }
+            _ => self.apply(event),
+        }
+    }
+
+    /// Applies the event `make` builds from the order with this id, if it
+    /// builds one (one search serves the read and the write). `None`: no such
+    /// order, or `make` declined.
+    pub fn apply_with(
+        &mut self,
+        id: &ClientOrderId,
+        make: impl FnOnce(&Order) -> Option<OrderEvent>,
+    ) -> Option<Result<Audit, StoreError>> {
+        let slot = self.slot(id)?;
+        let event = make(self.slots.get(slot)?)?;
+        Some(self.apply_in(slot, &event).map(|(audit, _)| audit))
+    }
+
     /// [`apply`](Self::apply), returning the order's slot too.
     #[inline]
     fn apply_at(&mut self, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
         let id = event.client_order_id;
         // One search for the order; its slot serves the read and the write.
         let slot = self.slot(&id).ok_or(StoreError::UnknownOrder(id))?;
+        self.apply_in(slot, event)
+    }
+
+    /// Applies an event to the order in `slot` and updates the indexes; the
+    /// event must name that order (checked again by [`Order::apply`]).
+    #[inline]
+    fn apply_in(&mut self, slot: usize, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
+        let id = event.client_order_id;
         let order = self.slots.get(slot).ok_or(StoreError::UnknownOrder(id))?;
         // The venue id index maps an order's own (venue id, instrument) to it
         // for good (entries are added once, never replaced or removed): an
@@ -723,6 +762,53 @@ mod tests {
 
     /// `apply_and_get` applies as `apply` does and gives the order as it is
     /// after the event; errors are `apply`'s.
+    #[test]
+    fn newest_and_apply_with_agree_with_apply() {
+        // `a` applies everything the general way; `b` through the newest-order
+        // shortcut (events for the newest order and for older, unknown or
+        // mismatched ones) and through `apply_with`.
+        let (mut a, mut b) = (OrderStore::new(), OrderStore::new());
+        for store in [&mut a, &mut b] {
+            store.submit(request("x", "BTCUSDT")).unwrap();
+            store.submit(request("y", "BTCUSDT")).unwrap();
+        }
+        let evs = [
+            event("y", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("z", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("y", "ETHUSDT", None, OrderEventKind::Accepted),
+            event("y", "BTCUSDT", Some(3), OrderEventKind::Accepted),
+            event("x", "BTCUSDT", Some(3), OrderEventKind::Accepted),
+            event("y", "BTCUSDT", Some(3), OrderEventKind::Canceled),
+        ];
+        for ev in &evs {
+            assert_eq!(a.apply(ev), b.apply_to_newest(ev), "{ev:?}");
+        }
+        let x = ClientOrderId::new("x").unwrap();
+        let cancel = |o: &Order| {
+            o.is_open().then(|| {
+                event(
+                    "x",
+                    "BTCUSDT",
+                    o.venue_order_id().map(|v| v.0),
+                    OrderEventKind::Canceled,
+                )
+            })
+        };
+        // `x` is submitted, not yet accepted (its accept was refused).
+        let ev = cancel(a.get(&x).unwrap()).unwrap();
+        assert_eq!(Some(a.apply(&ev)), b.apply_with(&x, cancel));
+        // Declined (closed now) and unknown orders: nothing applied.
+        assert_eq!(b.apply_with(&x, cancel), None);
+        let nobody = ClientOrderId::new("nobody").unwrap();
+        assert_eq!(b.apply_with(&nobody, |_| unreachable!()), None);
+        for id in ["x", "y"] {
+            let id = ClientOrderId::new(id).unwrap();
+            assert_eq!(a.get(&id), b.get(&id));
+        }
+        assert_eq!(ids(a.active_orders(None)), ids(b.active_orders(None)));
+    }
+
     #[test]
     fn apply_and_get_gives_the_order_after_the_event() {
         let (mut a, mut b) = (OrderStore::new(), OrderStore::new());

@@ -1217,16 +1217,7 @@ impl Kernel {
     }
 
     fn event(&self, o: &veloz_oms::Order, kind: OrderEventKind) -> OrderEvent {
-        OrderEvent {
-            instrument: o.instrument(),
-            client_order_id: o.client_order_id(),
-            venue_order_id: o.venue_order_id(),
-            kind,
-            times: EventTimes {
-                exchange: self.now,
-                local: self.now,
-            },
-        }
+        pending_event(o, kind, self.now)
     }
 
     /// Takes queued actions until none are left (callbacks may queue more).
@@ -1298,7 +1289,8 @@ impl Kernel {
                         local: self.now,
                     },
                 };
-                if self.orders.apply(&ev).is_err() {
+                // The order was stored just above: no search for it.
+                if self.orders.apply_to_newest(&ev).is_err() {
                     self.stats.refused_order_events += 1;
                 }
                 if let Some(reason) = denial {
@@ -1397,14 +1389,16 @@ impl Kernel {
         venue: &mut dyn Venue,
         audit: &mut StepAudit,
     ) {
-        let ev = match self.orders.get(&id) {
-            Some(o) if o.is_open() => self.event(o, pending),
-            _ => {
-                self.stats.stale_requests += 1;
-                return;
-            }
-        };
-        let _ = self.orders.apply(&ev);
+        // One search finds the order, tells whether it is open and applies
+        // the pending event to it.
+        let now = self.now;
+        let applied = self
+            .orders
+            .apply_with(&id, |o| o.is_open().then(|| pending_event(o, pending, now)));
+        if applied.is_none() {
+            self.stats.stale_requests += 1;
+            return;
+        }
         venue.send(cmd, self.now);
         self.stats.commands += 1;
         audit.commands += 1;
@@ -1514,6 +1508,21 @@ fn gross_exposure_except(
         total = total.saturating_add(n);
     }
     Price::from_raw(total, 8)
+}
+
+/// A kernel-made event about an order (a pending cancel or update), stamped
+/// `now` on both clocks.
+fn pending_event(o: &veloz_oms::Order, kind: OrderEventKind, now: UnixNanos) -> OrderEvent {
+    OrderEvent {
+        instrument: o.instrument(),
+        client_order_id: o.client_order_id(),
+        venue_order_id: o.venue_order_id(),
+        kind,
+        times: EventTimes {
+            exchange: now,
+            local: now,
+        },
+    }
 }
 
 fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
