@@ -23,6 +23,7 @@
 //! [`veloz_core::events::OrderEvent`]s and the kernel feeds them here.
 
 pub mod fsm;
+mod inline_list;
 pub mod order;
 pub mod status;
 pub mod store;

@@ -45,9 +45,10 @@
 //! the denominator `Σ qty` in raw `10^-8` units; [`Order::avg_px`] rounds the
 //! quotient half-even to 8 decimals only when asked.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+use crate::inline_list::InlineList;
 use crate::store::IdHasher;
 
 use veloz_core::events::{EventTimes, Fill, OrderEvent, OrderEventKind, SubmitOrder};
@@ -248,9 +249,13 @@ pub struct Order {
     filled: Quantity,
     /// Σ price × qty over the fills, raw `10^-16`.
     notional_e16: i128,
-    fees: BTreeMap<Currency, Money>,
+    /// Fee totals, one per asset, sorted by asset (nearly always one asset:
+    /// kept inline, no allocation).
+    fees: InlineList<Money>,
     venue_order_id: Option<VenueOrderId>,
-    fills: Vec<Fill>,
+    /// Fills in the order applied; the first one inline (most orders fill
+    /// once), so a fill costs no allocation.
+    fills: InlineList<Fill>,
     /// Position of each fill by trade id, kept only once the order has more
     /// than [`SCANNED_FILLS`] fills: below that a scan of `fills` finds a
     /// duplicate faster than a hash lookup, and most orders never need the
@@ -277,9 +282,9 @@ impl Order {
             fsm: FsmState::settled(OrderStatus::Initialized),
             request,
             notional_e16: 0,
-            fees: BTreeMap::new(),
+            fees: InlineList::Empty,
             venue_order_id: None,
-            fills: Vec::new(),
+            fills: InlineList::Empty,
             fill_index: HashMap::default(),
             event_count: 0,
             last_event: None,
@@ -340,7 +345,7 @@ impl Order {
 
         if let Some(fill) = fill {
             if let Some(i) = self.fill_position(fill.trade_id) {
-                let same = self.fills.get(i).is_some_and(|prev| {
+                let same = self.fills.as_slice().get(i).is_some_and(|prev| {
                     prev.price == fill.price && prev.qty == fill.qty && prev.side == fill.side
                 });
                 return if same {
@@ -415,7 +420,7 @@ impl Order {
                 .ok_or_else(|| overflow.clone())?;
             if !fill.fee.is_zero() {
                 let asset = fill.fee.currency();
-                let before = self.fees.get(&asset).copied().unwrap_or(Money::zero(asset));
+                let before = self.fee(asset);
                 let after = before.checked_add(fill.fee).map_err(|_| overflow.clone())?;
                 fee_update = Some((asset, after));
             }
@@ -454,13 +459,21 @@ impl Order {
             self.filled = filled;
             self.notional_e16 = notional_e16;
             if let Some((asset, total)) = fee_update {
-                self.fees.insert(asset, total);
+                match self.fee_position(asset) {
+                    Ok(i) => {
+                        if let Some(slot) = self.fees.as_mut_slice().get_mut(i) {
+                            *slot = total;
+                        }
+                    }
+                    Err(i) => self.fees.insert(i, total),
+                }
             }
             self.fills.push(*fill);
             if self.fills.len() > SCANNED_FILLS {
                 if self.fill_index.is_empty() {
                     self.fill_index = self
                         .fills
+                        .as_slice()
                         .iter()
                         .enumerate()
                         .map(|(i, f)| (f.trade_id, i))
@@ -586,15 +599,28 @@ impl Order {
         self.notional_e16
     }
 
-    /// Total fees per asset (negative = rebate). Assets with only zero fees
-    /// are absent.
-    pub fn fees(&self) -> &BTreeMap<Currency, Money> {
-        &self.fees
+    /// Total fees per asset (negative = rebate), by asset. Assets with only
+    /// zero fees are absent.
+    pub fn fees(&self) -> impl ExactSizeIterator<Item = (Currency, Money)> + '_ {
+        self.fees.as_slice().iter().map(|m| (m.currency(), *m))
     }
 
     /// Total fee in one asset (zero if none was charged).
     pub fn fee(&self, asset: Currency) -> Money {
-        self.fees.get(&asset).copied().unwrap_or(Money::zero(asset))
+        match self.fee_position(asset) {
+            Ok(i) => self.fees.as_slice().get(i).copied(),
+            Err(_) => None,
+        }
+        .unwrap_or(Money::zero(asset))
+    }
+
+    /// Where the total of `asset` is among the fee totals (sorted by asset),
+    /// or where it would go.
+    #[inline]
+    fn fee_position(&self, asset: Currency) -> Result<usize, usize> {
+        self.fees
+            .as_slice()
+            .binary_search_by(|m| m.currency().cmp(&asset))
     }
 
     /// The venue's id, once an event carried it.
@@ -604,7 +630,7 @@ impl Order {
 
     /// Applied fills, in the order they were applied (distinct trade ids).
     pub fn fills(&self) -> &[Fill] {
-        &self.fills
+        self.fills.as_slice()
     }
 
     /// Has a fill with this trade id been applied?
@@ -616,7 +642,10 @@ impl Order {
     #[inline]
     fn fill_position(&self, trade_id: TradeId) -> Option<usize> {
         if self.fills.len() <= SCANNED_FILLS {
-            self.fills.iter().position(|f| f.trade_id == trade_id)
+            self.fills
+                .as_slice()
+                .iter()
+                .position(|f| f.trade_id == trade_id)
         } else {
             self.fill_index.get(&trade_id).copied()
         }
@@ -1348,6 +1377,12 @@ mod tests {
         assert_eq!(o.fee(usdt()), Money::parse("0.07", usdt()).unwrap());
         assert_eq!(o.fee(bnb), Money::parse("0.002", bnb).unwrap());
         assert_eq!(o.fees().len(), 2);
+        // By asset, whatever the order they were first charged in.
+        let assets: Vec<Currency> = o.fees().map(|(c, _)| c).collect();
+        let mut sorted = assets.clone();
+        sorted.sort();
+        assert_eq!(assets, sorted);
+        assert!(o.fees().all(|(c, m)| m == o.fee(c)));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! per symbol, not across symbols.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use veloz_core::events::{EventTimes, OrderEvent, SubmitOrder};
@@ -134,27 +134,39 @@ pub struct OrderStore {
 }
 
 /// The slots of the orders that are not closed, iterated in client order id
-/// order: as a set of slot numbers while the slots are in id order (integer
+/// order: as slot numbers while the slots are in id order (integer
 /// comparisons instead of id comparisons, on every order and every close),
 /// by id once an order arrived out of order.
 #[derive(Debug, Clone)]
 enum Live {
-    BySlot(BTreeSet<u32>),
+    /// Ascending slot numbers. A new order takes the next slot, so adding
+    /// it is a push; a close is a bisection and a shift of the later live
+    /// slots (4 bytes each). Live orders are few next to all orders, and a
+    /// tree's node search, allocation and rebalancing on every order and
+    /// every close cost more than shifting a few hundred slots.
+    BySlot(Vec<u32>),
     ById(BTreeMap<ClientOrderId, u32>),
 }
 
 impl Default for Live {
     fn default() -> Self {
-        Self::BySlot(BTreeSet::new())
+        Self::BySlot(Vec::new())
     }
 }
 
 impl Live {
     fn insert(&mut self, id: ClientOrderId, slot: u32) {
         match self {
-            Self::BySlot(s) => {
-                s.insert(slot);
-            }
+            Self::BySlot(s) => match s.last() {
+                // The usual case: a new order's slot is above every other.
+                None => s.push(slot),
+                Some(&last) if last < slot => s.push(slot),
+                Some(_) => {
+                    if let Err(at) = s.binary_search(&slot) {
+                        s.insert(at, slot);
+                    }
+                }
+            },
             Self::ById(m) => {
                 m.insert(id, slot);
             }
@@ -164,7 +176,9 @@ impl Live {
     fn remove(&mut self, id: &ClientOrderId, slot: u32) {
         match self {
             Self::BySlot(s) => {
-                s.remove(&slot);
+                if let Ok(at) = s.binary_search(&slot) {
+                    s.remove(at);
+                }
             }
             Self::ById(m) => {
                 m.remove(id);
@@ -303,12 +317,51 @@ impl OrderStore {
         Ok((audit, order))
     }
 
+    /// [`apply`](Self::apply) for an event about the order stored last (the
+    /// caller just submitted it): that order is found without a search. Any
+    /// other event goes the general way, so the result is always the one of
+    /// [`apply`](Self::apply).
+    pub fn apply_to_newest(&mut self, event: &OrderEvent) -> Result<Audit, StoreError> {
+        match self.slots.len().checked_sub(1) {
+            Some(last)
+                if self
+                    .slots
+                    .get(last)
+                    .is_some_and(|o| o.client_order_id() == event.client_order_id) =>
+            {
+                self.apply_in(last, event).map(|(audit, _)| audit)
+            }
+            _ => self.apply(event),
+        }
+    }
+
+    /// Applies the event `make` builds from the order with this id, if it
+    /// builds one (one search serves the read and the write). `None`: no such
+    /// order, or `make` declined.
+    pub fn apply_with(
+        &mut self,
+        id: &ClientOrderId,
+        make: impl FnOnce(&Order) -> Option<OrderEvent>,
+    ) -> Option<Result<Audit, StoreError>> {
+        let slot = self.slot(id)?;
+        let event = make(self.slots.get(slot)?)?;
+        Some(self.apply_in(slot, &event).map(|(audit, _)| audit))
+    }
+
     /// [`apply`](Self::apply), returning the order's slot too.
     #[inline]
     fn apply_at(&mut self, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
         let id = event.client_order_id;
         // One search for the order; its slot serves the read and the write.
         let slot = self.slot(&id).ok_or(StoreError::UnknownOrder(id))?;
+        self.apply_in(slot, event)
+    }
+
+    /// Applies an event to the order in `slot` and updates the indexes; the
+    /// event must name that order (checked again by [`Order::apply`]).
+    #[inline]
+    fn apply_in(&mut self, slot: usize, event: &OrderEvent) -> Result<(Audit, usize), StoreError> {
+        let id = event.client_order_id;
         let order = self.slots.get(slot).ok_or(StoreError::UnknownOrder(id))?;
         // The venue id index maps an order's own (venue id, instrument) to it
         // for good (entries are added once, never replaced or removed): an
@@ -723,6 +776,75 @@ mod tests {
 
     /// `apply_and_get` applies as `apply` does and gives the order as it is
     /// after the event; errors are `apply`'s.
+    #[test]
+    fn live_slots_agree_with_a_set() {
+        // Inserts above the last slot (the usual case), below it and twice,
+        // removes of live and absent slots: same slots, same order as a set.
+        let id = ClientOrderId::new("x").unwrap();
+        let mut live = Live::default();
+        let mut set = std::collections::BTreeSet::new();
+        let mut x = 7u32;
+        for step in 0..400u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345) % 1000;
+            if step % 3 == 2 {
+                live.remove(&id, x % 64);
+                set.remove(&(x % 64));
+            } else {
+                let slot = if step % 2 == 0 { step } else { x % 64 };
+                live.insert(id, slot);
+                set.insert(slot);
+            }
+            assert!(live.slots().eq(set.iter().copied()), "step {step}");
+        }
+    }
+
+    #[test]
+    fn newest_and_apply_with_agree_with_apply() {
+        // `a` applies everything the general way; `b` through the newest-order
+        // shortcut (events for the newest order and for older, unknown or
+        // mismatched ones) and through `apply_with`.
+        let (mut a, mut b) = (OrderStore::new(), OrderStore::new());
+        for store in [&mut a, &mut b] {
+            store.submit(request("x", "BTCUSDT")).unwrap();
+            store.submit(request("y", "BTCUSDT")).unwrap();
+        }
+        let evs = [
+            event("y", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("x", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("z", "BTCUSDT", None, OrderEventKind::Submitted),
+            event("y", "ETHUSDT", None, OrderEventKind::Accepted),
+            event("y", "BTCUSDT", Some(3), OrderEventKind::Accepted),
+            event("x", "BTCUSDT", Some(3), OrderEventKind::Accepted),
+            event("y", "BTCUSDT", Some(3), OrderEventKind::Canceled),
+        ];
+        for ev in &evs {
+            assert_eq!(a.apply(ev), b.apply_to_newest(ev), "{ev:?}");
+        }
+        let x = ClientOrderId::new("x").unwrap();
+        let cancel = |o: &Order| {
+            o.is_open().then(|| {
+                event(
+                    "x",
+                    "BTCUSDT",
+                    o.venue_order_id().map(|v| v.0),
+                    OrderEventKind::Canceled,
+                )
+            })
+        };
+        // `x` is submitted, not yet accepted (its accept was refused).
+        let ev = cancel(a.get(&x).unwrap()).unwrap();
+        assert_eq!(Some(a.apply(&ev)), b.apply_with(&x, cancel));
+        // Declined (closed now) and unknown orders: nothing applied.
+        assert_eq!(b.apply_with(&x, cancel), None);
+        let nobody = ClientOrderId::new("nobody").unwrap();
+        assert_eq!(b.apply_with(&nobody, |_| unreachable!()), None);
+        for id in ["x", "y"] {
+            let id = ClientOrderId::new(id).unwrap();
+            assert_eq!(a.get(&id), b.get(&id));
+        }
+        assert_eq!(ids(a.active_orders(None)), ids(b.active_orders(None)));
+    }
+
     #[test]
     fn apply_and_get_gives_the_order_after_the_event() {
         let (mut a, mut b) = (OrderStore::new(), OrderStore::new());

@@ -18,7 +18,9 @@
 //! [`Control`] inputs pull the kill switch and set the state. Its decisions
 //! are in [`StepAudit::risk`] (see `docs/RISK.md`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use veloz_core::events::{
     CancelAllOrders, Command, EventTimes, MarkPrice, MarketEvent, OrderEvent, OrderEventKind,
@@ -310,6 +312,9 @@ pub struct FillRecord {
     pub position_after: Quantity,
 }
 
+/// A pending timer: `((at, seq), (strategy index, tag))`.
+type TimerEntry = ((UnixNanos, u64), (usize, u64));
+
 /// A kernel failure that stops the run.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
@@ -379,7 +384,11 @@ pub struct Kernel {
     /// The buffer `drain` takes a batch of actions into: swapped with
     /// `actions` so that neither loses its capacity (no allocation per step).
     spare_actions: Vec<(usize, Action)>,
-    timers: BTreeMap<(UnixNanos, u64), (usize, u64)>,
+    /// Pending timers `((at, seq), (strategy index, tag))`, earliest first
+    /// (`seq` orders timers set for the same time by when they were set).
+    /// Timers are only ever set and taken off the front: a heap does both
+    /// without the tree's node allocation per timer.
+    timers: BinaryHeap<Reverse<TimerEntry>>,
     /// Time of the first of `timers` (kept by the two places that change them).
     next_timer_at: Option<UnixNanos>,
     timer_seq: u64,
@@ -447,7 +456,7 @@ impl Kernel {
             ids,
             actions: Vec::new(),
             spare_actions: Vec::new(),
-            timers: BTreeMap::new(),
+            timers: BinaryHeap::new(),
             next_timer_at: None,
             timer_seq: 0,
             checks: vec![Box::new(InstrumentRules)],
@@ -769,14 +778,15 @@ impl Kernel {
             Input::Timer => {
                 // Due timers in order, each taken off the front (no second
                 // search by key); a callback may set new ones.
-                while let Some(first) = self.timers.first_entry() {
-                    if first.key().0 > self.now {
-                        break;
-                    }
-                    let (idx, tag) = first.remove();
+                loop {
+                    let now = self.now;
+                    let (idx, tag) = match self.timers.peek_mut() {
+                        Some(first) if (first.0).0 .0 <= now => (PeekMut::pop(first).0).1,
+                        _ => break,
+                    };
                     self.call(Some(idx), |s, c| s.on_timer(c, tag));
                 }
-                self.next_timer_at = self.timers.first_key_value().map(|(k, _)| k.0);
+                self.next_timer_at = self.timers.peek().map(|t| (t.0).0 .0);
             }
             Input::Control(c) => self.on_control(c, venue, &mut audit),
         }
@@ -1217,16 +1227,7 @@ impl Kernel {
     }
 
     fn event(&self, o: &veloz_oms::Order, kind: OrderEventKind) -> OrderEvent {
-        OrderEvent {
-            instrument: o.instrument(),
-            client_order_id: o.client_order_id(),
-            venue_order_id: o.venue_order_id(),
-            kind,
-            times: EventTimes {
-                exchange: self.now,
-                local: self.now,
-            },
-        }
+        pending_event(o, kind, self.now)
     }
 
     /// Takes queued actions until none are left (callbacks may queue more).
@@ -1245,7 +1246,8 @@ impl Kernel {
                 match action {
                     Action::SetTimer { at, tag } => {
                         self.timer_seq += 1;
-                        self.timers.insert((at, self.timer_seq), (idx, tag));
+                        self.timers
+                            .push(Reverse(((at, self.timer_seq), (idx, tag))));
                         if self.next_timer_at.is_none_or(|n| at < n) {
                             self.next_timer_at = Some(at);
                         }
@@ -1298,7 +1300,8 @@ impl Kernel {
                         local: self.now,
                     },
                 };
-                if self.orders.apply(&ev).is_err() {
+                // The order was stored just above: no search for it.
+                if self.orders.apply_to_newest(&ev).is_err() {
                     self.stats.refused_order_events += 1;
                 }
                 if let Some(reason) = denial {
@@ -1397,14 +1400,16 @@ impl Kernel {
         venue: &mut dyn Venue,
         audit: &mut StepAudit,
     ) {
-        let ev = match self.orders.get(&id) {
-            Some(o) if o.is_open() => self.event(o, pending),
-            _ => {
-                self.stats.stale_requests += 1;
-                return;
-            }
-        };
-        let _ = self.orders.apply(&ev);
+        // One search finds the order, tells whether it is open and applies
+        // the pending event to it.
+        let now = self.now;
+        let applied = self
+            .orders
+            .apply_with(&id, |o| o.is_open().then(|| pending_event(o, pending, now)));
+        if applied.is_none() {
+            self.stats.stale_requests += 1;
+            return;
+        }
         venue.send(cmd, self.now);
         self.stats.commands += 1;
         audit.commands += 1;
@@ -1514,6 +1519,21 @@ fn gross_exposure_except(
         total = total.saturating_add(n);
     }
     Price::from_raw(total, 8)
+}
+
+/// A kernel-made event about an order (a pending cancel or update), stamped
+/// `now` on both clocks.
+fn pending_event(o: &veloz_oms::Order, kind: OrderEventKind, now: UnixNanos) -> OrderEvent {
+    OrderEvent {
+        instrument: o.instrument(),
+        client_order_id: o.client_order_id(),
+        venue_order_id: o.venue_order_id(),
+        kind,
+        times: EventTimes {
+            exchange: now,
+            local: now,
+        },
+    }
 }
 
 fn reference_price(m: &MarketState, id: InstrumentId) -> Option<Price> {
