@@ -358,9 +358,12 @@ impl Store {
 #[derive(Debug, Default)]
 struct LocalQueue {
     ring: Vec<(UnixNanos, Slot)>,
+    /// `ring.len() - 1` (the ring's length is a power of two, or 0).
+    mask: usize,
     head: usize,
     len: usize,
-    /// Time of the ring's last event (while it has any).
+    /// Time of the ring's last event while it has any, else zero (so that
+    /// no event is due before it: one comparison finds a late event).
     back: UnixNanos,
     late: BTreeMap<(UnixNanos, u64), Slot>,
     seq: u64,
@@ -373,15 +376,14 @@ impl LocalQueue {
     /// Queues `slot` for local time `t`.
     #[inline]
     fn push(&mut self, t: UnixNanos, slot: Slot) {
-        if self.len != 0 && t < self.back {
+        if t < self.back {
             self.push_late(t, slot);
             return;
         }
         if self.len == self.ring.len() {
             self.grow();
         }
-        let mask = self.ring.len() - 1;
-        if let Some(x) = self.ring.get_mut((self.head + self.len) & mask) {
+        if let Some(x) = self.ring.get_mut((self.head + self.len) & self.mask) {
             *x = (t, slot);
         }
         // An empty ring means an empty map: this is the earliest event.
@@ -415,6 +417,7 @@ impl LocalQueue {
         let empty = Slot { chunk: 0, index: 0 };
         ring.resize(cap, (UnixNanos::ZERO, empty));
         self.ring = ring;
+        self.mask = cap - 1;
         self.head = 0;
     }
 
@@ -430,16 +433,18 @@ impl LocalQueue {
         if !self.late.is_empty() {
             return self.pop_merged();
         }
-        let x = *self.ring.get(self.head)?;
         if self.len == 0 {
             return None;
         }
-        self.head = (self.head + 1) & (self.ring.len() - 1);
+        let x = *self.ring.get(self.head)?;
+        self.head = (self.head + 1) & self.mask;
         self.len -= 1;
-        self.next = match self.len {
-            0 => None,
-            _ => self.ring.get(self.head).map(|y| y.0),
-        };
+        if self.len == 0 {
+            self.next = None;
+            self.back = UnixNanos::ZERO;
+        } else {
+            self.next = self.ring.get(self.head).map(|y| y.0);
+        }
         Some(x)
     }
 
@@ -455,8 +460,11 @@ impl LocalQueue {
         let x = match (ring_head, late_first) {
             (Some(r), Some(l)) if l < r.0 => self.late.pop_first().map(|((t, _), s)| (t, s)),
             (Some(r), _) => {
-                self.head = (self.head + 1) & (self.ring.len() - 1);
+                self.head = (self.head + 1) & self.mask;
                 self.len -= 1;
+                if self.len == 0 {
+                    self.back = UnixNanos::ZERO;
+                }
                 Some(r)
             }
             (None, _) => self.late.pop_first().map(|((t, _), s)| (t, s)),
@@ -1017,7 +1025,10 @@ impl Backtest {
         // `None` is "never": no time is later than it (a sentinel of
         // u64::MAX answers "is the data later than this" the same way).
         let never = |x: Option<UnixNanos>| x.map_or(u64::MAX, |x| x.0);
-        let bound = never(limits.bound);
+        // The earlier of the bound and the kernel's next local event: the
+        // queue's earliest time after a push is the earlier of the one
+        // before and the pushed one, so it is kept here.
+        let mut bound = never(limits.bound).min(never(local.next_time()));
         // What the burst ends with (the head, of `events[index]`, is
         // prepared unless it is `Burst::Prepare` or an error).
         let outcome: Result<Burst, BacktestError> = loop {
@@ -1042,6 +1053,7 @@ impl Backtest {
                     index: index as u32,
                 },
             );
+            bound = bound.min(at.0);
             index += 1;
             if stats.data_events >= *next_progress {
                 *next_progress = stats.data_events.saturating_add(progress_every);
@@ -1076,16 +1088,15 @@ impl Backtest {
             };
             // The decision of the general loop.
             let te = t;
-            let tl = local.next_time();
             let to = venue.next_outbound_time();
-            if te.0 <= never(tl).min(bound).min(never(to)) {
+            if te.0 <= bound.min(never(to)) {
                 if index + 1 < events.len() {
                     continue;
                 }
                 // The chunk's last event: the general loop takes it.
                 break Ok(Burst::Take);
             }
-            if let Some(l) = tl {
+            if let Some(l) = local.next_time() {
                 let after = |x: Option<UnixNanos>| x.is_none_or(|x| l < x);
                 if l < te && after(limits.ti) && after(to) && limits.tt.is_none_or(|x| l <= x) {
                     break Ok(Burst::Done(Step::Local(l)));
