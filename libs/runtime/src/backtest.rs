@@ -1032,8 +1032,9 @@ impl Backtest {
         // What the burst ends with (the head, of `events[index]`, is
         // prepared unless it is `Burst::Prepare` or an error).
         let outcome: Result<Burst, BacktestError> = loop {
+            // (Always there: checked before the loop and at `continue`.)
             let Some(ev) = events.get(index) else {
-                break Ok(Burst::Prepare);
+                break Ok(Burst::Take);
             };
             // What `exchange_data` does for a plain event.
             if let Err(e) = venue.on_market(ev) {
