@@ -200,6 +200,7 @@ impl Decoder {
                     times: t,
                 } = b;
                 *instrument = self.id;
+                *t = times;
                 *first_update_id = r.id;
                 *last_update_id = r.id;
                 *prev_last_update_id = Some(r.id - 1);
@@ -207,7 +208,6 @@ impl Decoder {
                     [d] => *d = delta,
                     _ => *deltas = DeltaList::one(delta),
                 }
-                *t = times;
             }
             (RowKind::Trade(aggressor), MarketEvent::Trade(t)) => {
                 *t = Trade {

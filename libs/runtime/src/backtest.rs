@@ -207,6 +207,19 @@ enum Step {
     Local(UnixNanos),
 }
 
+/// How [`Backtest::one_source_burst`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Burst {
+    /// It made the general loop's decision: this step is next.
+    Done(Step),
+    /// The source's head is prepared and goes to the engine next (the
+    /// general loop takes it: a bar's path, or a chunk's last event).
+    Take,
+    /// The head was sent and the next event is not prepared: the general
+    /// loop prepares it (a bar, another instrument) and decides.
+    Prepare,
+}
+
 /// What does not change while only the engine works (see
 /// [`Backtest::run`]'s data step): the earlier of the venue's next command
 /// and the kernel's next timer, and each.
@@ -345,9 +358,12 @@ impl Store {
 #[derive(Debug, Default)]
 struct LocalQueue {
     ring: Vec<(UnixNanos, Slot)>,
+    /// `ring.len() - 1` (the ring's length is a power of two, or 0).
+    mask: usize,
     head: usize,
     len: usize,
-    /// Time of the ring's last event (while it has any).
+    /// Time of the ring's last event while it has any, else zero (so that
+    /// no event is due before it: one comparison finds a late event).
     back: UnixNanos,
     late: BTreeMap<(UnixNanos, u64), Slot>,
     seq: u64,
@@ -360,15 +376,14 @@ impl LocalQueue {
     /// Queues `slot` for local time `t`.
     #[inline]
     fn push(&mut self, t: UnixNanos, slot: Slot) {
-        if self.len != 0 && t < self.back {
+        if t < self.back {
             self.push_late(t, slot);
             return;
         }
         if self.len == self.ring.len() {
             self.grow();
         }
-        let mask = self.ring.len() - 1;
-        if let Some(x) = self.ring.get_mut((self.head + self.len) & mask) {
+        if let Some(x) = self.ring.get_mut((self.head + self.len) & self.mask) {
             *x = (t, slot);
         }
         // An empty ring means an empty map: this is the earliest event.
@@ -402,6 +417,7 @@ impl LocalQueue {
         let empty = Slot { chunk: 0, index: 0 };
         ring.resize(cap, (UnixNanos::ZERO, empty));
         self.ring = ring;
+        self.mask = cap - 1;
         self.head = 0;
     }
 
@@ -417,16 +433,18 @@ impl LocalQueue {
         if !self.late.is_empty() {
             return self.pop_merged();
         }
-        let x = *self.ring.get(self.head)?;
         if self.len == 0 {
             return None;
         }
-        self.head = (self.head + 1) & (self.ring.len() - 1);
+        let x = *self.ring.get(self.head)?;
+        self.head = (self.head + 1) & self.mask;
         self.len -= 1;
-        self.next = match self.len {
-            0 => None,
-            _ => self.ring.get(self.head).map(|y| y.0),
-        };
+        if self.len == 0 {
+            self.next = None;
+            self.back = UnixNanos::ZERO;
+        } else {
+            self.next = self.ring.get(self.head).map(|y| y.0);
+        }
         Some(x)
     }
 
@@ -442,8 +460,11 @@ impl LocalQueue {
         let x = match (ring_head, late_first) {
             (Some(r), Some(l)) if l < r.0 => self.late.pop_first().map(|((t, _), s)| (t, s)),
             (Some(r), _) => {
-                self.head = (self.head + 1) & (self.ring.len() - 1);
+                self.head = (self.head + 1) & self.mask;
                 self.len -= 1;
+                if self.len == 0 {
+                    self.back = UnixNanos::ZERO;
+                }
                 Some(r)
             }
             (None, _) => self.late.pop_first().map(|((t, _), s)| (t, s)),
@@ -946,12 +967,19 @@ impl Backtest {
     /// [`Step::Data`] with one source (the common case), for as long as its
     /// head is a plain event (not a bar or a bar's path) and the next event
     /// is in the same chunk: the engine gets the head, the kernel's queue
-    /// its slot, and the next event becomes the head, with the cursor and
-    /// the chunk looked up once instead of per event. It makes the same
+    /// its slot, and the next event becomes the head. It makes the same
     /// moves and the same decision as the general loop of [`Backtest::run`]
     /// (the next data goes at once while it is still the earliest thing,
-    /// else the next local event or a full decision); `None` when the
-    /// general loop must take the head (a bar, or the end of the chunk).
+    /// else the next local event or a full decision), or hands the
+    /// source back to the general loop (see [`Burst`]).
+    ///
+    /// The cursor and the chunk are looked up once; the head and the
+    /// position are kept in locals while the burst runs, and written back
+    /// when it ends (also when the engine fails). The next event becomes the head here only
+    /// when it is a plain event of the instrument seen last (already
+    /// checked, and a tick is only needed for a bar); any other is left
+    /// unprepared, and the general loop prepares it as ever (a bar's path,
+    /// an instrument to look up, or the error of an unknown one).
     #[inline(always)]
     fn one_source_burst(
         &mut self,
@@ -959,7 +987,7 @@ impl Backtest {
         next_progress: &mut u64,
         progress_every: u64,
         progress: &mut impl FnMut(Progress),
-    ) -> Result<Option<Step>, BacktestError> {
+    ) -> Result<Burst, BacktestError> {
         let Self {
             kernel,
             cursors,
@@ -970,42 +998,55 @@ impl Backtest {
             stats,
             next_data,
             last_instrument,
-            trade_seq,
             ..
         } = self;
         let Some(c) = cursors.first_mut() else {
-            return Ok(None);
+            return Ok(Burst::Take);
         };
         let chunk = c.chunk;
-        let Some(ch) = store.chunks.get_mut(chunk as usize) else {
-            return Ok(None);
+        let Some(Chunk {
+            events, waiting, ..
+        }) = store.chunks.get_mut(chunk as usize)
+        else {
+            return Ok(Burst::Take);
         };
+        let Some(mut head) = c.head else {
+            return Ok(Burst::Take);
+        };
+        let Some((known, _)) = last_instrument.as_ref() else {
+            return Ok(Burst::Take);
+        };
+        // The head's event and the one after it (which becomes the next
+        // head) are in this chunk.
+        let mut index = c.pos;
+        if head.how != Deliver::Both || index + 1 >= events.len() {
+            return Ok(Burst::Take);
+        }
         // `None` is "never": no time is later than it (a sentinel of
         // u64::MAX answers "is the data later than this" the same way).
         let never = |x: Option<UnixNanos>| x.map_or(u64::MAX, |x| x.0);
-        let bound = never(limits.bound);
-        loop {
-            let Some(head) = c.head else {
-                return Ok(None);
-            };
-            let index = c.pos;
-            if head.how != Deliver::Both || index + 1 >= ch.events.len() {
-                return Ok(None);
-            }
-            let Some(ev) = ch.events.get(index) else {
-                return Ok(None);
+        // The earlier of the bound and the kernel's next local event: the
+        // queue's earliest time after a push is the earlier of the one
+        // before and the pushed one, so it is kept here.
+        let mut bound = never(limits.bound).min(never(local.next_time()));
+        // What the burst ends with (the head, of `events[index]`, is
+        // prepared unless it is `Burst::Prepare` or an error).
+        let outcome: Result<Burst, BacktestError> = loop {
+            // (Always there: checked before the loop and at `continue`.)
+            let Some(ev) = events.get(index) else {
+                break Ok(Burst::Take);
             };
             // What `exchange_data` does for a plain event.
-            *next_data = None;
-            c.head = None;
-            c.pos = index + 1;
-            venue.on_market(ev)?;
+            if let Err(e) = venue.on_market(ev) {
+                index += 1;
+                break Err(e.into());
+            }
             stats.exchange_events += 1;
             let at = feed.local_time(EventTimes {
                 exchange: head.time,
                 local: head.local,
             });
-            ch.waiting += 1;
+            *waiting += 1;
             local.push(
                 at,
                 Slot {
@@ -1013,6 +1054,8 @@ impl Backtest {
                     index: index as u32,
                 },
             );
+            bound = bound.min(at.0);
+            index += 1;
             if stats.data_events >= *next_progress {
                 *next_progress = stats.data_events.saturating_add(progress_every);
                 progress(Progress {
@@ -1021,33 +1064,59 @@ impl Backtest {
                     fills: kernel.fills().len(),
                 });
             }
-            // What `next_source` does: the next event becomes the head.
-            let Some(ev) = ch.events.get_mut(index + 1) else {
-                return Ok(None);
+            // What `prepare_head` does for a plain event of a known
+            // instrument: the next event becomes the head.
+            let Some(ev) = events.get(index) else {
+                break Ok(Burst::Prepare);
             };
-            let known = KnownInstrument {
-                last: last_instrument,
-                venue,
-            };
-            prepare_head(c, ev, stats, known, trade_seq)?;
-            let Some(Head { time: te, .. }) = c.head else {
-                return Ok(None);
-            };
-            *next_data = Some(Some((0, te)));
-            // The decision of the general loop.
-            let tl = local.next_time();
-            let to = venue.next_outbound_time();
-            if te.0 <= never(tl).min(bound).min(never(to)) {
-                continue;
+            if matches!(ev, MarketEvent::Bar(_)) {
+                break Ok(Burst::Prepare);
             }
-            if let Some(l) = tl {
+            let (id, times) = ev.instrument_and_times();
+            if id != known {
+                break Ok(Burst::Prepare);
+            }
+            stats.data_events += 1;
+            let t = times.exchange.max(c.last);
+            if t != times.exchange {
+                stats.out_of_order += 1;
+            }
+            c.last = t;
+            head = Head {
+                time: t,
+                local: times.local,
+                how: Deliver::Both,
+            };
+            // The decision of the general loop.
+            let te = t;
+            let to = venue.next_outbound_time();
+            if te.0 <= bound.min(never(to)) {
+                if index + 1 < events.len() {
+                    continue;
+                }
+                // The chunk's last event: the general loop takes it.
+                break Ok(Burst::Take);
+            }
+            if let Some(l) = local.next_time() {
                 let after = |x: Option<UnixNanos>| x.is_none_or(|x| l < x);
                 if l < te && after(limits.ti) && after(to) && limits.tt.is_none_or(|x| l <= x) {
-                    return Ok(Some(Step::Local(l)));
+                    break Ok(Burst::Done(Step::Local(l)));
                 }
             }
-            return Ok(Some(Step::Decide));
+            break Ok(Burst::Done(Step::Decide));
+        };
+        c.pos = index;
+        match outcome {
+            Ok(Burst::Prepare) | Err(_) => {
+                c.head = None;
+                *next_data = None;
+            }
+            Ok(_) => {
+                c.head = Some(head);
+                *next_data = Some(Some((0, head.time)));
+            }
         }
+        outcome
     }
 
     /// Runs to the end of the data, then stops the strategies and lets the
@@ -1074,6 +1143,7 @@ impl Backtest {
                     // Neither changes while only the engine works.
                     let bound = min_opt(ti, tt);
                     loop {
+                        let mut take = true;
                         if self.cursors.len() == 1 {
                             let limits = Limits { bound, ti, tt };
                             let burst = self.one_source_burst(
@@ -1082,19 +1152,26 @@ impl Backtest {
                                 progress_every,
                                 &mut progress,
                             )?;
-                            if let Some(next) = burst {
-                                step = next;
-                                break;
+                            match burst {
+                                Burst::Done(next) => {
+                                    step = next;
+                                    break;
+                                }
+                                Burst::Take => {}
+                                Burst::Prepare => take = false,
                             }
                         }
-                        self.exchange_data(i)?;
-                        if self.stats.data_events >= next_progress {
-                            next_progress = self.stats.data_events.saturating_add(progress_every);
-                            progress(Progress {
-                                time: self.kernel.now(),
-                                events: self.stats.data_events,
-                                fills: self.kernel.fills().len(),
-                            });
+                        if take {
+                            self.exchange_data(i)?;
+                            if self.stats.data_events >= next_progress {
+                                next_progress =
+                                    self.stats.data_events.saturating_add(progress_every);
+                                progress(Progress {
+                                    time: self.kernel.now(),
+                                    events: self.stats.data_events,
+                                    fills: self.kernel.fills().len(),
+                                });
+                            }
                         }
                         // The next data event goes at once when it is still
                         // the earliest thing: neither the venue's inbound
@@ -1135,12 +1212,9 @@ impl Backtest {
                         let mut sample = None;
                         if let Some(ch) = self.store.chunks.get_mut(slot.chunk as usize) {
                             if let Some(ev) = ch.events.get(slot.index as usize) {
-                                // The step's audit is dropped where it lies.
-                                if let Err(e) =
-                                    self.kernel.handle_market_quiet(t, ev, &mut self.venue)
-                                {
-                                    return Err(e.into());
-                                }
+                                // The driver keeps no audit: the quiet step
+                                // does not build it.
+                                self.kernel.handle_market_quiet(t, ev, &mut self.venue)?;
                                 if self.price_interval != 0 {
                                     sample = Some(ev.instrument());
                                 }

@@ -472,3 +472,100 @@ fn one_source_error_stops_the_run_after_the_events_before_it() {
     );
     assert_eq!(bt.venue().exchange().now(), last_good);
 }
+
+/// Trades of `a` and `b` in runs of 1 to 4 of one instrument (so the next
+/// event is often of the other one), on the jittered trades' clocks.
+fn two_instrument_trades(a: InstrumentId, b: InstrumentId, n: usize) -> Vec<MarketEvent> {
+    let mut evs = jittered_trades(a, n);
+    for (k, e) in evs.iter_mut().enumerate() {
+        if let MarketEvent::Trade(t) = e {
+            if (k * 7 / 3) % 5 < 2 {
+                t.instrument = b;
+            }
+        }
+    }
+    evs
+}
+
+/// Like [`run_alone_or_merged`], with the instruments of the run given and
+/// the run's error kept, with the venue's clock and the trace at the stop.
+fn run_instruments(
+    events: Vec<MarketEvent>,
+    instruments: Vec<veloz_core::Instrument>,
+    how: How,
+    merged: bool,
+) -> (Vec<String>, Result<RunOutput, String>, UnixNanos) {
+    let id = veloz_sim::presets::usdm_btcusdt().id;
+    let trace: Trace = Arc::default();
+    let s = Recorder {
+        instrument: id,
+        trace: trace.clone(),
+        trades: 0,
+    };
+    let mut sources = vec![source(events, how)];
+    if merged {
+        sources.push(Box::new(
+            std::iter::empty::<Result<MarketEvent, DataError>>(),
+        ));
+    }
+    let mut cfg = settings(2_000_000);
+    cfg.instruments = instruments;
+    let mut bt = Backtest::new(cfg, vec![("rec".into(), Box::new(s))], sources).unwrap();
+    let mut reports = Vec::new();
+    let out = bt.run(31, |p| reports.push(p)).map_err(|e| e.to_string());
+    let mut t = trace.lock().unwrap().clone();
+    t.extend(
+        reports
+            .iter()
+            .map(|p| format!("progress {} {} {}", p.time.0, p.events, p.fills)),
+    );
+    (t, out, bt.venue().exchange().now())
+}
+
+/// One source of two instruments (the one-source path leaves an event of
+/// another instrument than the one before it to the general path) runs as
+/// the general merge does.
+#[test]
+fn one_source_of_two_instruments_runs_as_the_general_merge_does() {
+    let usdm = veloz_sim::presets::usdm_btcusdt();
+    let spot = veloz_sim::presets::spot_btcusdt();
+    let events = two_instrument_trades(usdm.id, spot.id, 600);
+    let both = || vec![usdm.clone(), spot.clone()];
+    for how in [How::Iterator, How::Chunks(7), How::Chunks(1_000)] {
+        let (a, oa, ta) = run_instruments(events.clone(), both(), how, false);
+        let (b, ob, tb) = run_instruments(events.clone(), both(), how, true);
+        let (oa, ob) = (oa.unwrap(), ob.unwrap());
+        assert_eq!(a, b);
+        assert_eq!(ta, tb);
+        assert_eq!(oa.driver, ob.driver);
+        assert_eq!(oa.kernel, ob.kernel);
+        assert_eq!(oa.fills, ob.fills);
+        assert_eq!(oa.driver.data_events, 600);
+        // The recorder trades on the USD-M trades only, and some filled.
+        assert!(!oa.fills.is_empty());
+    }
+}
+
+/// An event of an instrument the run does not simulate, amid a run of
+/// events of a known one, stops the run with the same error, at the same
+/// point, alone as merged.
+#[test]
+fn one_source_unknown_instrument_stops_the_run_as_the_general_merge_does() {
+    let usdm = veloz_sim::presets::usdm_btcusdt();
+    let spot = veloz_sim::presets::spot_btcusdt();
+    let mut events = jittered_trades(usdm.id, 400);
+    if let MarketEvent::Trade(t) = &mut events[333] {
+        t.instrument = spot.id;
+    }
+    for how in [How::Iterator, How::Chunks(7), How::Chunks(1_000)] {
+        let (a, oa, ta) = run_instruments(events.clone(), vec![usdm.clone()], how, false);
+        let (b, ob, tb) = run_instruments(events.clone(), vec![usdm.clone()], how, true);
+        let err = oa.unwrap_err();
+        assert!(err.contains("not one of the run's instruments"), "{err}");
+        assert_eq!(Err(err), ob.map(|_| ()));
+        assert_eq!(a, b);
+        assert_eq!(ta, tb);
+        // The engine had the events before it.
+        assert!(ta >= events[332].times().exchange);
+    }
+}
