@@ -1745,7 +1745,7 @@ impl SimExchange {
         if post_only {
             flags = flags | OrderFlags::POST_ONLY;
         }
-        let violations = meta.spec.validate(&OrderCheck {
+        let check = OrderCheck {
             side: o.side,
             order_type: o.order_type,
             quantity: o.quantity,
@@ -1753,17 +1753,23 @@ impl SimExchange {
             trigger_price: o.trigger_price,
             flags,
             reference_price: reference,
-        });
-        if let Some(v) = violations
-            .iter()
-            .find(|v| !matches!(v, Violation::MissingReferencePrice))
-        {
-            return Err(first_violation(
-                kind,
-                o.side,
-                !o.order_type.has_limit_price(),
-                v,
-            ));
+        };
+        // The cheap integer check passes only orders the full check finds
+        // nothing wrong with (see `rules`); any other order takes the full
+        // check, which produces the refusal.
+        if !crate::rules::plain_limit_passes(&meta.spec, &check) {
+            let violations = meta.spec.validate(&check);
+            if let Some(v) = violations
+                .iter()
+                .find(|v| !matches!(v, Violation::MissingReferencePrice))
+            {
+                return Err(first_violation(
+                    kind,
+                    o.side,
+                    !o.order_type.has_limit_price(),
+                    v,
+                ));
+            }
         }
         if o.order_type.is_conditional() && o.order_type != OrderType::TrailingStopMarket {
             let price = match o.trigger_type {

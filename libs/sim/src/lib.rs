@@ -49,6 +49,7 @@ pub mod order;
 pub mod presets;
 pub mod queue;
 pub mod report;
+pub mod rules;
 pub mod synth;
 pub mod trigger;
 
