@@ -167,7 +167,7 @@ pub(crate) struct Book {
     pub client_ids: BTreeMap<(AccountId, ClientOrderId), VenueOrderId>,
     pub waiting: BTreeSet<VenueOrderId>,
     pub gtd: BTreeSet<(UnixNanos, VenueOrderId)>,
-    pub traded: BTreeMap<(Side, i64), i64>,
+    pub traded: crate::traded::TradedAt,
     pub next_order_id: u64,
     pub next_trade_id: u64,
     pub next_seq: u64,
@@ -193,7 +193,7 @@ impl Book {
             client_ids: BTreeMap::new(),
             waiting: BTreeSet::new(),
             gtd: BTreeSet::new(),
-            traded: BTreeMap::new(),
+            traded: crate::traded::TradedAt::default(),
             next_order_id: settings.first_order_id,
             next_trade_id: settings.first_trade_id,
             next_seq: 0,
@@ -1699,7 +1699,7 @@ impl Ctx<'_> {
             if taken > 0 {
                 self.reduce_ahead(resting, price, taken);
             }
-            *self.book.traded.entry((resting, price)).or_insert(0) += qty;
+            self.book.traded.add((resting, price), qty);
         }
         self.after_fills();
     }

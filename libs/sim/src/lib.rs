@@ -49,8 +49,9 @@ pub mod order;
 pub mod presets;
 pub mod queue;
 pub mod report;
-pub mod rules;
+pub(crate) mod rules;
 pub mod synth;
+pub(crate) mod traded;
 pub mod trigger;
 
 pub use account::{Account, MarginSummary, PositionView, SpotBalance, SymbolConfig};
