@@ -167,11 +167,19 @@ pub(crate) struct Book {
     pub client_ids: BTreeMap<(AccountId, ClientOrderId), VenueOrderId>,
     pub waiting: BTreeSet<VenueOrderId>,
     pub gtd: BTreeSet<(UnixNanos, VenueOrderId)>,
-    pub traded: BTreeMap<(Side, i64), i64>,
+    pub traded: crate::traded::TradedAt,
     pub next_order_id: u64,
     pub next_trade_id: u64,
     pub next_seq: u64,
+    /// Emptied level vectors kept for the next level our orders open (a
+    /// market maker opens and empties a level per fill or cancel: this saves
+    /// an allocation and a free each time). Always empty vectors, at most
+    /// [`SPARE_LEVELS`] of them; they hold no state.
+    pub spare_levels: Vec<Vec<VenueOrderId>>,
 }
+
+/// How many emptied level vectors a book keeps for reuse.
+const SPARE_LEVELS: usize = 16;
 
 impl Book {
     pub fn new(spec: &Instrument, settings: &InstrumentSettings) -> Self {
@@ -185,10 +193,11 @@ impl Book {
             client_ids: BTreeMap::new(),
             waiting: BTreeSet::new(),
             gtd: BTreeSet::new(),
-            traded: BTreeMap::new(),
+            traded: crate::traded::TradedAt::default(),
             next_order_id: settings.first_order_id,
             next_trade_id: settings.first_trade_id,
             next_seq: 0,
+            spare_levels: Vec::new(),
         }
     }
 
@@ -196,13 +205,6 @@ impl Book {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
-        }
-    }
-
-    pub fn levels_mut(&mut self, side: Side) -> &mut BTreeMap<i64, Vec<VenueOrderId>> {
-        match side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
         }
     }
 
@@ -1154,10 +1156,14 @@ impl Ctx<'_> {
                 }
             }
         }
-        self.book
-            .levels_mut(side)
+        let book = &mut *self.book;
+        let levels = match side {
+            Side::Buy => &mut book.bids,
+            Side::Sell => &mut book.asks,
+        };
+        levels
             .entry(price)
-            .or_default()
+            .or_insert_with(|| book.spare_levels.pop().unwrap_or_default())
             .push(id);
     }
 
@@ -1168,12 +1174,20 @@ impl Ctx<'_> {
         };
         let (side, price) = (o.side, o.price.map(|p| p.raw()));
         if let Some(p) = price {
-            let levels = self.book.levels_mut(side);
+            let book = &mut *self.book;
+            let levels = match side {
+                Side::Buy => &mut book.bids,
+                Side::Sell => &mut book.asks,
+            };
             if let Some(v) = levels.get_mut(&p) {
                 v.retain(|x| *x != id);
                 if v.is_empty() {
-                    levels.remove(&p);
-                    self.book.traded.remove(&(side, p));
+                    if let Some(v) = levels.remove(&p) {
+                        if book.spare_levels.len() < SPARE_LEVELS {
+                            book.spare_levels.push(v);
+                        }
+                    }
+                    book.traded.remove(&(side, p));
                 }
             }
         }
@@ -1685,7 +1699,7 @@ impl Ctx<'_> {
             if taken > 0 {
                 self.reduce_ahead(resting, price, taken);
             }
-            *self.book.traded.entry((resting, price)).or_insert(0) += qty;
+            self.book.traded.add((resting, price), qty);
         }
         self.after_fills();
     }

@@ -22,7 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use veloz_core::events::{MarketEvent, ModifyOrder, OrderEventKind, Quote, SubmitOrder, Trade};
+use veloz_core::events::{
+    BookDeltas, MarketEvent, ModifyOrder, OrderEventKind, Quote, SubmitOrder, Trade,
+};
 use veloz_core::{
     ClientOrderId, Currency, Instrument, InstrumentId, MarginMode, MarketKind, Money, OrderCheck,
     OrderFlags, OrderType, PositionSide, Price, Quantity, Rounding, Side, TimeInForce,
@@ -1368,7 +1370,7 @@ impl SimExchange {
                         .value_at(at)
                         .is_some_and(|b| b.waiting.is_empty() && b.deltas_miss_ours(d))
                 {
-                    return self.quiet_book_update(at, ev);
+                    return self.quiet_deltas(at, d);
                 }
                 at
             }
@@ -1420,7 +1422,7 @@ impl SimExchange {
                 .value_at(at)
                 .is_some_and(|b| b.waiting.is_empty() && b.quote_misses_ours(q))
         {
-            return self.quiet_book_update(at, ev);
+            return self.quiet_quote(at, q);
         }
         self.on_market_general(at, ev)
     }
@@ -1474,24 +1476,39 @@ impl SimExchange {
     /// the general path's after-event checks. No order waits, so no trigger
     /// can fire; no price or margin moved, so without a fill the
     /// liquidation check is not due.
+    ///
+    /// Depth messages and quotes each have their own entry
+    /// ([`SimExchange::quiet_deltas`], [`SimExchange::quiet_quote`]) so the
+    /// event's kind, already matched by the caller, is not matched again.
     #[inline(never)]
-    fn quiet_book_update(&mut self, at: usize, ev: &MarketEvent) -> Result<(), SimError> {
+    fn quiet_deltas(&mut self, at: usize, d: &BookDeltas) -> Result<(), SimError> {
         let Some(book) = self.books.value_at_mut(at) else {
             return Ok(());
         };
-        let applied = match ev {
-            MarketEvent::BookDeltas(d) => book.market.apply_routed_deltas(d),
-            MarketEvent::Quote(q) => book.market.apply_routed_quote(q).map(|_| ()),
-            _ => Ok(()),
-        };
-        applied.map_err(market_error)?;
+        book.market.apply_routed_deltas(d).map_err(market_error)?;
         if book.reached(Side::Buy) || book.reached(Side::Sell) {
-            self.cross_after_quiet_update(at, *ev.instrument_ref());
+            self.cross_after_quiet_update(at, d.instrument);
         }
         Ok(())
     }
 
-    /// [`SimExchange::quiet_book_update`] when the venue's book reached one
+    /// [`SimExchange::quiet_deltas`] for a quote.
+    #[inline(never)]
+    fn quiet_quote(&mut self, at: usize, q: &Quote) -> Result<(), SimError> {
+        let Some(book) = self.books.value_at_mut(at) else {
+            return Ok(());
+        };
+        book.market
+            .apply_routed_quote(q)
+            .map(|_| ())
+            .map_err(market_error)?;
+        if book.reached(Side::Buy) || book.reached(Side::Sell) {
+            self.cross_after_quiet_update(at, q.instrument);
+        }
+        Ok(())
+    }
+
+    /// [`SimExchange::quiet_deltas`] when the venue's book reached one
     /// of our best prices: the general path's crossing and its after-event
     /// checks (no level of ours changed, so no queue update).
     #[cold]
@@ -1745,7 +1762,7 @@ impl SimExchange {
         if post_only {
             flags = flags | OrderFlags::POST_ONLY;
         }
-        let violations = meta.spec.validate(&OrderCheck {
+        let check = OrderCheck {
             side: o.side,
             order_type: o.order_type,
             quantity: o.quantity,
@@ -1753,17 +1770,23 @@ impl SimExchange {
             trigger_price: o.trigger_price,
             flags,
             reference_price: reference,
-        });
-        if let Some(v) = violations
-            .iter()
-            .find(|v| !matches!(v, Violation::MissingReferencePrice))
-        {
-            return Err(first_violation(
-                kind,
-                o.side,
-                !o.order_type.has_limit_price(),
-                v,
-            ));
+        };
+        // The cheap integer check passes only orders the full check finds
+        // nothing wrong with (see `rules`); any other order takes the full
+        // check, which produces the refusal.
+        if !crate::rules::plain_limit_passes(&meta.spec, &check) {
+            let violations = meta.spec.validate(&check);
+            if let Some(v) = violations
+                .iter()
+                .find(|v| !matches!(v, Violation::MissingReferencePrice))
+            {
+                return Err(first_violation(
+                    kind,
+                    o.side,
+                    !o.order_type.has_limit_price(),
+                    v,
+                ));
+            }
         }
         if o.order_type.is_conditional() && o.order_type != OrderType::TrailingStopMarket {
             let price = match o.trigger_type {

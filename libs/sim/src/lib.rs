@@ -49,7 +49,9 @@ pub mod order;
 pub mod presets;
 pub mod queue;
 pub mod report;
+pub(crate) mod rules;
 pub mod synth;
+pub(crate) mod traded;
 pub mod trigger;
 
 pub use account::{Account, MarginSummary, PositionView, SpotBalance, SymbolConfig};
