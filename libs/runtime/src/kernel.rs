@@ -28,7 +28,7 @@ use veloz_core::events::{
 };
 use veloz_core::{
     ClientOrderId, ClientOrderIdGenerator, Instrument, InstrumentId, Money, OrderCheck, OrderType,
-    PositionSide, Price, Quantity, Side, StrategyId, TimeInForce, TriggerPriceType, UnixNanos,
+    PositionSide, Price, Quantity, StrategyId, TimeInForce, TriggerPriceType, UnixNanos,
 };
 use veloz_market::{BookConfig, L2Book};
 use veloz_oms::{Applied, OrderStatus, OrderStore};
@@ -111,114 +111,21 @@ impl PreTradeCheck for InstrumentRules {
     }
 }
 
-/// Does a plain limit order certainly pass [`Instrument::validate`]? The
-/// same rules in integer arithmetic without divisions of 128-bit numbers (a
-/// market maker submits thousands of orders, and `validate` costs several
-/// hundred instructions each). `false` means "not sure": the caller then runs
-/// `validate`, which also names the rules broken, so a refused order gets the
-/// same reasons as before.
-///
-/// Covered: a `Limit` order with a price, no trigger price and no
-/// close-position flag (and, on spot, no reduce-only flag, which spot
-/// refuses). For it `validate` checks the price (positive, within the
-/// limits, on the tick grid), the quantity against the lot (positive, within
-/// the limits, on the step grid), the notional against the minimum and
-/// maximum, and the price band around the reference price. The notional and
-/// band bounds are `floor(x / 1e8)` or `ceil(x / 1e8)` of an exact product
-/// `x`; for an integer `n`, `floor(x / s) < n` iff `x < n·s`, `floor(x / s) >
-/// n` iff `x >= (n + 1)·s`, `n > floor(x / s)` iff `n·s > x` and `n < ceil(x
-/// / s)` iff `n·s < x`, so the comparisons are made on the products. Wherever
-/// `validate` would overflow (and then report or skip a rule), this returns
-/// `false`.
+/// Does a plain limit order certainly pass [`Instrument::validate`]? See
+/// [`Instrument::passes_plain_limit`] (the venue runs the same check);
+/// `false` means "not sure": the caller then runs `validate`, which also
+/// names the rules broken, so a refused order gets the same reasons.
+#[inline]
 fn limit_order_passes(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> bool {
-    use veloz_core::{ContractKind, OrderFlags, FIXED_SCALE};
-    let futures = inst.id.kind.is_futures();
-    let Some(price) = o.price else {
-        return false;
-    };
-    if o.order_type != OrderType::Limit
-        || o.trigger_price.is_some()
-        || o.flags.contains(OrderFlags::CLOSE_POSITION)
-        || (!futures && o.flags.contains(OrderFlags::REDUCE_ONLY))
-    {
-        return false;
-    }
-    // The price: positive, within the limits, on the grid from the offset.
-    let p = price.raw();
-    if p <= 0
-        || (inst.min_price.raw() > 0 && p < inst.min_price.raw())
-        || (inst.max_price.raw() > 0 && p > inst.max_price.raw())
-    {
-        return false;
-    }
-    let tick = inst.tick_size.raw();
-    if tick > 0 {
-        let offset = if futures { inst.min_price.raw() } else { 0 };
-        match p.checked_sub(offset) {
-            Some(d) if d % tick == 0 => {}
-            _ => return false,
-        }
-    }
-    // The quantity against the (limit order) lot.
-    let q = o.quantity.raw();
-    let lot = &inst.lot;
-    if q <= 0
-        || (lot.min_qty.raw() > 0 && q < lot.min_qty.raw())
-        || (lot.max_qty.raw() > 0 && q > lot.max_qty.raw())
-    {
-        return false;
-    }
-    let step = lot.step.raw();
-    if step > 0 {
-        let offset = if futures { lot.min_qty.raw() } else { 0 };
-        match q.checked_sub(offset) {
-            Some(d) if d % step == 0 => {}
-            _ => return false,
-        }
-    }
-    let scale = i128::from(FIXED_SCALE);
-    // Quotients of products within this bound fit an i64 (validate's
-    // conversion cannot fail).
-    let bound = i128::from(i64::MAX - 1) * scale;
-    // The notional, floor(x / 1e8).
-    let x = match inst.contract {
-        ContractKind::InversePerpetual { contract_size } => {
-            i128::from(q) * i128::from(contract_size.raw())
-        }
-        _ => i128::from(p) * i128::from(q),
-    };
-    if x.abs() >= bound {
-        return false;
-    }
-    if let Some(min) = inst.min_notional {
-        let exempt = futures && o.flags.contains(OrderFlags::REDUCE_ONLY);
-        if !exempt && x < i128::from(min.raw()) * scale {
-            return false;
-        }
-    }
-    if let Some(max) = inst.max_notional {
-        if max.raw() > 0 && x >= (i128::from(max.raw()) + 1) * scale {
-            return false;
-        }
-    }
-    // The band: low = ceil(r·down / 1e8), high = floor(r·up / 1e8).
-    if let (Some(band), Some(r)) = (inst.percent_band, reference) {
-        let up = i128::from(r.raw()) * i128::from(band.up.raw());
-        let down = i128::from(r.raw()) * i128::from(band.down.raw());
-        if up.abs() >= bound || down.abs() >= bound {
-            return false;
-        }
-        let ps = i128::from(p) * scale;
-        let breaks = match (futures, o.side) {
-            (true, Side::Buy) => ps > up,
-            (true, Side::Sell) => ps < down,
-            (false, _) => ps > up || ps < down,
-        };
-        if breaks {
-            return false;
-        }
-    }
-    true
+    inst.passes_plain_limit(&OrderCheck {
+        side: o.side,
+        order_type: o.order_type,
+        quantity: o.quantity,
+        price: o.price,
+        trigger_price: o.trigger_price,
+        flags: o.flags,
+        reference_price: reference,
+    })
 }
 
 /// Market state the strategies read (small id-ordered maps: a run trades a
@@ -1587,7 +1494,7 @@ pub struct StateSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veloz_core::{LotLimits, OrderFlags, PercentBand};
+    use veloz_core::{LotLimits, OrderFlags, PercentBand, Side};
 
     /// A small deterministic generator (xorshift64*).
     struct Rng(u64);

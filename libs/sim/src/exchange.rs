@@ -1772,9 +1772,10 @@ impl SimExchange {
             reference_price: reference,
         };
         // The cheap integer check passes only orders the full check finds
-        // nothing wrong with (see `rules`); any other order takes the full
+        // nothing wrong with (`Instrument::passes_plain_limit`, the kernel's
+        // pre-trade check runs it too); any other order takes the full
         // check, which produces the refusal.
-        if !crate::rules::plain_limit_passes(&meta.spec, &check) {
+        if !meta.spec.passes_plain_limit(&check) {
             let violations = meta.spec.validate(&check);
             if let Some(v) = violations
                 .iter()

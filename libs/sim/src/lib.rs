@@ -49,7 +49,6 @@ pub mod order;
 pub mod presets;
 pub mod queue;
 pub mod report;
-pub(crate) mod rules;
 pub mod synth;
 pub(crate) mod traded;
 pub mod trigger;
