@@ -381,13 +381,17 @@ fn a_source_that_hands_over_nothing_has_ended() {
 }
 
 /// Runs `events` as one source (the driver's one-source path), or with an
-/// empty second source (the general merge), with the recorder trading on it.
-fn run_alone_or_merged(
+/// empty second source (the general merge), with the recorder trading on
+/// the USD-M instrument and a progress report every `report_every` events:
+/// the trace (with the progress reports), the run's result, and the venue's
+/// clock at the end or at the stop.
+fn run_with(
     events: Vec<MarketEvent>,
     how: How,
-    feed_latency: u64,
+    cfg: BacktestSettings,
+    report_every: u64,
     merged: bool,
-) -> (Vec<String>, RunOutput) {
+) -> (Vec<String>, Result<RunOutput, String>, UnixNanos) {
     let id = veloz_sim::presets::usdm_btcusdt().id;
     let trace: Trace = Arc::default();
     let s = Recorder {
@@ -401,22 +405,30 @@ fn run_alone_or_merged(
             std::iter::empty::<Result<MarketEvent, DataError>>(),
         ));
     }
-    let mut bt = Backtest::new(
-        settings(feed_latency),
-        vec![("rec".into(), Box::new(s))],
-        sources,
-    )
-    .unwrap();
+    let mut bt = Backtest::new(cfg, vec![("rec".into(), Box::new(s))], sources).unwrap();
     let mut reports = Vec::new();
-    let out = bt.run(97, |p| reports.push(p)).unwrap();
+    let out = bt
+        .run(report_every, |p| reports.push(p))
+        .map_err(|e| e.to_string());
     let mut t = trace.lock().unwrap().clone();
-    // The progress reports too.
     t.extend(
         reports
             .iter()
             .map(|p| format!("progress {} {} {}", p.time.0, p.events, p.fills)),
     );
-    (t, out)
+    (t, out, bt.venue().exchange().now())
+}
+
+/// [`run_with`] on the default instruments, a report every 97 events, for
+/// a run that must succeed.
+fn run_alone_or_merged(
+    events: Vec<MarketEvent>,
+    how: How,
+    feed_latency: u64,
+    merged: bool,
+) -> (Vec<String>, RunOutput) {
+    let (t, out, _) = run_with(events, how, settings(feed_latency), 97, merged);
+    (t, out.unwrap())
 }
 
 #[test]
@@ -487,39 +499,17 @@ fn two_instrument_trades(a: InstrumentId, b: InstrumentId, n: usize) -> Vec<Mark
     evs
 }
 
-/// Like [`run_alone_or_merged`], with the instruments of the run given and
-/// the run's error kept, with the venue's clock and the trace at the stop.
+/// [`run_with`] on the given instruments, a report every 31 events, the
+/// run's error kept.
 fn run_instruments(
     events: Vec<MarketEvent>,
     instruments: Vec<veloz_core::Instrument>,
     how: How,
     merged: bool,
 ) -> (Vec<String>, Result<RunOutput, String>, UnixNanos) {
-    let id = veloz_sim::presets::usdm_btcusdt().id;
-    let trace: Trace = Arc::default();
-    let s = Recorder {
-        instrument: id,
-        trace: trace.clone(),
-        trades: 0,
-    };
-    let mut sources = vec![source(events, how)];
-    if merged {
-        sources.push(Box::new(
-            std::iter::empty::<Result<MarketEvent, DataError>>(),
-        ));
-    }
     let mut cfg = settings(2_000_000);
     cfg.instruments = instruments;
-    let mut bt = Backtest::new(cfg, vec![("rec".into(), Box::new(s))], sources).unwrap();
-    let mut reports = Vec::new();
-    let out = bt.run(31, |p| reports.push(p)).map_err(|e| e.to_string());
-    let mut t = trace.lock().unwrap().clone();
-    t.extend(
-        reports
-            .iter()
-            .map(|p| format!("progress {} {} {}", p.time.0, p.events, p.fills)),
-    );
-    (t, out, bt.venue().exchange().now())
+    run_with(events, how, cfg, 31, merged)
 }
 
 /// One source of two instruments (the one-source path leaves an event of
