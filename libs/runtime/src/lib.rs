@@ -34,4 +34,4 @@ pub use kernel::{
     PreTradeCheck, RecordingVenue, SetupError, StateSnapshot, StepAudit, Venue,
 };
 pub use portfolio::{Portfolio, Position};
-pub use strategy::{Context, FillEvent, OrderRequest, SdkError, Strategy};
+pub use strategy::{Context, FillEvent, OrderRequest, SdkError, Strategy, Subscriptions};
