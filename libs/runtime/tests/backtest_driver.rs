@@ -334,25 +334,40 @@ fn a_source_error_stops_the_run_after_the_events_before_it() {
     });
 }
 
-#[test]
-fn an_iterator_error_stops_the_run_after_the_events_before_it() {
+/// Runs 300 jittered trades, the one at `bad` replaced by an error (and the
+/// ones after it never to be read), alone or after an empty snapshot source:
+/// the stopped backtest, its error and the engine's clock after the good
+/// trades (one of them is stamped before its predecessor, so it is the
+/// latest stamp, not the last).
+fn run_to_damaged_row(bad: usize, alone: bool) -> (Backtest, BacktestError, UnixNanos) {
     let id = veloz_sim::presets::usdm_btcusdt().id;
     let trades = jittered_trades(id, 300);
-    // The engine's clock after the 200 good trades (one of them is stamped
-    // before its predecessor, so it is the latest stamp, not the last).
-    let last_good = trades[..200]
+    let last_good = trades[..bad]
         .iter()
         .map(|e| e.times().exchange)
         .max()
         .unwrap();
-    // 200 trades, then an error, then more trades that must not be read.
-    let events = trades.into_iter().enumerate().map(|(k, e)| match k {
-        200 => Err::<MarketEvent, DataError>("row 201 is damaged".into()),
-        _ => Ok(e),
+    let message = format!("row {} is damaged", bad + 1);
+    let events = trades.into_iter().enumerate().map(move |(k, e)| {
+        if k == bad {
+            Err::<MarketEvent, DataError>(message.clone().into())
+        } else {
+            Ok(e)
+        }
     });
-    let sources: Vec<DataSource> = vec![source(synth_events(0), How::Iterator), Box::new(events)];
+    let mut sources: Vec<DataSource> = vec![Box::new(events)];
+    if !alone {
+        sources.insert(0, source(synth_events(0), How::Iterator));
+    }
     let mut bt = Backtest::new(settings(1_000_000), vec![], sources).unwrap();
     let err = bt.run(u64::MAX, |_| {}).unwrap_err();
+    (bt, err, last_good)
+}
+
+#[test]
+fn an_iterator_error_stops_the_run_after_the_events_before_it() {
+    // 200 trades, then an error, then more trades that must not be read.
+    let (bt, err, last_good) = run_to_damaged_row(200, false);
     assert!(
         matches!(&err, BacktestError::Data(e) if e.to_string() == "row 201 is damaged"),
         "{err}"
@@ -465,19 +480,7 @@ fn one_source_runs_as_the_general_merge_does() {
 
 #[test]
 fn one_source_error_stops_the_run_after_the_events_before_it() {
-    let id = veloz_sim::presets::usdm_btcusdt().id;
-    let trades = jittered_trades(id, 300);
-    let last_good = trades[..250]
-        .iter()
-        .map(|e| e.times().exchange)
-        .max()
-        .unwrap();
-    let events = trades.into_iter().enumerate().map(|(k, e)| match k {
-        250 => Err::<MarketEvent, DataError>("row 251 is damaged".into()),
-        _ => Ok(e),
-    });
-    let mut bt = Backtest::new(settings(1_000_000), vec![], vec![Box::new(events)]).unwrap();
-    let err = bt.run(u64::MAX, |_| {}).unwrap_err();
+    let (bt, err, last_good) = run_to_damaged_row(250, true);
     assert!(
         matches!(&err, BacktestError::Data(e) if e.to_string() == "row 251 is damaged"),
         "{err}"
