@@ -169,13 +169,25 @@ fn usdm_funding_is_paid_by_longs_when_the_rate_is_positive() {
     assert_eq!(wallet(&v, "USDT"), wa - usdt("12") + usdt("24.4"));
 }
 
-#[test]
-fn cross_liquidation_when_margin_balance_falls_below_maintenance() {
+/// A USD-M venue where account `A` deposited 1000 USDT and bought 0.3 at
+/// market against a 59990 / 60000 book (wallet 991 USDT after the fee).
+fn long_0_3_at_60000() -> (SimExchange, InstrumentId) {
     let (mut v, id) = venue_with(usdm());
     v.deposit_futures(A, money("1000", "USDT")).unwrap();
     book(&mut v, id, "59990", "60000", 0);
     v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
         .unwrap();
+    (v, id)
+}
+
+/// Do the reports hold a liquidation?
+fn liquidated(r: &[SimReport]) -> bool {
+    r.iter().any(|x| matches!(x, SimReport::Liquidation(_)))
+}
+
+#[test]
+fn cross_liquidation_when_margin_balance_falls_below_maintenance() {
+    let (mut v, id) = long_0_3_at_60000();
     assert_eq!(wallet(&v, "USDT"), usdt("991"));
     // A resting order is canceled by the liquidation.
     let rest = v
@@ -214,13 +226,8 @@ fn cross_liquidation_when_margin_balance_falls_below_maintenance() {
 /// a fill (with the mark unchanged) and a wallet debit must still liquidate.
 #[test]
 fn liquidation_check_sees_fills_and_wallet_changes_after_a_clear_check() {
-    let liquidated = |r: &[SimReport]| r.iter().any(|x| matches!(x, SimReport::Liquidation(_)));
     // A fill at an unchanged mark.
-    let (mut v, id) = venue_with(usdm());
-    v.deposit_futures(A, money("1000", "USDT")).unwrap();
-    book(&mut v, id, "59990", "60000", 0);
-    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
-        .unwrap();
+    let (mut v, id) = long_0_3_at_60000();
     v.on_market_event(&mark(id, "57000", None, None, 2))
         .unwrap();
     // The same mark again, and a trade that fills nothing of ours: clear.
@@ -237,11 +244,7 @@ fn liquidation_check_sees_fills_and_wallet_changes_after_a_clear_check() {
     assert!(liquidated(&v.take_reports()));
 
     // A wallet debit at an unchanged mark.
-    let (mut v, id) = venue_with(usdm());
-    v.deposit_futures(A, money("1000", "USDT")).unwrap();
-    book(&mut v, id, "59990", "60000", 0);
-    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
-        .unwrap();
+    let (mut v, id) = long_0_3_at_60000();
     v.on_market_event(&mark(id, "57000", None, None, 2))
         .unwrap();
     assert!(!liquidated(&v.take_reports()));
@@ -257,12 +260,7 @@ fn liquidation_check_sees_fills_and_wallet_changes_after_a_clear_check() {
 /// must still make the next liquidation check run after a clear one.
 #[test]
 fn a_last_price_from_an_idle_book_trade_reaches_the_liquidation_check() {
-    let liquidated = |r: &[SimReport]| r.iter().any(|x| matches!(x, SimReport::Liquidation(_)));
-    let (mut v, id) = venue_with(usdm());
-    v.deposit_futures(A, money("1000", "USDT")).unwrap();
-    book(&mut v, id, "59990", "60000", 0);
-    v.submit(A, &market(id, "a", Side::Buy, "0.3"), None, t(1))
-        .unwrap();
+    let (mut v, id) = long_0_3_at_60000();
     assert_eq!(wallet(&v, "USDT"), usdt("991"));
     // Last 59990: 991 − 3 = 988 ≥ maintenance, a clear check.
     v.on_market_event(&trade(id, "59990", "0.01", AggressorSide::Seller, 2))
