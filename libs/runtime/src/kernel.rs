@@ -91,18 +91,14 @@ pub struct InstrumentRules;
 
 impl PreTradeCheck for InstrumentRules {
     fn check(&mut self, o: &SubmitOrder, view: &CheckView<'_>) -> Result<(), String> {
-        if limit_order_passes(view.instrument, o, view.reference_price) {
+        let check = order_check(o, view.reference_price);
+        // The integer check passes only orders `validate` finds nothing
+        // wrong with (the venue runs it too); any other order gets
+        // `validate`, which names the rules broken.
+        if view.instrument.passes_plain_limit(&check) {
             return Ok(());
         }
-        let violations = view.instrument.validate(&OrderCheck {
-            side: o.side,
-            order_type: o.order_type,
-            quantity: o.quantity,
-            price: o.price,
-            trigger_price: o.trigger_price,
-            flags: o.flags,
-            reference_price: view.reference_price,
-        });
+        let violations = view.instrument.validate(&check);
         if violations.is_empty() {
             return Ok(());
         }
@@ -111,13 +107,11 @@ impl PreTradeCheck for InstrumentRules {
     }
 }
 
-/// Does a plain limit order certainly pass [`Instrument::validate`]? See
-/// [`Instrument::passes_plain_limit`] (the venue runs the same check);
-/// `false` means "not sure": the caller then runs `validate`, which also
-/// names the rules broken, so a refused order gets the same reasons.
+/// What the instrument's rules see of an order, with the reference price
+/// for the band.
 #[inline]
-fn limit_order_passes(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> bool {
-    inst.passes_plain_limit(&OrderCheck {
+fn order_check(o: &SubmitOrder, reference: Option<Price>) -> OrderCheck {
+    OrderCheck {
         side: o.side,
         order_type: o.order_type,
         quantity: o.quantity,
@@ -125,7 +119,7 @@ fn limit_order_passes(inst: &Instrument, o: &SubmitOrder, reference: Option<Pric
         trigger_price: o.trigger_price,
         flags: o.flags,
         reference_price: reference,
-    })
+    }
 }
 
 /// Market state the strategies read (small id-ordered maps: a run trades a
@@ -1635,18 +1629,15 @@ mod tests {
     }
 
     fn check(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> Vec<String> {
-        inst.validate(&OrderCheck {
-            side: o.side,
-            order_type: o.order_type,
-            quantity: o.quantity,
-            price: o.price,
-            trigger_price: o.trigger_price,
-            flags: o.flags,
-            reference_price: reference,
-        })
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+        inst.validate(&order_check(o, reference))
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The integer fast check, as `InstrumentRules::check` runs it.
+    fn limit_order_passes(inst: &Instrument, o: &SubmitOrder, reference: Option<Price>) -> bool {
+        inst.passes_plain_limit(&order_check(o, reference))
     }
 
     /// Orders exactly at and one unit beyond every bound (minimum and
