@@ -355,6 +355,12 @@ impl Store {
 /// queued in the ring since is due after it as well; so at equal times the
 /// ring's head was queued first, and taking the earlier head of the two (the
 /// ring's on a tie) keeps the order exact.
+///
+/// This is the algorithm of `veloz_sim::backtest::TimeQueue`, which the
+/// venue's command and report queues use, specialised to `Copy` slots: a
+/// plain ring without sequence numbers instead of a `VecDeque`. The queue
+/// takes every event, and `TimeQueue<Slot>` here (even with these rules)
+/// measured 0.8 % more instructions per event in `replay`.
 #[derive(Debug, Default)]
 struct LocalQueue {
     ring: Vec<(UnixNanos, Slot)>,
